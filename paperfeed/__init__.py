@@ -1,0 +1,1 @@
+"""paperfeed: self-hosted research-paper discovery."""

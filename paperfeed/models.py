@@ -1,0 +1,109 @@
+"""
+The database tables (SQLAlchemy 2).  The schema itself is created and changed
+only by the Alembic migrations in `paperfeed/migrations/`; these classes must
+match them (a test compares the two).
+
+Papers are keyed by arXiv id without version.  Lists that are always read whole
+with their paper (authors in order, categories, versions, per-field sources) are
+JSON columns, which both SQLite and PostgreSQL store natively.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Paper(Base):
+    __tablename__ = "papers"
+
+    arxiv_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int | None] = mapped_column(Integer)
+    # [{"version": 1, "created": "2007-04-02T19:18:42+00:00"}, ...], oldest first
+    versions: Mapped[list] = mapped_column(JSON, default=list)
+    title: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list] = mapped_column(JSON, default=list)  # ordered names
+    abstract: Mapped[str] = mapped_column(Text)
+    primary_category: Mapped[str | None] = mapped_column(String(64), index=True)
+    categories: Mapped[list] = mapped_column(JSON, default=list)
+    comments: Mapped[str | None] = mapped_column(Text)
+    journal_ref: Mapped[str | None] = mapped_column(Text)
+    doi: Mapped[str | None] = mapped_column(Text)
+    report_no: Mapped[str | None] = mapped_column(Text)
+    license: Mapped[str | None] = mapped_column(Text)
+    submitter: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # {"title": "kaggle", "abstract": "arxiv-api", ...}: who supplied each field
+    sources: Mapped[dict] = mapped_column(JSON, default=dict)
+    # hash of the stored content, so re-ingesting identical data is a cheap no-op
+    content_hash: Mapped[str] = mapped_column(String(32))
+    # monotonically increasing change counter: the search indexer's cursor
+    revision: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16), default="reader")  # reader|curator|admin
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DailyEntry(Base):
+    """A paper on the list of one day, curated or submitted by the community."""
+
+    __tablename__ = "daily_entries"
+    __table_args__ = (UniqueConstraint("day", "arxiv_id", name="uq_daily_day_paper"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"), index=True)
+    curated: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_by_user: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    submitted_by_name: Mapped[str | None] = mapped_column(String(200))  # e.g. an HF username
+    imported_upvotes: Mapped[int] = mapped_column(Integer, default=0)  # from the source list
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    __table_args__ = (Index("ix_votes_paper", "arxiv_id"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    arxiv_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JobState(Base):
+    """Where a resumable job got to: an OAI-PMH resumption token, a harvest date."""
+
+    __tablename__ = "job_state"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
