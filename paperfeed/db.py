@@ -9,9 +9,9 @@ which brings the schema up to date with Alembic before anything reads it.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,15 +33,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.close()
 
 
+def _json_dumps(value) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str) -> Engine:
+    json = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, **json)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **json)
 
 
 def alembic_config(url: str):
@@ -63,16 +68,24 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-@lru_cache(maxsize=8)
-def _engine_for(url: str) -> Engine:
-    engine = make_engine(url)
-    upgrade(engine)
-    return engine
+_engines: dict[str, Engine] = {}
 
 
 def connect(url: str | None = None) -> Engine:
-    """The migrated engine for `url` (default: the configured database)."""
-    return _engine_for(url or settings.database_url())
+    """The migrated engine for `url` (default: the configured database), one per URL."""
+    url = url or settings.database_url()
+    if url not in _engines:
+        engine = make_engine(url)
+        upgrade(engine)
+        _engines[url] = engine
+    return _engines[url]
+
+
+def dispose(url: str) -> None:
+    """Close the pooled connections of `url`'s engine and forget it."""
+    engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:

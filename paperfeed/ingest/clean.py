@@ -1,0 +1,129 @@
+"""
+Small normalisers shared by the ingest sources: whitespace, author lists,
+categories and the date formats arXiv uses.  Each raises `ValueError` with a
+readable message on input it cannot make sense of; the caller turns that into a
+`Reject` for the record.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+
+_WS = re.compile(r"\s+")
+_PARAGRAPH = re.compile(r"\n[ \t]+")  # arXiv marks a new paragraph by an indented line
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_AUTHOR_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+", re.IGNORECASE)
+_VERSION = re.compile(r"^v?(\d+)$")
+
+
+def text(value, field: str) -> str | None:
+    """A single-line field: whitespace collapsed, control characters removed."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be text, got {type(value).__name__}")
+    out = _WS.sub(" ", _CONTROL.sub("", value)).strip()
+    return out or None
+
+
+def abstract(value) -> str | None:
+    """Abstract text: hard line wraps joined, arXiv's paragraph breaks kept as newlines."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"abstract must be text, got {type(value).__name__}")
+    value = _CONTROL.sub("", value).strip()
+    paragraphs = (_WS.sub(" ", p).strip() for p in _PARAGRAPH.split(value))
+    out = "\n".join(p for p in paragraphs if p)
+    return out or None
+
+
+def authors(value) -> list[str] | None:
+    """Ordered author names from a list or from arXiv's "A, B and C" string."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        names = _AUTHOR_SPLIT.split(_WS.sub(" ", value).strip())
+    elif isinstance(value, list):
+        names = []
+        for item in value:
+            if isinstance(item, dict):  # {"name": "..."} as in Hugging Face's JSON
+                item = item.get("name")
+            if not isinstance(item, str):
+                raise ValueError(f"author must be text, got {type(item).__name__}")
+            names.append(item)
+    else:
+        raise ValueError(f"authors must be a list or text, got {type(value).__name__}")
+    out = [_WS.sub(" ", n).strip() for n in names]
+    return [n for n in out if n]
+
+
+def authors_parsed(value) -> list[str]:
+    """Kaggle's `authors_parsed`: [[last, first, suffix], ...] into "first last suffix"."""
+    out = []
+    for item in value:
+        if not isinstance(item, list) or not all(isinstance(p, str) for p in item):
+            raise ValueError("authors_parsed must be a list of [last, first, suffix] lists")
+        last, first, suffix = (list(item) + ["", "", ""])[:3]
+        name = " ".join(p.strip() for p in (first, last, suffix) if p and p.strip())
+        if name:
+            out.append(name)
+    return out
+
+
+def categories(value) -> list[str] | None:
+    """Categories from a list or arXiv's space-separated string, order kept, no repeats."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items = value.split()
+    elif isinstance(value, list) and all(isinstance(c, str) for c in value):
+        items = [c.strip() for c in value]
+    else:
+        raise ValueError("categories must be a list of text or a space-separated string")
+    return list(dict.fromkeys(c for c in items if c))
+
+
+def version_number(value) -> int:
+    """1 from "v1", "1" or 1."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    m = _VERSION.match(str(value).strip()) if isinstance(value, str | int) else None
+    if not m or int(m.group(1)) < 1:
+        raise ValueError(f"bad version {value!r}")
+    return int(m.group(1))
+
+
+def timestamp(value) -> datetime | None:
+    """A UTC datetime from RFC 2822 ("Mon, 2 Apr 2007 19:18:42 GMT"), ISO 8601 or a date."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if not isinstance(value, str):
+        raise ValueError(f"date must be text, got {type(value).__name__}")
+    s = value.strip()
+    try:
+        if s[:4].isdigit():
+            dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+        else:
+            dt = parsedate_to_datetime(s)
+    except (ValueError, TypeError, IndexError):
+        raise ValueError(f"unreadable date {value[:40]!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def day(value) -> date:
+    """A calendar day from "2026-10-03" or any timestamp form."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    dt = timestamp(value)
+    if dt is None:
+        raise ValueError("missing date")
+    return dt.date()

@@ -1,0 +1,193 @@
+"""
+Running an ingest: stream records from a source into the database in batches,
+report rejects, show progress, and sum up.
+
+Every rejected record is printed (the first few) and appended to
+`<data_dir>/rejects.jsonl` with its source, location and reason.  The exit
+status convention is 0 all ingested, 1 some rejected, 2 nothing readable.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+from sqlalchemy import Engine
+
+from paperfeed import settings
+from paperfeed.ingest.upsert import Counts, write_batch
+from paperfeed.records import PaperRecord, Reject
+
+SHOWN_REJECTS = 20
+
+
+@dataclass
+class Summary(Counts):
+    read: int = 0
+    rejected: int = 0
+    failed_inputs: list[str] = field(default_factory=list)
+
+    @property
+    def exit_status(self) -> int:
+        if self.read == 0 and (self.rejected or self.failed_inputs):
+            return 2
+        return 1 if self.rejected or self.failed_inputs else 0
+
+    def line(self) -> str:
+        out = (
+            f"read {self.read}, new {self.new}, updated {self.updated}, "
+            f"unchanged {self.unchanged}, rejected {self.rejected}"
+        )
+        if self.daily_entries:
+            out += f", daily entries {self.daily_entries}"
+        return out
+
+
+class RejectLog:
+    """Appends rejects to the data directory's rejects file and echoes the first few."""
+
+    def __init__(self, path: Path | None = None, echo: Callable[[str], None] | None = None):
+        self.path = path or settings.data_dir() / "rejects.jsonl"
+        self.echo = echo or (lambda msg: print(msg, file=sys.stderr))
+        self.count = 0
+        self._file = None
+
+    def add(self, reject: Reject) -> None:
+        self.count += 1
+        if self.count <= SHOWN_REJECTS:
+            self.echo(f"rejected: {reject}")
+        elif self.count == SHOWN_REJECTS + 1:
+            self.echo(f"(more rejects: see {self.path})")
+        if self._file is None:
+            self._file = self.path.open("ab")
+        entry = {
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "source": reject.source,
+            "location": reject.location,
+            "reason": reject.reason,
+            "excerpt": reject.excerpt,
+        }
+        self._file.write(orjson.dumps(entry) + b"\n")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def ingest(
+    items: Iterable[PaperRecord | Reject],
+    engine: Engine,
+    rejects: RejectLog,
+    summary: Summary,
+    origin: str,
+    batch_size: int | None = None,
+    on_batch: Callable[[], None] | None = None,
+) -> Summary:
+    """Write the good records of `items` in batches; log the bad ones."""
+    batch_size = batch_size or settings.get_int("batch_size")
+    batch: list[PaperRecord] = []
+
+    def flush() -> None:
+        if batch:
+            summary.add(write_batch(engine, batch))
+            batch.clear()
+        if on_batch:
+            on_batch()
+
+    for item in items:
+        if isinstance(item, Reject):
+            summary.rejected += 1
+            rejects.add(item)
+            continue
+        problems = item.problems()
+        if problems:
+            summary.rejected += 1
+            rejects.add(Reject(origin, item.location or "record", "; ".join(problems), item.arxiv_id))
+            continue
+        summary.read += 1
+        batch.append(item)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return summary
+
+
+
+def _progress():
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[records]} records"),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+def ingest_sources(
+    sources: list[str], fmt: str | None = None, batch_size: int | None = None, engine: Engine | None = None
+) -> Summary:
+    """Ingest each file or URL in turn; a source that cannot be opened is reported and skipped."""
+    from paperfeed import db
+    from paperfeed.ingest import formats
+
+    engine = engine or db.connect()
+    summary = Summary()
+    rejects = RejectLog()
+    try:
+        with _progress() as progress:
+            for source in sources:
+                name = source if len(source) < 40 else "…" + source[-39:]
+                try:
+                    if formats.is_url(source):
+                        task = progress.add_task(name, total=None, records=0)
+                        items = formats.records(source, fmt, None)
+                        _run_one(items, engine, rejects, summary, source, batch_size, progress, task, None)
+                    else:
+                        path = Path(source)
+                        task = progress.add_task(name, total=path.stat().st_size, records=0)
+                        with formats.open_file(path) as f:
+                            items = formats.records(source, fmt, f)
+                            raw = getattr(f, "fileobj", None) or f  # gzip: progress in compressed bytes
+                            _run_one(items, engine, rejects, summary, source, batch_size, progress, task, raw)
+                except (OSError, formats.UnknownFormat) as e:
+                    summary.failed_inputs.append(source)
+                    rejects.add(Reject(source, "file", _readable(e)))
+    finally:
+        rejects.close()
+    return summary
+
+
+def _run_one(items, engine, rejects, summary, source, batch_size, progress, task, raw) -> None:
+    def on_batch() -> None:
+        position = raw.tell() if raw is not None and not raw.closed else None
+        progress.update(task, completed=position, records=summary.read + summary.rejected)
+
+    ingest(items, engine, rejects, summary, source, batch_size, on_batch)
+
+
+def _readable(e: Exception) -> str:
+    if isinstance(e, FileNotFoundError):
+        return "no such file"
+    if isinstance(e, IsADirectoryError):
+        return "is a directory"
+    if isinstance(e, PermissionError):
+        return "permission denied"
+    return str(e) or type(e).__name__
