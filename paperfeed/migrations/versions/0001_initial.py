@@ -1,7 +1,7 @@
 """papers, daily entries, users, votes, job state
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 01:53:21.243541
 """
 
