@@ -35,6 +35,9 @@ def parse(text: str) -> tuple[str, int | None]:
     """
     if not isinstance(text, str):
         raise BadArxivId(f"arXiv id must be text, got {type(text).__name__}")
+    m = _ID.match(text)  # fast path: already a bare id, as in every bulk source
+    if m and "/" not in text:
+        return m.group("id"), _version(m, text)
     s = text.strip()
     if len(s) > 200:
         raise BadArxivId("arXiv id is too long")
@@ -57,10 +60,14 @@ def parse(text: str) -> tuple[str, int | None]:
         else:
             archive = archive.lower()
         ident = f"{archive}/{number}"
+    return ident, _version(m, text)
+
+
+def _version(m: re.Match, text: str) -> int | None:
     version = int(m.group("v")) if m.group("v") else None
     if version == 0:
         raise BadArxivId(f"version numbers start at 1: {text[:80]!r}")
-    return ident, version
+    return version
 
 
 def canonical(text: str) -> str:

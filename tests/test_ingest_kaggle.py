@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -158,7 +159,24 @@ def run_cli(args, env, **kw):
     return subprocess.Popen([sys.executable, "-m", "paperfeed.cli", *args], env=env, **kw)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def wait_until_gone(marker: str, seconds: float = 15) -> bool:
+    """True once no process has `marker` on its command line (Linux /proc)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if marker.encode() in cmdline.read_bytes():
+                    alive.append(cmdline)
+            except OSError:
+                pass
+        if not alive:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="needs Linux /proc")
 def test_sigkill_mid_ingest_then_rerun_matches_clean_run(db_url, tmp_path):
     path = tmp_path / "big.jsonl"
     total = big_file(path, 60)  # 12,000 records
@@ -173,6 +191,7 @@ def test_sigkill_mid_ingest_then_rerun_matches_clean_run(db_url, tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert wait_until_gone(str(path)), "a reader process outlived the killed ingest"
     partial = len(dump(engine))
     assert 0 < partial < total, "the kill should land mid-ingest"
     rerun = run_cli(["ingest", str(path)], env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

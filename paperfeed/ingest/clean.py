@@ -11,9 +11,10 @@ import re
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 
-_WS = re.compile(r"\s+")
 _PARAGRAPH = re.compile(r"\n[ \t]+")  # arXiv marks a new paragraph by an indented line
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# control characters that str.split() does not already treat as whitespace
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 _AUTHOR_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+", re.IGNORECASE)
 _VERSION = re.compile(r"^v?(\d+)$")
 
@@ -24,8 +25,9 @@ def text(value, field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"{field} must be text, got {type(value).__name__}")
-    out = _WS.sub(" ", _CONTROL.sub("", value)).strip()
-    return out or None
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
+    return " ".join(value.split()) or None  # split/join: several times faster than a regex
 
 
 def abstract(value) -> str | None:
@@ -34,10 +36,12 @@ def abstract(value) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"abstract must be text, got {type(value).__name__}")
-    value = _CONTROL.sub("", value).strip()
-    paragraphs = (_WS.sub(" ", p).strip() for p in _PARAGRAPH.split(value))
-    out = "\n".join(p for p in paragraphs if p)
-    return out or None
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
+    value = value.strip()
+    parts = _PARAGRAPH.split(value) if "\n " in value or "\n\t" in value else (value,)
+    paragraphs = (" ".join(p.split()) for p in parts)
+    return "\n".join(p for p in paragraphs if p) or None
 
 
 def authors(value) -> list[str] | None:
@@ -45,7 +49,7 @@ def authors(value) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        names = _AUTHOR_SPLIT.split(_WS.sub(" ", value).strip())
+        names = _AUTHOR_SPLIT.split(" ".join(value.split()))
     elif isinstance(value, list):
         names = []
         for item in value:
@@ -56,18 +60,20 @@ def authors(value) -> list[str] | None:
             names.append(item)
     else:
         raise ValueError(f"authors must be a list or text, got {type(value).__name__}")
-    out = [_WS.sub(" ", n).strip() for n in names]
+    out = (" ".join(n.split()) for n in names)
     return [n for n in out if n]
 
 
 def authors_parsed(value) -> list[str]:
     """Kaggle's `authors_parsed`: [[last, first, suffix], ...] into "first last suffix"."""
+    if not isinstance(value, list):
+        raise ValueError("authors_parsed must be a list of [last, first, suffix] lists")
     out = []
     for item in value:
         if not isinstance(item, list) or not all(isinstance(p, str) for p in item):
             raise ValueError("authors_parsed must be a list of [last, first, suffix] lists")
-        last, first, suffix = (list(item) + ["", "", ""])[:3]
-        name = " ".join(p.strip() for p in (first, last, suffix) if p and p.strip())
+        last, first, suffix = (item + ["", "", ""])[:3]
+        name = " ".join(f"{first} {last} {suffix}".split())
         if name:
             out.append(name)
     return out
@@ -79,6 +85,8 @@ def categories(value) -> list[str] | None:
         return None
     if isinstance(value, str):
         items = value.split()
+        if len(items) == 1:
+            return items
     elif isinstance(value, list) and all(isinstance(c, str) for c in value):
         items = [c.strip() for c in value]
     else:
@@ -107,6 +115,9 @@ def timestamp(value) -> datetime | None:
     if not isinstance(value, str):
         raise ValueError(f"date must be text, got {type(value).__name__}")
     s = value.strip()
+    fast = _rfc2822_gmt(s)
+    if fast is not None:
+        return fast
     try:
         if s[:4].isdigit():
             dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
@@ -117,6 +128,18 @@ def timestamp(value) -> datetime | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
+
+
+def _rfc2822_gmt(s: str) -> datetime | None:
+    """Fast path for arXiv's own "Mon, 2 Apr 2007 19:18:42 GMT" (the email parser is 10x slower)."""
+    parts = s.split()
+    if len(parts) != 6 or parts[5] != "GMT" or parts[2] not in _MONTHS:
+        return None
+    hms = parts[4].split(":")
+    try:
+        return datetime(int(parts[3]), _MONTHS[parts[2]], int(parts[1]), int(hms[0]), int(hms[1]), int(hms[2]), tzinfo=UTC)
+    except (ValueError, IndexError):
+        return None
 
 
 def day(value) -> date:

@@ -26,6 +26,15 @@ SHOWN_REJECTS = 20
 
 
 @dataclass
+class Checkpoint:
+    """Yielded by a live source between records: the runner writes every record
+    yielded before it, then calls `commit` (an OAI-PMH harvest saves its
+    resumption token there, so a rerun resumes only after work that is stored)."""
+
+    commit: Callable[[], None]
+
+
+@dataclass
 class Summary(Counts):
     read: int = 0
     rejected: int = 0
@@ -80,7 +89,7 @@ class RejectLog:
 
 
 def ingest(
-    items: Iterable[PaperRecord | Reject],
+    items: Iterable[PaperRecord | Reject | Checkpoint],
     engine: Engine,
     rejects: RejectLog,
     summary: Summary,
@@ -100,6 +109,10 @@ def ingest(
             on_batch()
 
     for item in items:
+        if isinstance(item, Checkpoint):
+            flush()
+            item.commit()
+            continue
         if isinstance(item, Reject):
             summary.rejected += 1
             rejects.add(item)
@@ -146,7 +159,7 @@ def ingest_sources(
 ) -> Summary:
     """Ingest each file or URL in turn; a source that cannot be opened is reported and skipped."""
     from paperfeed import db
-    from paperfeed.ingest import formats
+    from paperfeed.ingest import formats, prefetch
 
     engine = engine or db.connect()
     summary = Summary()
@@ -159,14 +172,17 @@ def ingest_sources(
                     if formats.is_url(source):
                         task = progress.add_task(name, total=None, records=0)
                         items = formats.records(source, fmt, None)
-                        _run_one(items, engine, rejects, summary, source, batch_size, progress, task, None)
+                        _run_one(items, engine, rejects, summary, source, batch_size, progress, task, lambda: None)
+                    elif prefetch.worth_it(path := Path(source)):
+                        task = progress.add_task(name, total=path.stat().st_size, records=0)
+                        reader = prefetch.ChildReader(source, fmt)
+                        _run_one(reader, engine, rejects, summary, source, batch_size, progress, task, lambda r=reader: r.position)
                     else:
-                        path = Path(source)
                         task = progress.add_task(name, total=path.stat().st_size, records=0)
                         with formats.open_file(path) as f:
                             items = formats.records(source, fmt, f)
                             raw = getattr(f, "fileobj", None) or f  # gzip: progress in compressed bytes
-                            _run_one(items, engine, rejects, summary, source, batch_size, progress, task, raw)
+                            _run_one(items, engine, rejects, summary, source, batch_size, progress, task, raw.tell)
                 except (OSError, formats.UnknownFormat) as e:
                     summary.failed_inputs.append(source)
                     rejects.add(Reject(source, "file", _readable(e)))
@@ -175,10 +191,9 @@ def ingest_sources(
     return summary
 
 
-def _run_one(items, engine, rejects, summary, source, batch_size, progress, task, raw) -> None:
+def _run_one(items, engine, rejects, summary, source, batch_size, progress, task, position) -> None:
     def on_batch() -> None:
-        position = raw.tell() if raw is not None and not raw.closed else None
-        progress.update(task, completed=position, records=summary.read + summary.rejected)
+        progress.update(task, completed=position(), records=summary.read + summary.rejected)
 
     ingest(items, engine, rejects, summary, source, batch_size, on_batch)
 

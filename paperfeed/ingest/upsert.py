@@ -33,6 +33,7 @@ daily = DailyEntry.__table__
 
 CONTENT = ("version", "versions", *PAPER_FIELDS)
 _EMPTY = (None, [], "")
+_LISTS = ("authors", "categories")
 
 
 @dataclass
@@ -70,13 +71,18 @@ def _merge_versions(stored: list[dict], rec: PaperRecord) -> list[dict]:
 
 
 def new_row(rec: PaperRecord) -> dict:
-    row: dict = {"arxiv_id": rec.arxiv_id, "version": _record_version(rec), "sources": {}}
+    row: dict = {"arxiv_id": rec.arxiv_id, "version": _record_version(rec)}
     row["versions"] = _merge_versions([], rec)
+    sources = {}
+    source = rec.source
     for name in PAPER_FIELDS:
         value = getattr(rec, name)
-        row[name] = value if value not in _EMPTY else ([] if name in ("authors", "categories") else None)
-        if value not in _EMPTY:
-            row["sources"][name] = rec.source
+        if value is None or value == "" or value == []:
+            row[name] = [] if name in _LISTS else None
+        else:
+            row[name] = value
+            sources[name] = source
+    row["sources"] = sources
     return row
 
 
