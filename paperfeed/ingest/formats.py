@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -86,10 +87,20 @@ def detect_file(path: Path, head: bytes) -> str:
     raise UnknownFormat("not JSON, JSON lines, CSV, Parquet or XML")
 
 
+HEAD = 1024 * 1024  # enough for the first line of any sane JSON-lines file
+
+
 def open_file(path: Path) -> BinaryIO:
+    """A buffered binary reader whose `peek` can see `HEAD` bytes, for detection."""
     if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
+        return io.BufferedReader(gzip.open(path, "rb"), buffer_size=HEAD)  # type: ignore[arg-type]
+    return path.open("rb", buffering=HEAD)
+
+
+def position(f: BinaryIO) -> int:
+    """Bytes of the file on disk read so far (for .gz, compressed bytes), for progress bars."""
+    inner = getattr(getattr(f, "raw", None), "fileobj", None)  # BufferedReader(GzipFile(file))
+    return (inner or f).tell()
 
 
 def records(source: str, fmt: str | None, f: BinaryIO | None) -> Iterator[PaperRecord | Reject]:
@@ -100,6 +111,6 @@ def records(source: str, fmt: str | None, f: BinaryIO | None) -> Iterator[PaperR
             raise UnknownFormat(f"format {fmt!r} cannot be fetched from a URL")
         return module(fmt).fetch(source, source)
     if fmt is None:
-        head = f.peek(4096)[:4096] if hasattr(f, "peek") else b""
+        head = f.peek(HEAD)[:HEAD] if hasattr(f, "peek") else b""
         fmt = detect_file(Path(source), head)
     return module(fmt).read(f, source)

@@ -43,15 +43,14 @@ def _reader(path: str, fmt: str | None, q, parent: int) -> None:
 
     try:
         with formats.open_file(Path(path)) as f:
-            raw = getattr(f, "fileobj", None) or f  # gzip: position in compressed bytes
             batch: list = []
             for item in formats.records(path, fmt, f):
                 batch.append(item)
                 if len(batch) >= BATCH:
-                    if not _put(q, (batch, raw.tell()), parent):
+                    if not _put(q, (batch, formats.position(f)), parent):
                         return
                     batch = []
-            _put(q, (batch, raw.tell()), parent)
+            _put(q, (batch, formats.position(f)), parent)
         _put(q, None, parent)
     except Exception as e:  # handed to the parent, which reports it like an in-process error
         _put(q, e, parent)

@@ -181,8 +181,7 @@ def ingest_sources(
                         task = progress.add_task(name, total=path.stat().st_size, records=0)
                         with formats.open_file(path) as f:
                             items = formats.records(source, fmt, f)
-                            raw = getattr(f, "fileobj", None) or f  # gzip: progress in compressed bytes
-                            _run_one(items, engine, rejects, summary, source, batch_size, progress, task, raw.tell)
+                            _run_one(items, engine, rejects, summary, source, batch_size, progress, task, lambda f=f: formats.position(f))
                 except (OSError, formats.UnknownFormat) as e:
                     summary.failed_inputs.append(source)
                     rejects.add(Reject(source, "file", _readable(e)))

@@ -103,7 +103,9 @@ def merge(old: dict, rec: PaperRecord) -> dict:
             continue
         current = row[name]
         if name == "published" and current is not None:
-            take = value < current  # the first version's date: earliest wins
+            # the first version's date: earliest wins, but only a versioned source knows it
+            # exactly (Hugging Face's date-only publishedAt must not replace Kaggle's v1 time)
+            take = theirs is not None and value < current
         elif mode == "older":
             take = current in _EMPTY
         else:
