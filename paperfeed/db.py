@@ -24,6 +24,15 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def binary_order(engine: Engine, column):
+    """`column` for ORDER BY in byte order on both databases.
+
+    PostgreSQL sorts text by locale, which skips punctuation ("math/…" lands
+    before "math.AG/…"); the "C" collation gives the byte order SQLite uses.
+    """
+    return column if is_sqlite(engine) else column.collate("C")
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")

@@ -23,6 +23,7 @@ from pathlib import Path
 import orjson
 from sqlalchemy import Engine, select
 
+from paperfeed import db
 from paperfeed.models import Paper
 
 BATCH = 1_000
@@ -50,7 +51,6 @@ COLUMNS: dict[str, str] = {
 
 def export_papers(fmt: str, output: Path | None, engine: Engine | None = None) -> str:
     """Write every paper to `output` (JSON lines to stdout when None); return column statistics."""
-    from paperfeed import db
 
     if fmt not in ("jsonl", "parquet"):
         raise ValueError(f"unknown export format {fmt!r}")
@@ -78,7 +78,7 @@ def export_papers(fmt: str, output: Path | None, engine: Engine | None = None) -
 
 def _batches(engine: Engine, stats: dict[str, ColumnStats]) -> Iterator[list[dict]]:
     table = Paper.__table__
-    stmt = select(*[table.c[name] for name in COLUMNS]).order_by(_binary_order(engine, table.c.arxiv_id))
+    stmt = select(*[table.c[name] for name in COLUMNS]).order_by(db.binary_order(engine, table.c.arxiv_id))
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(stmt)
         for chunk in result.mappings().partitions(BATCH):
@@ -87,14 +87,6 @@ def _batches(engine: Engine, stats: dict[str, ColumnStats]) -> Iterator[list[dic
                 for name, value in r.items():
                     stats[name].add(value)
             yield batch
-
-
-def _binary_order(engine: Engine, column):
-    # PostgreSQL sorts text by locale (which skips punctuation: "math/…" before
-    # "math.AG/…"); "C" gives the byte order SQLite uses, so exports are comparable.
-    from paperfeed import db
-
-    return column if db.is_sqlite(engine) else column.collate("C")
 
 
 def record(row) -> dict:
