@@ -108,27 +108,30 @@ def ingest(
         if on_batch:
             on_batch()
 
-    for item in items:
+    def take(item: PaperRecord | Reject | Checkpoint) -> None:
         if isinstance(item, Checkpoint):
             flush()
             item.commit()
-            continue
-        if isinstance(item, Reject):
+        elif isinstance(item, Reject):
             summary.rejected += 1
             rejects.add(item)
-            continue
-        problems = item.problems()
-        if problems:
+        elif problems := item.problems():
             summary.rejected += 1
             rejects.add(Reject(origin, item.location or "record", "; ".join(problems), item.arxiv_id))
-            continue
-        summary.read += 1
-        batch.append(item)
-        if len(batch) >= batch_size:
-            flush()
+        else:
+            summary.read += 1
+            batch.append(item)
+            if len(batch) >= batch_size:
+                flush()
+
+    try:
+        for item in items:
+            take(item)
+    except (OSError, ValueError):
+        flush()  # the source broke mid-stream: keep what it gave before the break
+        raise
     flush()
     return summary
-
 
 
 def _progress():
