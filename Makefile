@@ -46,6 +46,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 
+# Benchmarks score retrieval with ranx, which is too heavy to install for every test run.
 bench-ingest: install
 	$(BIN)/python benchmarks/ingest.py $(BENCH_ARGS)
 

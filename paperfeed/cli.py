@@ -96,16 +96,31 @@ def demo(data_dir: Path, port: int, host: str, no_serve: bool) -> None:
 
 
 @cli.command("settings")
-def show_settings() -> None:
+@click.option("--markdown", is_flag=True, help="Print the reference table of docs/configuration.md instead.")
+def show_settings(markdown: bool) -> None:
     """List every setting with its environment variable, current value and help.
 
     Example: paperfeed settings
     """
+    if markdown:
+        click.echo(settings.reference(), nl=False)
+        return
     for s in settings.SETTINGS.values():
         value = settings.get(s.name)
         if "secret" in s.name or "password" in s.name:
             value = "(set)" if value else "(unset)"
         click.echo(f"{s.env}={value}\n    {s.help}")
+
+
+from paperfeed.web.commands import serve, user  # noqa: E402
+
+cli.add_command(serve)
+cli.add_command(user)
+
+from paperfeed.digest.commands import digest, subscribe  # noqa: E402
+
+cli.add_command(subscribe)
+cli.add_command(digest)
 
 
 def main() -> None:

@@ -128,3 +128,84 @@ class JobState(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[dict] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column()
+
+
+class RateLimit(Base):
+    """A fixed-window request counter (`login:ip:1.2.3.4:<window>`), shared by all web workers."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# --- email digest (issue "Email: subscriptions and the once-a-day digest") ---
+
+
+class Subscriber(Base):
+    """An email address that asked for the digest, with its preferences.
+
+    `status`: pending (not yet confirmed; never mailed a digest, purged after a
+    while), active, paused (too many permanent delivery failures), unsubscribed.
+    """
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    frequency: Mapped[str] = mapped_column(String(8), default="daily")  # daily|weekly
+    hour: Mapped[int] = mapped_column(Integer, default=8)  # local hour the digest is due
+    weekday: Mapped[int] = mapped_column(Integer, default=0)  # weekly: 0 = Monday
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    categories: Mapped[list] = mapped_column(JSON, default=list)  # empty: every category
+    searches: Mapped[list] = mapped_column(JSON, default=list)  # saved search-box queries
+    max_papers: Mapped[int] = mapped_column(Integer, default=10)
+    created_at: Mapped[datetime] = mapped_column()
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    unsubscribed_at: Mapped[datetime | None] = mapped_column()
+    confirm_sent_at: Mapped[datetime | None] = mapped_column()  # rate-limits confirmation mail
+    last_period: Mapped[str | None] = mapped_column(String(16))  # newest period composed
+    last_window_end: Mapped[datetime | None] = mapped_column()  # end of the last digest sent
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive permanent failures
+
+
+class DigestOutbox(Base):
+    """One digest to one subscriber for one period: the exactly-once record of sending.
+
+    `status`: pending → sending (handed to SMTP) → sent, or failed (permanent
+    SMTP error) or cancelled (unsubscribed before it went out).
+    """
+
+    __tablename__ = "digest_outbox"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "period", name="uq_outbox_subscriber_period"),
+        Index("ix_outbox_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(16))  # D2026-11-22 or W2026-47
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    message_id: Mapped[str] = mapped_column(String(255))
+    window_start: Mapped[datetime] = mapped_column()
+    window_end: Mapped[datetime] = mapped_column()
+    # [{"arxiv_id": ..., "reasons": [...], "section": ...}, ...] in digest order
+    entries: Mapped[list] = mapped_column(JSON, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class DigestSentPaper(Base):
+    """A paper already put in a digest for a subscriber, so no digest repeats it."""
+
+    __tablename__ = "digest_sent_papers"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    arxiv_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16))

@@ -57,3 +57,14 @@ def test_command_help_has_example(path):
 
 def test_commands_are_found():
     assert ("ingest",) in commands()
+
+
+def test_configuration_reference_is_generated_from_the_registry():
+    """docs/configuration.md is `paperfeed settings --markdown`: regenerate it when a setting changes."""
+    from paperfeed import settings
+
+    doc = ROOT / "docs" / "configuration.md"
+    assert doc.exists(), "docs/configuration.md is missing: paperfeed settings --markdown > docs/configuration.md"
+    assert doc.read_text() == settings.reference(), (
+        "docs/configuration.md is out of date: paperfeed settings --markdown > docs/configuration.md"
+    )

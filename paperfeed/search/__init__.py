@@ -1,0 +1,223 @@
+"""
+Search: what the web pages, API, feeds and digest call to find papers.
+
+    from paperfeed import search
+
+    page = search.search(engine, 'state space models "selective scan" cat:cs.LG after:2023')
+    page.total, [(h.arxiv_id, h.score, h.title_html) for h in page.hits]
+    search.similar(engine, "2312.00752", limit=5)       # -> list[Hit]
+    search.update_index(engine)                           # what `paperfeed index` runs
+
+`search(db, query, mode="hybrid", limit=10, offset=0, category=None, after=None,
+before=None)` takes an Engine, Connection or Session (used only to read the
+papers shown), any string a user typed (syntax in `paperfeed.search.query`;
+never raises on it) and returns a `SearchPage`:
+
+- mode "keyword": BM25 (tantivy); "semantic": cosine to the query embedding;
+  "hybrid" (default): both fused (`paperfeed.search.hybrid`).
+- `category` (str or list, `cs` means all of `cs.*`), `after` (on or after)
+  and `before` (strictly before) add to the filters in the query text; every
+  filter, quoted phrase and exclusion applies in every mode, before the top-k
+  cut.  A query with filters but no words lists matching papers newest first.
+- `total` counts the hits one can page through: keyword mode counts every
+  match, semantic and hybrid the fused candidates (at least `offset + limit`
+  deep).  `offset`/`limit` page through them.
+- each `Hit` carries the paper's fields from the database plus `title_html`
+  and `abstract_html`: HTML-escaped text with `<mark>` around matched words
+  (the abstract as a ~300-character snippet).
+
+Errors: `IndexNotBuilt` before the first `paperfeed index`; `EncoderMismatch`
+when the configured embedding model is not the one the index was built with
+(semantic and hybrid modes; run `paperfeed index --rebuild`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.orm import Session
+
+from paperfeed.models import Paper
+from paperfeed.search import hybrid, keyword, query, store, vectors
+from paperfeed.search import similar as _similar
+from paperfeed.search.indexer import IndexBusy, IndexReport
+from paperfeed.search.indexer import update as update_index
+from paperfeed.search.store import IndexNotBuilt
+from paperfeed.search.vectors import EncoderMismatch
+
+__all__ = [
+    "EncoderMismatch",
+    "Hit",
+    "IndexBusy",
+    "IndexNotBuilt",
+    "IndexReport",
+    "MODES",
+    "SearchPage",
+    "search",
+    "similar",
+    "update_index",
+]
+
+MODES = ("hybrid", "keyword", "semantic")
+MAX_LIMIT = 1_000
+_QUERY_CACHE = 1_024  # query embeddings: paging and repeated queries skip the encoder
+
+
+@dataclass
+class Hit:
+    arxiv_id: str
+    score: float
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    primary_category: str | None
+    published: datetime | None
+    title_html: str  # escaped, <mark>ed
+    abstract_html: str  # escaped, <mark>ed snippet
+
+
+@dataclass
+class SearchPage:
+    query: str
+    mode: str
+    total: int
+    offset: int
+    limit: int
+    hits: list[Hit] = field(default_factory=list)
+
+
+_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_vectors_lock = threading.Lock()
+
+
+def _query_vector(encoder, text: str) -> np.ndarray:
+    key = (encoder.model_id, text)
+    with _vectors_lock:
+        if key in _vectors:
+            _vectors.move_to_end(key)
+            return _vectors[key]
+    vec = np.asarray(encoder.encode_query(text), np.float32)
+    with _vectors_lock:
+        _vectors[key] = vec
+        while len(_vectors) > _QUERY_CACHE:
+            _vectors.popitem(last=False)
+    return vec
+
+
+def _semantic(gen: store.Generation, q: query.ParsedQuery, depth: int, encoder):
+    if encoder is None:
+        from paperfeed.search.encoder import get_encoder
+
+        encoder = get_encoder()
+    vectors.check_model(gen.meta.model_id, encoder.model_id)
+    return vectors.search(gen.vectors, _query_vector(encoder, q.text), depth, gen.allowed(q))
+
+
+def ranked_keys(
+    gen: store.Generation,
+    q: query.ParsedQuery,
+    mode: str,
+    limit: int,
+    offset: int = 0,
+    encoder=None,
+    fusion: hybrid.Fusion = hybrid.DEFAULT,
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """(total, keys, scores) of one page, before the papers are read: the search pipeline."""
+    if mode == "keyword" or not q.text:  # no words: filters only, newest first
+        hits = keyword.search(gen.keyword, q, limit, offset, count=True)
+        return hits.total, hits.keys, hits.scores
+    depth = max(fusion.depth, offset + limit)
+    if mode == "semantic":
+        keys, scores = _semantic(gen, q, depth, encoder)
+    else:
+        kw = keyword.search(gen.keyword, q, depth)
+        vec = _semantic(gen, q, depth, encoder)
+        keys, scores = hybrid.fuse((kw.keys, kw.scores), vec, replace(fusion, depth=depth))
+    return len(keys), keys[offset : offset + limit], scores[offset : offset + limit]
+
+
+def _papers(db, ids: list[str]) -> dict[str, Paper]:
+    stmt = select(Paper).where(Paper.arxiv_id.in_(ids))
+    if isinstance(db, Session):
+        return {p.arxiv_id: p for p in db.scalars(stmt)}
+    if db is None:
+        from paperfeed import db as database
+
+        db = database.connect()
+    with Session(db) as session:  # an Engine or a Connection
+        return {p.arxiv_id: p for p in session.scalars(stmt)}
+
+
+def _hits(db, gen: store.Generation, q: query.ParsedQuery, keys: np.ndarray, scores: np.ndarray) -> list[Hit]:
+    ids = gen.arxiv_ids(keys.tolist())
+    papers = _papers(db, list(ids.values())) if ids else {}
+    marker = keyword.Highlighter(gen.keyword, q)
+    out = []
+    for key, score in zip(keys.tolist(), scores.tolist(), strict=True):
+        paper = papers.get(ids.get(key, ""))
+        if paper is None:  # deleted from the database since the index was built
+            continue
+        out.append(
+            Hit(
+                arxiv_id=paper.arxiv_id,
+                score=float(score),
+                title=paper.title or "",
+                abstract=paper.abstract or "",
+                authors=list(paper.authors or []),
+                categories=list(paper.categories or []),
+                primary_category=paper.primary_category,
+                published=paper.published,
+                title_html=marker.title(paper.title),
+                abstract_html=marker.abstract(paper.abstract),
+            )
+        )
+    return out
+
+
+def search(
+    db: Engine | Connection | Session | None,
+    text: str,
+    mode: str = "hybrid",
+    limit: int = 10,
+    offset: int = 0,
+    category: str | list[str] | None = None,
+    after: date | None = None,
+    before: date | None = None,
+    *,
+    encoder=None,
+    index_dir: Path | str | None = None,
+) -> SearchPage:
+    """One page of papers for what the user typed; see the module docstring."""
+    if mode not in MODES:
+        raise ValueError(f"unknown search mode {mode!r}: expected one of {', '.join(MODES)}")
+    limit = max(0, min(int(limit), MAX_LIMIT))
+    offset = max(0, int(offset))
+    q = query.parse(text).with_filters(category, after, before)
+    gen = store.current(index_dir)
+    total, keys, scores = ranked_keys(gen, q, mode, limit, offset, encoder)
+    return SearchPage(text, mode, total, offset, limit, _hits(db, gen, q, keys, scores))
+
+
+def similar(
+    db: Engine | Connection | Session | None,
+    arxiv_id: str,
+    limit: int = 10,
+    *,
+    keyword_weight: float = 0.0,
+    index_dir: Path | str | None = None,
+) -> list[Hit]:
+    """Papers most like `arxiv_id` by embedding, never itself; [] if it is not indexed."""
+    gen = store.current(index_dir)
+    title = None
+    if keyword_weight > 0:
+        paper = _papers(db, [arxiv_id]).get(arxiv_id)
+        title = paper.title if paper else None
+    keys, scores = _similar.neighbours(gen, arxiv_id, max(0, min(limit, MAX_LIMIT)), title, keyword_weight)
+    return _hits(db, gen, query.ParsedQuery(), keys, scores)

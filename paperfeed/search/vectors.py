@@ -1,0 +1,167 @@
+"""
+The vector index: one unit vector per paper in a usearch HNSW graph.
+
+Vectors are stored as int8 by default (`PAPERFEED_VECTOR_DTYPE=f16` for half
+floats): 384 bytes a paper for MiniLM, so a million papers take about 0.4 GB
+plus the graph.  Serving opens the file memory-mapped (`Index.restore(...,
+view=True)`), so every web worker shares the page cache instead of holding its
+own copy.  Keys are the catalogue's integers (`paperfeed.search.store`), never
+arXiv ids, because usearch keys are 64-bit integers.
+
+Filtered searches (category, dates, authors...) score the allowed papers
+exactly when there are few of them, and otherwise ask the graph for more
+neighbours than needed until enough survive the filter, so filters are applied
+before the top-k cut either way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+try:
+    # usearch 2.26 and onnxruntime 1.31 are both pybind11 extensions, and
+    # `import onnxruntime` segfaults once usearch is loaded (the other order is
+    # fine).  The encoder's fast CPU variant needs onnxruntime, so load it first.
+    import onnxruntime  # noqa: F401
+except ImportError:  # only the torch encoder variant, then
+    pass
+from usearch.index import Index  # noqa: E402
+
+# HNSW parameters (Malkov & Yashunin 2018).  expansion_add 128 (usearch's
+# default) built 1,000 random 384-d vectors/s on the 2-core test machine, 64
+# about 2.5x faster; on SciFact both give the same nDCG@10 as exact search.
+CONNECTIVITY = 16
+EXPANSION_ADD = 64
+EXPANSION_SEARCH = 96
+# Below this many allowed papers, exact scoring beats graph search with a filter.
+EXACT_LIMIT = 20_000
+MAX_FETCH = 20_000
+DTYPES = {"i8": "i8", "int8": "i8", "f16": "f16", "float16": "f16"}
+
+
+class EncoderMismatch(RuntimeError):
+    """The index was built by another embedding model than the one asked to use it."""
+
+    def __init__(self, index_model: str, encoder_model: str) -> None:
+        super().__init__(
+            f"the search index was built with embedding model {index_model!r}, but the configured "
+            f"encoder is {encoder_model!r}; vectors of two models cannot be compared. "
+            "Run `paperfeed index --rebuild` to re-embed every paper with the new model "
+            "(or set PAPERFEED_EMBEDDING_MODEL / PAPERFEED_EMBEDDING_VARIANT back)."
+        )
+        self.index_model = index_model
+        self.encoder_model = encoder_model
+
+
+def check_model(index_model: str, encoder_model: str) -> None:
+    if index_model != encoder_model:
+        raise EncoderMismatch(index_model, encoder_model)
+
+
+def storage_dtype(name: str) -> str:
+    try:
+        return DTYPES[name.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown vector dtype {name!r}: expected i8 or f16") from None
+
+
+def new_index(dim: int, dtype: str) -> Index:
+    return Index(
+        ndim=dim,
+        metric="cos",
+        dtype=storage_dtype(dtype),
+        connectivity=CONNECTIVITY,
+        expansion_add=EXPANSION_ADD,
+        expansion_search=EXPANSION_SEARCH,
+    )
+
+
+def load(path: Path, dim: int, dtype: str, view: bool) -> Index:
+    """The index saved at `path` (memory-mapped when `view`), or an empty one if none."""
+    if not path.exists():
+        return new_index(dim, dtype)
+    index = Index.restore(str(path), view=view)
+    if index is None:
+        raise OSError(f"{path} is not a usearch index")
+    index.expansion_search = EXPANSION_SEARCH
+    return index
+
+
+def save(index: Index, path: Path) -> None:
+    """Write to a temporary file and rename: a reader never maps a half-written file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    index.save(str(tmp))
+    os.replace(tmp, path)
+
+
+def upsert(index: Index, keys: np.ndarray, vectors: np.ndarray, threads: int = 0) -> None:
+    """Add vectors, replacing those of keys already present (a changed paper keeps its key)."""
+    keys = np.asarray(keys, np.uint64)
+    if len(keys) == 0:
+        return
+    present = np.asarray(index.contains(keys), bool).reshape(-1)
+    if present.any():
+        index.remove(keys[present])
+    index.add(keys, np.ascontiguousarray(vectors, dtype=np.float32), threads=threads)
+
+
+def vector_of(index: Index, key: int) -> np.ndarray | None:
+    if not index.contains(int(key)):
+        return None
+    vec = index.get(int(key), dtype=np.float32)
+    return np.asarray(vec, np.float32).reshape(-1)
+
+
+def _exact(index: Index, query: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine of `query` with each of `keys`' stored vectors, best `k` first."""
+    best_keys, best_sims = [np.empty(0, np.uint64)], [np.empty(0, np.float32)]
+    for start in range(0, len(keys), EXACT_LIMIT):  # chunks bound the float32 copy
+        chunk = keys[start : start + EXACT_LIMIT]
+        chunk = chunk[np.asarray(index.contains(chunk), bool).reshape(-1)]
+        if len(chunk) == 0:
+            continue
+        parts = index.get(chunk, dtype=np.float32)
+        matrix = np.stack(parts) if isinstance(parts, tuple) else np.asarray(parts)
+        norms = np.linalg.norm(matrix, axis=1)
+        sims = (matrix @ query) / np.maximum(norms, 1e-12)  # int8 rows are not exactly unit length
+        top = np.argsort(-sims, kind="stable")[:k]
+        best_keys.append(chunk[top])
+        best_sims.append(sims[top].astype(np.float32))
+    all_keys, all_sims = np.concatenate(best_keys), np.concatenate(best_sims)
+    top = np.argsort(-all_sims, kind="stable")[:k]
+    return all_keys[top].astype(np.uint64), all_sims[top]
+
+
+def search(
+    index: Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` nearest keys to unit vector `query` and their cosine similarities.
+
+    `allowed`, when given, is a boolean mask indexed by key: only those keys
+    may be returned.
+    """
+    size = len(index)
+    if size == 0 or k <= 0:
+        return np.empty(0, np.uint64), np.empty(0, np.float32)
+    query = np.asarray(query, np.float32).reshape(-1)
+    if allowed is None:
+        m = index.search(query, min(k, size))
+        return np.asarray(m.keys, np.uint64), (1.0 - np.asarray(m.distances, np.float32))
+    candidates = np.flatnonzero(allowed).astype(np.uint64)
+    if len(candidates) <= EXACT_LIMIT:
+        return _exact(index, query, candidates, k)
+    # Over-fetch in proportion to how much the filter removes, growing until enough
+    # pass; past MAX_FETCH the graph walk costs more than scoring the allowed set.
+    fetch = min(size, max(4 * k, int(2 * k * size / len(candidates))))
+    while fetch <= MAX_FETCH:
+        m = index.search(query, fetch)
+        keys = np.asarray(m.keys, np.uint64)
+        keep = (keys < len(allowed)) & allowed[np.minimum(keys, len(allowed) - 1)]
+        if keep.sum() >= k or fetch >= size:
+            sims = 1.0 - np.asarray(m.distances, np.float32)
+            return keys[keep][:k], sims[keep][:k]
+        fetch *= 4
+    return _exact(index, query, candidates, k)

@@ -1,0 +1,287 @@
+"""
+Accounts: sign up, log in, log out; the session cookie, CSRF tokens and roles.
+
+Passwords are stored as argon2id hashes (argon2-cffi).  The session is a
+cookie signed with itsdangerous using the site's secret key
+(`settings.secret_key()`): it holds the user id and the CSRF token, is
+HttpOnly, SameSite=Lax, Secure when the site is served over HTTPS, and expires
+after `SESSION_DAYS`.  Every visitor, signed in or not, gets a CSRF token, so
+the login and subscribe forms are protected too; every POST is checked with
+`verify_csrf` (a form field `csrf_token` or, for htmx, an `X-CSRF-Token`
+header).  Roles: reader < curator < admin.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import Engine, func, select
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from paperfeed import settings
+from paperfeed.models import User
+from paperfeed.web import security
+
+router = APIRouter()
+users = User.__table__
+
+COOKIE = "paperfeed_session"
+SESSION_DAYS = 30
+ROLES = ("reader", "curator", "admin")
+USERNAME = re.compile(r"^[A-Za-z0-9_-]{2,32}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+MIN_PASSWORD = 8
+_hasher = PasswordHasher()
+# verifying against this when the username is unknown takes as long as a real check,
+# so response times do not tell which usernames exist
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class AccountError(ValueError):
+    """A sign-up or user creation that cannot be done, with a message for the person."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_user(
+    engine: Engine, username: str, password: str, email: str | None = None, role: str = "reader"
+) -> int:
+    """Store a new account and return its id; `AccountError` says what is wrong."""
+    username = username.strip()
+    if not USERNAME.match(username):
+        raise AccountError("Usernames are 2–32 letters, digits, '-' or '_'.")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"Passwords need at least {MIN_PASSWORD} characters.")
+    if email and not EMAIL.match(email.strip()):
+        raise AccountError("That email address does not look right.")
+    if role not in ROLES:
+        raise AccountError(f"Role must be one of {', '.join(ROLES)}.")
+    with engine.begin() as conn:
+        taken = conn.execute(
+            select(users.c.id).where(func.lower(users.c.username) == username.lower())
+        ).first()
+        if taken:
+            raise AccountError("That username is taken.")
+        result = conn.execute(
+            users.insert().values(
+                username=username,
+                email=(email or "").strip() or None,
+                password_hash=hash_password(password),
+                role=role,
+                created_at=datetime.now(UTC),
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def count_users(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(users)).scalar_one()
+
+
+def signup_open() -> bool:
+    return settings.get("allow_signup").strip().lower() in ("1", "true", "yes", "on")
+
+
+def has_role(user: User | None, role: str) -> bool:
+    return user is not None and ROLES.index(user.role if user.role in ROLES else "reader") >= ROLES.index(role)
+
+
+# -- the session cookie -------------------------------------------------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key(), salt="paperfeed.session")
+
+
+class Sessions(BaseHTTPMiddleware):
+    """Loads the signed session into `request.state.session`; writes it back when changed."""
+
+    async def dispatch(self, request: Request, call_next) -> Response:
+        serializer = _serializer()
+        session, fresh = None, False
+        raw = request.cookies.get(COOKIE)
+        if raw:
+            try:
+                session = serializer.loads(raw, max_age=SESSION_DAYS * 86400)
+            except BadSignature:
+                session = None
+        if not isinstance(session, dict) or not isinstance(session.get("c"), str):
+            session, fresh = {"c": secrets.token_urlsafe(32)}, True
+        request.state.session = session
+        request.state.session_changed = fresh
+        response = await call_next(request)
+        if request.state.session_changed:
+            response.set_cookie(
+                COOKIE,
+                serializer.dumps(request.state.session),
+                max_age=SESSION_DAYS * 86400,
+                httponly=True,
+                samesite="lax",
+                secure=request.url.scheme == "https",
+                path="/",
+            )
+        return response
+
+
+def session(request: Request) -> dict:
+    return getattr(request.state, "session", None) or {}
+
+
+def csrf_token(request: Request) -> str:
+    return session(request).get("c", "")
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    """Refuse (403) a POST whose token does not match the session's."""
+    token = submitted or request.headers.get("X-CSRF-Token") or ""
+    expected = csrf_token(request)
+    if not expected or not secrets.compare_digest(token.encode(), expected.encode()):
+        raise security.FriendlyError(
+            403, "This form has expired or did not come from this site. Reload the page and try again."
+        )
+
+
+async def verify_csrf(request: Request) -> None:
+    """A FastAPI dependency for POST routes in other modules: `Depends(verify_csrf)`."""
+    form = await request.form()
+    token = form.get("csrf_token")
+    check_csrf(request, token if isinstance(token, str) else None)
+
+
+def start_session(request: Request, user_id: int | None) -> None:
+    """Sign `user_id` in (or out, with None) with a fresh CSRF token."""
+    request.state.session = {"c": secrets.token_urlsafe(32)}
+    if user_id is not None:
+        request.state.session["u"] = user_id
+    request.state.session_changed = True
+    request.state.user_loaded = False
+
+
+def current_user(request: Request) -> User | None:
+    """The signed-in user, looked up once per request."""
+    if getattr(request.state, "user_loaded", False):
+        return request.state.user
+    uid = session(request).get("u")
+    if not isinstance(uid, int):
+        return None
+    engine: Engine = request.app.state.engine
+    with engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.id == uid)).first()
+    user = User(id=row.id, username=row.username, email=row.email, role=row.role) if row else None
+    request.state.user = user
+    request.state.user_loaded = True
+    return user
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A local path to go back to; anything else (other hosts, `//evil`) becomes `default`."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def login_redirect(request: Request, back: str | None = None) -> Response:
+    """Send a visitor who must sign in to the login page (htmx: a full-page redirect)."""
+    if back is None and request.headers.get("HX-Current-URL"):
+        parts = urlsplit(request.headers["HX-Current-URL"])
+        back = parts.path + (f"?{parts.query}" if parts.query else "")
+    target = "/login?next=" + quote(safe_next(back), safe="/")
+    if request.headers.get("HX-Request"):
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+# -- pages --------------------------------------------------------------------
+
+
+def _render(request: Request, name: str, context: dict, status: int = 200) -> Response:
+    from paperfeed.web.app import templates
+
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> Response:
+    return _render(request, "login.html", {"next": safe_next(next), "username": ""})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: str = Form("", max_length=200),
+    password: str = Form("", max_length=1000),
+    csrf_token: str = Form(""),
+    next: str = Form("/", max_length=2000),
+) -> Response:
+    check_csrf(request, csrf_token)
+    engine: Engine = request.app.state.engine
+    ip = security.client_address(request)
+    security.enforce(engine, "login", f"ip:{ip}")
+    security.enforce(engine, "login", f"user:{username.strip().lower()}")
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(users.c.id, users.c.password_hash).where(
+                func.lower(users.c.username) == username.strip().lower()
+            )
+        ).first()
+    if not verify_password(row.password_hash if row else None, password):
+        context = {"next": safe_next(next), "username": username, "error": "Wrong username or password."}
+        return _render(request, "login.html", context, 400)
+    security.reset_limits(engine, "login", f"user:{username.strip().lower()}")
+    start_session(request, row.id)
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.get("/signup")
+def signup_page(request: Request, next: str = "/") -> Response:
+    if not signup_open():
+        raise security.FriendlyError(403, "Sign-up is closed on this site. Ask an administrator for an account.")
+    return _render(request, "signup.html", {"next": safe_next(next), "username": "", "email": ""})
+
+
+@router.post("/signup")
+def signup(
+    request: Request,
+    username: str = Form("", max_length=200),
+    email: str = Form("", max_length=400),
+    password: str = Form("", max_length=1000),
+    csrf_token: str = Form(""),
+    next: str = Form("/", max_length=2000),
+) -> Response:
+    check_csrf(request, csrf_token)
+    if not signup_open():
+        raise security.FriendlyError(403, "Sign-up is closed on this site.")
+    engine: Engine = request.app.state.engine
+    security.enforce(engine, "login", f"ip:{security.client_address(request)}")
+    try:
+        uid = create_user(engine, username, password, email or None)
+    except AccountError as e:
+        context = {"next": safe_next(next), "username": username, "email": email, "error": str(e)}
+        return _render(request, "signup.html", context, 400)
+    start_session(request, uid)
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: str = Form("")) -> Response:
+    check_csrf(request, csrf_token)
+    start_session(request, None)
+    return RedirectResponse("/", status_code=303)

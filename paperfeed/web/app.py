@@ -1,0 +1,118 @@
+"""
+The FastAPI application: `create_app(engine)` puts the pages, accounts,
+community actions, API, feeds and subscriptions together with the security
+layer; `serve()` runs it with uvicorn (`paperfeed serve`).
+
+Templates and static files live inside the package (`web/templates`,
+`web/static`: our CSS and script, plus vendored htmx and KaTeX), so an
+installed paperfeed needs no build step and no CDN.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine, text
+
+from paperfeed.web import accounts, security
+
+HERE = Path(__file__).parent
+log = logging.getLogger("paperfeed.web")
+# Optional routers written as separate modules; each is included when present.
+OPTIONAL_ROUTERS = ("paperfeed.web.api", "paperfeed.web.feeds", "paperfeed.web.subscriptions")
+
+
+def site_context(request: Request) -> dict:
+    """What every template may use: the user, the CSRF token, the date."""
+    try:
+        user = accounts.current_user(request)
+    except Exception:  # an error page must render even when the database is down
+        log.warning("could not load the signed-in user", exc_info=True)
+        user = None
+    return {
+        "user": user,
+        "csrf_token": accounts.csrf_token(request),
+        "signup_open": accounts.signup_open(),
+        "today": datetime.now(UTC).date(),
+    }
+
+
+def excerpt(value: str | None, limit: int = 320) -> str:
+    text = " ".join((value or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip(",.;: ") + " …"
+
+
+def author_list(names: list[str] | None, limit: int = 8) -> str:
+    names = list(names or [])
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
+
+
+def nice_date(value) -> str:
+    if value is None:
+        return ""
+    return f"{value.day} {value:%b %Y}"
+
+
+templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[site_context])
+templates.env.filters.update(excerpt=excerpt, author_list=author_list, nice_date=nice_date)
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    """The site for `engine` (default: the configured database, migrated)."""
+    from paperfeed import db
+    from paperfeed.web import community, pages
+
+    app = FastAPI(
+        title="paperfeed",
+        description="Self-hosted research-paper discovery: daily papers, trending, search, feeds.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.engine = engine if engine is not None else db.connect()
+    security.install(app)
+    # outermost last: sessions must exist before any handler (error pages included) runs
+    app.add_middleware(accounts.Sessions)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        with app.state.engine.connect() as conn:
+            conn.execute(text("select 1"))
+        return JSONResponse({"status": "ok"})
+
+    for name in OPTIONAL_ROUTERS:
+        if importlib.util.find_spec(name) is not None:
+            module = importlib.import_module(name)
+            app.include_router(module.router)
+    app.include_router(accounts.router)
+    app.include_router(community.router)
+    app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Run the site with uvicorn; several workers share state through the database."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if workers > 1:
+        uvicorn.run(
+            "paperfeed.web.app:create_app", factory=True, host=host, port=port,
+            workers=workers, proxy_headers=True,
+        )
+    else:
+        uvicorn.run(create_app(), host=host, port=port, proxy_headers=True)

@@ -1,0 +1,195 @@
+"""
+What signed-in people do: upvote papers, submit papers to today's list, and
+(curators) pin, hide or remove daily entries.
+
+Every action is a POST form with a CSRF token, so it works without JavaScript
+(the answer redirects back to the page); with htmx, an upvote answers with the
+new button only.  Upvotes and submissions are rate-limited per user (settings
+`rate_limit_vote`, `rate_limit_submit`); a reader may submit `submit_per_day`
+papers a day, none older than `submit_max_age_days`.  An unknown paper's
+metadata is fetched from the arXiv API (`paperfeed.ingest.atom.fetch_ids`) and
+stored through the shared upsert like any ingested record.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy.exc import IntegrityError
+
+from paperfeed import ids, settings
+from paperfeed.models import DailyEntry, Vote
+from paperfeed.web import accounts, queries, security
+from paperfeed.web.pages import render, today
+from paperfeed.web.security import FriendlyError
+
+log = logging.getLogger("paperfeed.web")
+router = APIRouter()
+votes = Vote.__table__
+entries = DailyEntry.__table__
+CURATOR_ACTIONS = {
+    "pin": {"pinned": True},
+    "unpin": {"pinned": False},
+    "hide": {"hidden": True},
+    "unhide": {"hidden": False},
+}
+
+
+def _back(request: Request, next_url: str | None, default: str = "/") -> str:
+    return accounts.safe_next(next_url, default)
+
+
+@router.post("/vote")
+def vote(
+    request: Request,
+    arxiv_id: str = Form(..., max_length=200),
+    csrf_token: str = Form(""),
+    next: str = Form("/", max_length=2000),
+) -> Response:
+    """Toggle the signed-in user's upvote of a paper."""
+    accounts.check_csrf(request, csrf_token)
+    user = accounts.current_user(request)
+    if user is None:
+        return accounts.login_redirect(request, _back(request, next))
+    engine: Engine = request.app.state.engine
+    security.enforce(engine, "vote", f"user:{user.id}")
+    try:
+        canon = ids.canonical(arxiv_id)
+    except ids.BadArxivId:
+        raise FriendlyError(400, "That is not an arXiv identifier.") from None
+    with engine.connect() as conn:
+        if queries.get_paper(conn, canon) is None:
+            raise FriendlyError(404, "No such paper is stored here.", "Paper not found")
+    voted = True
+    try:
+        with engine.begin() as conn:
+            where = (votes.c.user_id == user.id, votes.c.arxiv_id == canon)
+            if conn.execute(delete(votes).where(*where)).rowcount:
+                voted = False
+            else:
+                conn.execute(insert(votes).values(user_id=user.id, arxiv_id=canon, created_at=datetime.now(UTC)))
+    except IntegrityError:  # a double click raced us: the vote is there either way
+        pass
+    with engine.connect() as conn:
+        count = queries.upvotes(conn, canon)
+    if request.headers.get("HX-Request"):
+        context = {"arxiv_id": canon, "upvotes": count, "voted": voted, "next": _back(request, next)}
+        return render(request, "_vote.html", context)
+    return RedirectResponse(_back(request, next), status_code=303)
+
+
+def _submit_form(request: Request, error: str | None = None, value: str = "", status: int = 200) -> Response:
+    context = {
+        "error": error,
+        "value": value,
+        "max_age": settings.get_int("submit_max_age_days"),
+        "per_day": settings.get_int("submit_per_day"),
+        "day": today(),
+    }
+    return render(request, "submit.html", context, status)
+
+
+@router.get("/submit")
+def submit_page(request: Request) -> Response:
+    if accounts.current_user(request) is None:
+        return accounts.login_redirect(request, "/submit")
+    return _submit_form(request)
+
+
+def _fetch(engine: Engine, canon: str) -> bool:
+    """Store `canon`'s metadata from the arXiv API; False when arXiv does not know it."""
+    from paperfeed.ingest.atom import fetch_ids
+    from paperfeed.ingest.upsert import write_batch
+
+    records = [r for r in fetch_ids([canon]) if r.arxiv_id == canon and not r.problems()]
+    if not records:
+        return False
+    write_batch(engine, records)
+    return True
+
+
+@router.post("/submit")
+def submit(
+    request: Request,
+    paper: str = Form("", max_length=500),
+    csrf_token: str = Form(""),
+) -> Response:
+    """Add a paper, by arXiv id or URL, to today's list."""
+    accounts.check_csrf(request, csrf_token)
+    user = accounts.current_user(request)
+    if user is None:
+        return accounts.login_redirect(request, "/submit")
+    engine: Engine = request.app.state.engine
+    security.enforce(engine, "submit", f"user:{user.id}")
+    privileged = accounts.has_role(user, "curator")
+    try:
+        canon = ids.canonical(paper.strip())
+    except ids.BadArxivId:
+        return _submit_form(request, "Enter an arXiv id such as 2406.09415 or an arxiv.org link.", paper, 400)
+    day = today()
+    with engine.connect() as conn:
+        known = queries.get_paper(conn, canon) is not None
+        if not privileged and queries.submissions_on(conn, user.id, day) >= settings.get_int("submit_per_day"):
+            message = f"You have submitted {settings.get_int('submit_per_day')} papers today, the daily limit. Thank you!"
+            return _submit_form(request, message, paper, 429)
+    if not known:
+        try:
+            found = _fetch(engine, canon)
+        except (OSError, ValueError) as e:  # FetchError is an OSError
+            log.warning("arXiv lookup for %s failed: %s", canon, e)
+            return _submit_form(request, "arXiv could not be reached to look this paper up. Try again later.", paper, 502)
+        if not found:
+            return _submit_form(request, f"arXiv has no paper {canon}.", paper, 404)
+    with engine.connect() as conn:
+        row = queries.get_paper(conn, canon)
+    max_age = settings.get_int("submit_max_age_days")
+    oldest = datetime.now(UTC) - timedelta(days=max_age)
+    if not privileged and row.published is not None and row.published < oldest:
+        message = f"{canon} was first published on {row.published.date().isoformat()}; only papers from the last {max_age} days can be submitted."
+        return _submit_form(request, message, paper, 400)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(entries).values(
+                    day=day, arxiv_id=canon, curated=False, submitted_by_user=user.id,
+                    submitted_by_name=user.username, imported_upvotes=0, pinned=False,
+                    hidden=False, created_at=datetime.now(UTC),
+                )
+            )
+    except IntegrityError:
+        return _submit_form(request, f"{canon} is already on today's list.", paper, 409)
+    return RedirectResponse(f"/papers/{canon}?submitted=1", status_code=303)
+
+
+@router.post("/curate")
+def curate(
+    request: Request,
+    entry_id: int = Form(...),
+    action: str = Form(...),
+    csrf_token: str = Form(""),
+    next: str = Form("/", max_length=2000),
+) -> Response:
+    """Pin, unpin, hide, unhide or remove a daily entry (curators and admins)."""
+    accounts.check_csrf(request, csrf_token)
+    user = accounts.current_user(request)
+    if user is None:
+        return accounts.login_redirect(request, _back(request, next))
+    if not accounts.has_role(user, "curator"):
+        raise FriendlyError(403, "Only curators can change daily lists.")
+    if action not in (*CURATOR_ACTIONS, "remove"):
+        raise FriendlyError(400, "Unknown action.")
+    engine: Engine = request.app.state.engine
+    with engine.begin() as conn:
+        if action == "remove":
+            done = conn.execute(delete(entries).where(entries.c.id == entry_id)).rowcount
+        else:
+            stmt = update(entries).where(entries.c.id == entry_id).values(**CURATOR_ACTIONS[action])
+            done = conn.execute(stmt).rowcount
+    if not done:
+        raise FriendlyError(404, "That entry is no longer on the list.")
+    log.info("curator %s: %s entry %s", user.username, action, entry_id)
+    return RedirectResponse(_back(request, next), status_code=303)

@@ -1,0 +1,214 @@
+"""
+RSS 2.0 and Atom feeds, made with feedgen, so a feed reader can follow the daily
+list, what is trending, or any search (a topic, an author, a category).
+
+Every feed comes as `.rss` and `.atom`.  An entry is one paper: its title, a link
+to its page here (also its id, so readers see each paper once), its authors
+(`dc:creator` in RSS, which has no name-only author), the abstract (Atom:
+plain text; RSS: escaped once more, as readers take `<description>` as HTML),
+its categories, and dates: when it joined the daily list, else when it
+was published.  Responses carry an ETag (a hash of the body) and answer a
+matching `If-None-Match` with 304, so polling readers cost little.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, time
+from email.utils import format_datetime
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from feedgen.feed import FeedGenerator
+
+from paperfeed.web import listing
+from paperfeed.web.api import (
+    ERRORS,
+    ApiError,
+    HFRoute,
+    base_url,
+    engine_of,
+    page_url,
+    parse_day,
+    search_cards,
+)
+from paperfeed.web.listing import DailyQuery, submitted_at
+from paperfeed.web.queries import Card
+
+Format = Literal["rss", "atom"]
+MEDIA_TYPES = {"rss": "application/rss+xml; charset=utf-8", "atom": "application/atom+xml; charset=utf-8"}
+DAILY_MAX = 200
+TRENDING_COUNT = 30
+
+# Characters XML 1.0 forbids; lxml refuses to serialise them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+router = APIRouter(route_class=HFRoute, tags=["Feeds"])
+
+
+def xml_text(value: str | None) -> str:
+    return _NOT_XML.sub("", value or "")
+
+
+def entry_time(card: Card) -> datetime | None:
+    """When the paper joined its daily list, else when it was published."""
+    return submitted_at(card) or card.published
+
+
+def build(
+    fmt: Format,
+    rows: list[Card],
+    *,
+    title: str,
+    description: str,
+    base: str,
+    html_url: str,
+    self_url: str,
+    dated: Callable[[Card], datetime | None] = entry_time,
+) -> tuple[bytes, datetime]:
+    """The feed document and its last-modified time."""
+    fg = FeedGenerator()
+    fg.load_extension("dc")
+    fg.id(self_url)
+    fg.title(title)
+    fg.description(description)
+    fg.link(href=self_url, rel="self")
+    fg.link(href=html_url, rel="alternate")  # after "self": RSS's <link> is the last one set
+    fg.language("en")
+    fg.generator("paperfeed")
+    newest = None
+    for card in rows:
+        url = page_url(base, card.arxiv_id)
+        fe = fg.add_entry(order="append")
+        fe.id(url)
+        fe.guid(url, permalink=True)
+        fe.title(xml_text(card.title) or card.arxiv_id)
+        fe.link(href=url, rel="alternate")
+        if fmt == "rss":  # readers take <description> as HTML: escape the text once more
+            fe.description(html.escape(xml_text(card.abstract), quote=False))
+        else:
+            fe.summary(xml_text(card.abstract), type="text")
+        for name in card.authors:
+            if fmt == "rss":
+                fe.dc.dc_creator(xml_text(name))
+            else:
+                fe.author(name=xml_text(name))
+        for category in card.categories:
+            fe.category(term=category)
+        published = dated(card) or datetime(1970, 1, 1, tzinfo=UTC)
+        fe.published(published)
+        fe.updated(published)
+        newest = max(newest or published, published)
+    newest = newest or datetime.now(UTC).replace(microsecond=0)
+    fg.updated(newest)
+    fg.lastBuildDate(newest)
+    body = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
+    return body, newest
+
+
+def respond(request: Request, fmt: Format, body: bytes, modified: datetime) -> Response:
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(modified.astimezone(UTC), usegmt=True),
+        "Cache-Control": "public, max-age=300",
+    }
+    wanted = request.headers.get("if-none-match", "")
+    if etag in [tag.strip() for tag in wanted.split(",")] or wanted.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+_FMT_DOC = "`rss` (RSS 2.0) or `atom`"
+FEED_RESPONSES = {200: {"content": {"application/rss+xml": {}, "application/atom+xml": {}}}, **ERRORS}
+
+
+@router.get(
+    "/feeds/daily.{fmt}",
+    summary="Daily papers feed",
+    description=f"The papers of one day's list (`date`, default the newest), as {_FMT_DOC}.",
+    response_class=Response,
+    responses=FEED_RESPONSES,
+)
+def daily_feed(
+    request: Request,
+    fmt: Format,
+    date: Annotated[str | None, Query(description="YYYY-MM-DD; default the newest list")] = None,
+) -> Response:
+    engine = engine_of(request)
+    day = parse_day(date) if date else listing.latest_day(engine)
+    rows = listing.daily(engine, DailyQuery(start=day, end=day, limit=DAILY_MAX)) if day else []
+    base = base_url(request)
+    body, modified = build(
+        fmt,
+        rows,
+        title=f"Daily papers {day.isoformat()}" if day else "Daily papers",
+        description="Papers on paperfeed's daily list, most upvoted first.",
+        base=base,
+        html_url=f"{base}/papers/date/{day.isoformat()}" if day else f"{base}/",
+        self_url=str(request.url),
+    )
+    if not rows and day:
+        modified = datetime.combine(day, time(), tzinfo=UTC)
+    return respond(request, fmt, body, modified)
+
+
+@router.get(
+    "/feeds/trending.{fmt}",
+    summary="Trending papers feed",
+    description=f"The {TRENDING_COUNT} papers with the most recent upvotes, as on the trending "
+    f"page (upvotes of the last `PAPERFEED_TRENDING_DAYS` days, decayed with age), as {_FMT_DOC}.",
+    response_class=Response,
+    responses=FEED_RESPONSES,
+)
+def trending_feed(request: Request, fmt: Format) -> Response:
+    rows = listing.trending_cards(engine_of(request), TRENDING_COUNT)
+    base = base_url(request)
+    body, modified = build(
+        fmt,
+        rows,
+        title="Trending papers",
+        description="Papers trending on paperfeed: the most upvoted lately.",
+        base=base,
+        html_url=f"{base}/trending",
+        self_url=str(request.url),
+    )
+    return respond(request, fmt, body, modified)
+
+
+@router.get(
+    "/feeds/search.{fmt}",
+    summary="Search feed",
+    description="The best matches of a search (`q`, with the search box's syntax, e.g. "
+    f"`author:` and `cat:`; `category` narrows further), as {_FMT_DOC}: follow a topic.",
+    response_class=Response,
+    responses=FEED_RESPONSES,
+)
+def search_feed(
+    request: Request,
+    fmt: Format,
+    q: Annotated[str, Query(min_length=1, max_length=2000, description="Search query")],
+    category: Annotated[str | None, Query(max_length=64, description="e.g. cs.LG, or cs")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Response:
+    if not q.strip():
+        raise ApiError(400, "q must not be empty")
+    rows = search_cards(engine_of(request), q, limit, category=category or None)
+    base = base_url(request)
+    topic = q + (f" in {category}" if category else "")
+    body, modified = build(
+        fmt,
+        rows,
+        title=f"paperfeed: {xml_text(topic)}",
+        description=f"Papers matching “{xml_text(topic)}” on paperfeed.",
+        base=base,
+        html_url=f"{base}/papers?" + urlencode({"q": q, "category": category or ""}),
+        self_url=str(request.url),
+        dated=lambda card: card.published,
+    )
+    return respond(request, fmt, body, modified)

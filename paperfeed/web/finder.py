@@ -1,0 +1,148 @@
+"""
+The search page's bridge to `paperfeed.search` (hybrid search, similar papers).
+
+The search package returns highlighted snippets as HTML: the text escaped,
+matches wrapped in `<mark>`.  `safe_snippet` re-checks that promise before the
+page marks anything safe: every piece between `<mark>` tags is unescaped and
+escaped again, so only `<mark>` and `</mark>` can ever reach the page as markup.
+
+When the search package (or its index) is not available, a plain SQL substring
+search keeps the page working, and the page says so.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+
+from markupsafe import Markup, escape
+from sqlalchemy import Engine, and_, func, or_, select, true
+
+from paperfeed.models import Paper
+
+log = logging.getLogger("paperfeed.web")
+papers = Paper.__table__
+_MARK = re.compile(r"(</?mark>)", re.IGNORECASE)
+MODES = ("hybrid", "keyword", "semantic")
+
+
+@dataclass
+class Found:
+    arxiv_id: str
+    score: float | None = None
+    snippet: Markup | None = None
+    title_html: Markup | None = None
+
+
+@dataclass
+class Results:
+    total: int
+    found: list[Found] = field(default_factory=list)
+    fallback: bool = False  # True: the plain substring search answered
+
+
+def safe_snippet(fragment: str | None) -> Markup | None:
+    """`fragment` with everything but <mark> tags escaped (idempotent on escaped text)."""
+    if not fragment:
+        return None
+    out = []
+    for piece in _MARK.split(fragment):
+        if piece.lower() in ("<mark>", "</mark>"):
+            out.append(piece.lower())
+        else:
+            out.append(str(escape(html.unescape(piece))))
+    return Markup("".join(out))
+
+
+def search(
+    engine: Engine,
+    query: str,
+    mode: str = "hybrid",
+    limit: int = 20,
+    offset: int = 0,
+    category: str | None = None,
+    after: date | None = None,
+    before: date | None = None,
+) -> Results:
+    """One page of results for `query`, best first; `before` is exclusive, as in
+    `paperfeed.search`."""
+    try:
+        from paperfeed import search as engine_search
+
+        run = engine_search.search
+    except ImportError:  # installed without the `search` extra
+        run = None
+    if run is not None:
+        try:
+            page = run(
+                engine, query, mode=mode, limit=limit, offset=offset,
+                category=category, after=after, before=before,
+            )
+            found = [
+                Found(h.arxiv_id, h.score, safe_snippet(h.abstract_html), safe_snippet(h.title_html))
+                for h in page.hits
+            ]
+            return Results(int(page.total), found)
+        except Exception:  # an index not built yet, a missing model: fall back, but say so
+            log.warning("search failed; using the substring fallback", exc_info=True)
+    return _substring_search(engine, query, limit, offset, category, after, before)
+
+
+def similar(engine: Engine, arxiv_id: str, limit: int = 6) -> list[str]:
+    """Ids of papers similar to `arxiv_id` (empty when the search package cannot tell)."""
+    try:
+        from paperfeed import search as engine_search
+
+        hits = engine_search.similar(engine, arxiv_id, limit=limit)
+        return [h.arxiv_id for h in hits if h.arxiv_id != arxiv_id][:limit]
+    except Exception:
+        log.info("similar papers unavailable for %s", arxiv_id, exc_info=True)
+        return []
+
+
+def _highlight(text: str, words: list[str], width: int = 240) -> Markup:
+    """An excerpt of `text` around the first match, matches in <mark>, the rest escaped."""
+    lower = text.lower()
+    hits = [lower.find(w.lower()) for w in words]
+    first = min((h for h in hits if h >= 0), default=0)
+    start = max(first - width // 3, 0)
+    excerpt = text[start : start + width]
+    pattern = re.compile("|".join(re.escape(w) for w in words if w), re.IGNORECASE)
+    out, last = [], 0
+    for m in pattern.finditer(excerpt) if words else ():
+        out.append(str(escape(excerpt[last : m.start()])))
+        out.append(f"<mark>{escape(m.group())}</mark>")
+        last = m.end()
+    out.append(str(escape(excerpt[last:])))
+    prefix = "… " if start else ""
+    suffix = " …" if start + width < len(text) else ""
+    return Markup(prefix + "".join(out) + suffix)
+
+
+def _substring_search(engine, query, limit, offset, category, after, before) -> Results:
+    words = [w for w in re.findall(r"\w[\w.-]*", query)][:8]
+    conds = []
+    for w in words:
+        like = f"%{w.lower()}%"
+        conds.append(or_(func.lower(papers.c.title).like(like), func.lower(papers.c.abstract).like(like)))
+    if category:
+        conds.append(or_(papers.c.primary_category == category, papers.c.primary_category.like(f"{category}.%")))
+    if after:
+        conds.append(papers.c.published >= datetime.combine(after, time(), tzinfo=UTC))
+    if before:
+        conds.append(papers.c.published < datetime.combine(before, time(), tzinfo=UTC))
+    where = and_(*conds) if conds else true()
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(papers).where(where)).scalar_one()
+        rows = conn.execute(
+            select(papers.c.arxiv_id, papers.c.abstract)
+            .where(where)
+            .order_by(papers.c.published.desc(), papers.c.arxiv_id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    found = [Found(r.arxiv_id, None, _highlight(r.abstract or "", words)) for r in rows]
+    return Results(total, found, fallback=True)

@@ -1,0 +1,338 @@
+"""
+The site's pages: daily lists (by day, ISO week and month), trending, search,
+and one page per paper.
+
+`/` shows today's list, or the latest day that has one (and says so).  Every
+address that names a date checks it and answers a friendly 400 when it is not
+one; a paper address in any accepted form (`arXiv:` prefix, version suffix,
+old-style `hep-th/9901001`) redirects permanently to its canonical page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Engine
+
+from paperfeed import ids, settings, trending
+from paperfeed.web import accounts, citation, finder, queries
+from paperfeed.web.security import FriendlyError
+
+router = APIRouter()
+
+PAGE_SIZE = 50
+SEARCH_PAGE_SIZE = 20
+MAX_PAGE = 1000
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+EXAMPLE_QUERIES = [
+    "diphoton production at hadron colliders",
+    '"large language models" latency',
+    "graph theory cat:math.CO",
+    "author:Nadolsky",
+]
+
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def render(request: Request, name: str, context: dict, status: int = 200) -> Response:
+    from paperfeed.web.app import templates
+
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _year_ok(year: int) -> None:
+    if not 1900 <= year <= 2200:
+        raise FriendlyError(400, "That date is out of range.")
+
+
+def parse_day(text: str) -> date:
+    m = _DAY.match(text)
+    if m:
+        _year_ok(int(m.group(1)))
+        try:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            pass
+    raise FriendlyError(400, f"“{text[:40]}” is not a date; use YYYY-MM-DD.", "Not a date")
+
+
+def parse_week(text: str) -> date:
+    """The Monday of an ISO week `YYYY-Www`."""
+    m = _WEEK.match(text)
+    if m:
+        _year_ok(int(m.group(1)))
+        try:
+            return date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+        except ValueError:
+            pass
+    raise FriendlyError(400, f"“{text[:40]}” is not a week; use YYYY-Www, e.g. 2026-W40.", "Not a week")
+
+
+def parse_month(text: str) -> date:
+    m = _MONTH.match(text)
+    if m and 1 <= int(m.group(2)) <= 12:
+        _year_ok(int(m.group(1)))
+        return date(int(m.group(1)), int(m.group(2)), 1)
+    raise FriendlyError(400, f"“{text[:40]}” is not a month; use YYYY-MM.", "Not a month")
+
+
+def week_name(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def month_end(first: date) -> date:
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+@dataclass
+class Period:
+    kind: str  # "day", "week" or "month"
+    first: date
+    last: date
+
+    @property
+    def url(self) -> str:
+        return url_of(self.kind, self.first)
+
+    @property
+    def label(self) -> str:
+        if self.kind == "day":
+            return f"{self.first:%A}, {self.first.day} {self.first:%B %Y}"
+        if self.kind == "week":
+            return f"Week {self.first.isocalendar()[1]}, {self.first.isocalendar()[0]} ({self.first.day} {self.first:%b} – {self.last.day} {self.last:%b})"
+        return f"{self.first:%B %Y}"
+
+
+def url_of(kind: str, day: date) -> str:
+    if kind == "week":
+        return f"/papers/week/{week_name(day)}"
+    if kind == "month":
+        return f"/papers/month/{day:%Y-%m}"
+    return f"/papers/date/{day.isoformat()}"
+
+
+def period_of(kind: str, day: date) -> Period:
+    if kind == "week":
+        monday = day - timedelta(days=day.weekday())
+        return Period("week", monday, monday + timedelta(days=6))
+    if kind == "month":
+        first = day.replace(day=1)
+        return Period("month", first, month_end(first))
+    return Period("day", day, day)
+
+
+def _sort(sort: str) -> str:
+    if sort not in queries.SORTS:
+        raise FriendlyError(400, f"Sort by one of: {', '.join(queries.SORTS)}.")
+    return sort
+
+
+def daily_page(request: Request, period: Period, sort: str, page: int, notice: str | None = None) -> Response:
+    engine: Engine = request.app.state.engine
+    user = accounts.current_user(request)
+    curator = accounts.has_role(user, "curator")
+    with engine.connect() as conn:
+        cards = queries.daily_cards(
+            conn, period.first, period.last, user.id if user else None, _sort(sort), show_hidden=curator
+        )
+        before, after = queries.neighbour_days(conn, period.first, period.last)
+    pages = max((len(cards) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    if page > pages:
+        raise FriendlyError(404, "There are not that many pages.")
+    context = {
+        "period": period,
+        "cards": cards[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        "count": len(cards),
+        "sort": sort,
+        "sorts": queries.SORTS,
+        "page": page,
+        "pages": pages,
+        "notice": notice,
+        "prev": period_of(period.kind, before) if before else None,
+        "next": period_of(period.kind, after) if after else None,
+        "week": period_of("week", period.first),
+        "month": period_of("month", period.first),
+        "day_view": period_of("day", period.first),
+        "is_curator": curator,
+    }
+    return render(request, "daily.html", context)
+
+
+@router.get("/")
+def home(request: Request, sort: str = "upvotes", p: PageNumber = 1) -> Response:
+    engine: Engine = request.app.state.engine
+    now = today()
+    with engine.connect() as conn:
+        latest = queries.latest_day(conn, on_or_before=now)
+        if latest is None:
+            latest = queries.latest_day(conn)
+    notice = None
+    if latest is None:
+        latest = now
+    elif latest != now:
+        notice = f"No papers have been listed today yet; showing the latest list, from {latest.day} {latest:%B %Y}."
+    return daily_page(request, period_of("day", latest), sort, p, notice)
+
+
+@router.get("/papers/date/{day}")
+def by_day(request: Request, day: str, sort: str = "upvotes", p: PageNumber = 1) -> Response:
+    return daily_page(request, period_of("day", parse_day(day)), sort, p)
+
+
+@router.get("/papers/week/{week}")
+def by_week(request: Request, week: str, sort: str = "upvotes", p: PageNumber = 1) -> Response:
+    return daily_page(request, period_of("week", parse_week(week)), sort, p)
+
+
+@router.get("/papers/month/{month}")
+def by_month(request: Request, month: str, sort: str = "upvotes", p: PageNumber = 1) -> Response:
+    return daily_page(request, period_of("month", parse_month(month)), sort, p)
+
+
+@router.get("/trending")
+def trending_page(request: Request, days: Annotated[int | None, Query(ge=1, le=365)] = None) -> Response:
+    engine: Engine = request.app.state.engine
+    user = accounts.current_user(request)
+    days = days or settings.get_int("trending_days")
+    until = datetime.now(UTC)
+    notice = None
+    with engine.connect() as conn:
+        ranked = trending.trending(conn, until - timedelta(days=days), until, limit=PAGE_SIZE)
+        if not ranked and (latest := queries.latest_day(conn)) is not None:
+            # a quiet site (or the demo's old sample): rank the last active period instead
+            until = trending.day_start(latest + timedelta(days=1))
+            ranked = trending.trending(conn, until - timedelta(days=days), until, limit=PAGE_SIZE)
+            notice = f"Nothing was upvoted in the last {days} days; showing the {days} days up to {latest.isoformat()}."
+        cards = queries.paper_cards(conn, [a for a, _ in ranked], user.id if user else None)
+    scores = dict(ranked)
+    for card in cards:
+        card.score = scores.get(card.arxiv_id)
+    context = {
+        "cards": cards,
+        "days": days,
+        "notice": notice,
+        "half_life": settings.get("trending_half_life_hours"),
+    }
+    return render(request, "trending.html", context)
+
+
+def _optional_day(value: str | None, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return parse_day(value)
+    except FriendlyError:
+        raise FriendlyError(400, f"The “{name}” date must look like 2024-01-31.") from None
+
+
+@router.get("/papers")
+def search_page(
+    request: Request,
+    q: Annotated[str, Query(max_length=2000)] = "",
+    mode: str = "hybrid",
+    category: Annotated[str, Query(max_length=64)] = "",
+    after: Annotated[str, Query(max_length=20)] = "",
+    before: Annotated[str, Query(max_length=20)] = "",
+    p: PageNumber = 1,
+) -> Response:
+    if mode not in finder.MODES:
+        raise FriendlyError(400, f"Search mode must be one of: {', '.join(finder.MODES)}.")
+    start, end = _optional_day(after, "after"), _optional_day(before, "before")
+    engine: Engine = request.app.state.engine
+    user = accounts.current_user(request)
+    with engine.connect() as conn:
+        all_categories = queries.categories(conn)
+    context: dict = {
+        "q": q, "mode": mode, "modes": finder.MODES, "category": category, "after": after,
+        "before": before, "categories": all_categories, "examples": EXAMPLE_QUERIES, "page": p,
+    }
+    if q.strip() or category or start or end:
+        offset = (p - 1) * SEARCH_PAGE_SIZE
+        results = finder.search(
+            engine, q.strip(), mode=mode, limit=SEARCH_PAGE_SIZE, offset=offset,
+            category=category or None, after=start, before=end + timedelta(days=1) if end else None,
+        )
+        with engine.connect() as conn:
+            cards = queries.paper_cards(conn, [f.arxiv_id for f in results.found], user.id if user else None)
+        found = {f.arxiv_id: f for f in results.found}
+        for card in cards:
+            card.snippet = found[card.arxiv_id].snippet
+            card.title_html = found[card.arxiv_id].title_html
+            card.score = found[card.arxiv_id].score
+        params = {k: v for k, v in {"q": q, "mode": mode, "category": category, "after": after, "before": before}.items() if v}
+        pages = max((results.total + SEARCH_PAGE_SIZE - 1) // SEARCH_PAGE_SIZE, 1)
+        context.update(
+            searched=True, cards=cards, total=results.total, fallback=results.fallback,
+            pages=pages, query_string=urlencode(params),
+        )
+    return render(request, "search.html", context)
+
+
+def canonical_or_404(raw: str) -> tuple[str, bool]:
+    """The canonical id of `raw` and whether `raw` was already it; 404 for non-ids."""
+    try:
+        canon = ids.canonical(raw)
+    except ids.BadArxivId:
+        raise FriendlyError(404, "That is not an arXiv identifier we know.", "Paper not found") from None
+    return canon, canon == raw
+
+
+def versions_of(paper) -> list[dict]:
+    out = []
+    for v in paper.versions or []:
+        created = v.get("created")
+        try:
+            when = datetime.fromisoformat(created) if created else None
+        except ValueError:
+            when = None
+        out.append({"version": v.get("version"), "created": when})
+    return out
+
+
+@router.get("/papers/{arxiv_id:path}")
+def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
+    canon, exact = canonical_or_404(arxiv_id)
+    if not exact:
+        return RedirectResponse(f"/papers/{canon}", status_code=301)
+    engine: Engine = request.app.state.engine
+    user = accounts.current_user(request)
+    with engine.connect() as conn:
+        paper = queries.get_paper(conn, canon)
+        if paper is None:
+            raise FriendlyError(
+                404, f"No paper {canon} is stored here. You can submit it, or read it on arXiv.", "Paper not found"
+            )
+        upvotes = queries.upvotes(conn, canon)
+        voted = bool(queries.user_votes(conn, user.id if user else None, [canon]))
+        days = queries.paper_entries(conn, canon)
+    similar_ids = finder.similar(engine, canon, limit=6)
+    with engine.connect() as conn:
+        similar = queries.paper_cards(conn, similar_ids, user.id if user else None)
+    curator = accounts.has_role(user, "curator")
+    context = {
+        "paper": paper,
+        "upvotes": upvotes,
+        "voted": voted,
+        "days": [d for d in days if curator or not d.hidden],
+        "versions": versions_of(paper),
+        "bibtex": citation.bibtex(paper),
+        "similar": similar,
+        "abs_url": citation.ABS_URL.format(canon),
+        "pdf_url": citation.PDF_URL.format(canon),
+        "submitted": bool(submitted),
+        "is_curator": curator,
+    }
+    return render(request, "paper.html", context)

@@ -1,0 +1,154 @@
+"""
+Papers in Hugging Face's JSON shapes, so `huggingface_hub`'s `PaperInfo` reads ours.
+
+Three shapes, matching what `huggingface_hub/hf_api.py` parses:
+
+- a *paper* (`GET /api/papers/{id}`): `id`, `title`, `summary`, `authors` as
+  `[{"_id", "name", "hidden"}]`, `publishedAt` (the arXiv date), `upvotes`, and,
+  for a paper on a daily list, `submittedOnDailyAt` and `submittedOnDailyBy`
+  (a Hub-style user: `user` is the username, plus `fullname`, `avatarUrl`);
+- a *list item* (`/api/daily_papers`, `/api/papers/search`): `{"paper": {...},
+  "title", "summary", "publishedAt", "numComments", "submittedBy", ...}` where the
+  item's own `publishedAt` is when the paper joined the daily list (`PaperInfo`
+  reads it as `submitted_at`), and is absent for a paper never listed;
+- the paper page as Markdown (`GET /papers/{id}.md`, `read_paper`).
+
+Times are written as `2026-10-03T00:00:00.000Z`, the one format
+`huggingface_hub.utils.parse_datetime` reads.  Fields we add beyond Hugging
+Face's (`categories`, `arxivUrl`, ...) use names `PaperInfo` does not reserve: it
+stores unknown keys as attributes, so a key like `comments` would clobber its
+comment count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from paperfeed.web.listing import submitted_at
+from paperfeed.web.queries import Card
+
+
+def iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    dt = dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def object_id(*parts: str) -> str:
+    """A stable 24-hex id in the place Hugging Face puts MongoDB ObjectIds."""
+    return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:24]
+
+
+def user(name: str) -> dict[str, Any]:
+    return {
+        "_id": object_id("user", name),
+        "user": name,
+        "fullname": name,
+        "avatarUrl": "",
+        "type": "user",
+        "isPro": False,
+    }
+
+
+def paper(card: Card) -> dict[str, Any]:
+    """The paper object: the body of `GET /api/papers/{id}` and the `paper` of list items."""
+    out: dict[str, Any] = {
+        "id": card.arxiv_id,
+        "authors": [
+            {"_id": object_id(card.arxiv_id, str(i), name), "name": name, "hidden": False}
+            for i, name in enumerate(card.authors)
+        ],
+        "publishedAt": iso(card.published),
+        "title": card.title,
+        "summary": card.abstract,
+        "upvotes": card.upvotes,
+    }
+    if card.day is not None:
+        out["submittedOnDailyAt"] = iso(submitted_at(card))
+        if card.submitter:
+            out["submittedOnDailyBy"] = user(card.submitter)
+    out["arxivUrl"] = f"https://arxiv.org/abs/{card.arxiv_id}"
+    out["primaryCategory"] = card.primary_category
+    out["categories"] = list(card.categories)
+    return out
+
+
+def list_item(card: Card) -> dict[str, Any]:
+    """One element of `/api/daily_papers` and `/api/papers/search`."""
+    item: dict[str, Any] = {"paper": paper(card)}
+    if card.day is not None:
+        item["publishedAt"] = iso(submitted_at(card))
+    item.update(
+        {"title": card.title, "summary": card.abstract, "numComments": 0, "isAuthorParticipating": False}
+    )
+    if card.submitter:
+        item["submittedBy"] = user(card.submitter)
+    return item
+
+
+def markdown(card: Card, page_url: str) -> str:
+    """The paper page as Markdown: title, authors, dates, links, abstract."""
+    lines = [f"# {card.title}", ""]
+    if card.authors:
+        lines += [f"**Authors:** {', '.join(card.authors)}", ""]
+    lines.append(f"- arXiv: [{card.arxiv_id}](https://arxiv.org/abs/{card.arxiv_id})")
+    if card.published:
+        lines.append(f"- Published: {card.published.date().isoformat()}")
+    if card.day:
+        by = f" by {card.submitter}" if card.submitter else ""
+        lines.append(f"- Daily papers: {card.day.isoformat()}{by}")
+    lines.append(f"- Upvotes: {card.upvotes}")
+    if card.categories:
+        lines.append(f"- Categories: {', '.join(card.categories)}")
+    lines += [f"- Page: {page_url}", "", "## Abstract", "", card.abstract.strip(), ""]
+    return "\n".join(lines)
+
+
+# Models for the OpenAPI schema (`/docs`).  Responses are built by the functions
+# above and checked against these in the tests, not serialised through them.
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class HFUser(_Open):
+    id: str = Field(alias="_id")
+    user: str = Field(description="Username.")
+    fullname: str
+    avatarUrl: str
+    type: str = "user"
+
+
+class HFAuthor(_Open):
+    id: str = Field(alias="_id")
+    name: str
+    hidden: bool = False
+
+
+class HFPaper(_Open):
+    id: str = Field(description="arXiv id without version, e.g. `2406.09415` or `hep-th/9901001`.")
+    authors: list[HFAuthor]
+    publishedAt: str | None = Field(description="First arXiv version's date.")
+    title: str | None
+    summary: str = Field(description="The abstract.")
+    upvotes: int = Field(description="Imported upvotes plus votes on this site.")
+    submittedOnDailyAt: str | None = Field(None, description="When it joined a daily list.")
+    submittedOnDailyBy: HFUser | None = None
+    categories: list[str] = []
+
+
+class HFListItem(_Open):
+    paper: HFPaper
+    publishedAt: str | None = Field(None, description="When it joined the daily list.")
+    title: str | None
+    summary: str
+    numComments: int = 0
+    submittedBy: HFUser | None = None
+
+
+class HFError(BaseModel):
+    error: str

@@ -1,0 +1,218 @@
+"""
+The digest's web pages: subscribe, confirm, unsubscribe, preferences, preview.
+
+- `POST /subscribe` answers the same page, after the same work, whatever the
+  address's state (new, pending, active, unsubscribed): it never tells a
+  visitor whether someone is subscribed.  The email (a confirmation, or for an
+  active subscriber a reminder with their links) goes out in the background,
+  at most once per `confirm_resend_minutes` per address; requests per client
+  are limited by `rate_limit_subscribe`.
+- Every other page is reached only through a signed token from an email
+  (`paperfeed.digest.subscriptions`); that token is the credential, so these
+  pages need no login, and their forms no CSRF token: a forger would need the
+  token.
+- `POST /unsubscribe?token=` is RFC 8058 one-click: a mail client's
+  `List-Unsubscribe=One-Click` POST takes effect at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from functools import lru_cache
+from pathlib import Path
+
+from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi.responses import Response
+
+from paperfeed import settings
+from paperfeed.digest import render, subscriptions
+from paperfeed.digest.subscriptions import (
+    MAX_PAPERS,
+    MAX_SEARCHES,
+    SubscriptionError,
+    TokenExpired,
+    TokenInvalid,
+)
+from paperfeed.web import accounts, security
+
+router = APIRouter()
+log = logging.getLogger("paperfeed.web")
+PAGES = Path(render.TEMPLATES) / "pages"
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@lru_cache(maxsize=1)
+def _templates():
+    """The site's templates (base.html, filters, context) plus the digest's pages."""
+    from fastapi.templating import Jinja2Templates
+    from jinja2 import ChoiceLoader, FileSystemLoader
+
+    from paperfeed.web.app import site_context, templates
+
+    env = templates.env.overlay(loader=ChoiceLoader([FileSystemLoader(str(PAGES)), templates.env.loader]))
+    return Jinja2Templates(env=env, context_processors=[site_context])
+
+
+def _page(request: Request, name: str, context: dict, status: int = 200) -> Response:
+    response = _templates().TemplateResponse(request, name, context, status_code=status)
+    response.headers["Cache-Control"] = "no-store"  # pages carry tokens and preferences
+    response.headers["Referrer-Policy"] = "no-referrer"  # keep the token out of Referer headers
+    return response
+
+
+def _token_error(request: Request, exc: Exception, purpose: str) -> Response:
+    if isinstance(exc, TokenExpired):
+        lines = ["This confirmation link has expired. Enter your address to get a new one."]
+        return _page(request, "message.html", {"title": "This link has expired", "lines": lines, "resubscribe": True}, 400)
+    lines = ["This link is not valid (it may be incomplete, or the subscription was removed)."]
+    if purpose == "confirm":
+        lines.append("Enter your address to get a new one.")
+    return _page(request, "message.html", {"title": "This link does not work", "lines": lines, "resubscribe": purpose == "confirm"}, 400)
+
+
+def _engine(request: Request):
+    return request.app.state.engine
+
+
+def _send(mail, description: str) -> None:
+    from paperfeed.digest.mail import Mailer
+
+    mailer = Mailer()
+    try:
+        mailer.send(mail)
+    except Exception:  # the visitor already has their page; the log tells the operator
+        log.exception("could not send the %s email", description)
+    finally:
+        mailer.close()
+
+
+@router.post("/subscribe")
+def subscribe(
+    request: Request, background: BackgroundTasks, email: str = Form(""), csrf_token: str = Form("")
+) -> Response:
+    accounts.check_csrf(request, csrf_token)
+    engine = _engine(request)
+    security.enforce(engine, "subscribe", security.client_address(request))
+    try:
+        result = subscriptions.subscribe(engine, email[:400])
+    except SubscriptionError as e:
+        return _page(request, "message.html", {"title": "Check the address", "lines": [str(e)], "resubscribe": True}, 400)
+    base = render.site_url(str(request.base_url))
+    if result.send_confirmation or result.send_reminder:
+        mail = render.confirmation_message(result.subscriber_id, result.email, base, reminder=result.send_reminder)
+        background.add_task(_send, mail, "confirmation")
+    return _page(request, "subscribe_done.html", {"email": result.email, "days": settings.get_int("confirm_days")})
+
+
+@router.get("/subscribe/confirm")
+def confirm(request: Request, token: str = "") -> Response:
+    try:
+        row = subscriptions.confirm(_engine(request), token)
+    except (TokenExpired, TokenInvalid) as e:
+        return _token_error(request, e, "confirm")
+    urls = render.links(render.site_url(str(request.base_url)), row.id, row.email)
+    lines = [f"{row.email} will get the paperfeed digest: trending papers, plus new matches for your saved searches."]
+    return _page(request, "message.html", {"title": "You are subscribed", "lines": lines, "manage_url": urls["manage_url"]})
+
+
+def _unsubscribe_row(request: Request, token: str):
+    return subscriptions.read_token(_engine(request), "unsubscribe", token)
+
+
+@router.get("/unsubscribe")
+def unsubscribe_page(request: Request, token: str = "") -> Response:
+    try:
+        row = _unsubscribe_row(request, token)
+    except (TokenExpired, TokenInvalid) as e:
+        return _token_error(request, e, "unsubscribe")
+    urls = render.links(render.site_url(str(request.base_url)), row.id, row.email)
+    return _page(request, "unsubscribe.html", {
+        "email": row.email, "token": token, "done": row.status == "unsubscribed", "manage_url": urls["manage_url"],
+    })
+
+
+@router.post("/unsubscribe")
+def unsubscribe(request: Request, token: str = "") -> Response:
+    """The button on the page, and RFC 8058 one-click (`List-Unsubscribe=One-Click`)."""
+    try:
+        row = _unsubscribe_row(request, token)
+    except (TokenExpired, TokenInvalid) as e:
+        return _token_error(request, e, "unsubscribe")
+    subscriptions.unsubscribe(_engine(request), row.id)
+    return _page(request, "unsubscribe.html", {"email": row.email, "token": token, "done": True})
+
+
+def _manage_row(request: Request, token: str):
+    return subscriptions.read_token(_engine(request), "manage", token)
+
+
+def _preferences_page(request: Request, row, token: str, prefs: dict, status: int = 200, **extra) -> Response:
+    urls = render.links(render.site_url(str(request.base_url)), row.id, row.email)
+    return _page(request, "preferences.html", {
+        "email": row.email, "status": row.status, "token": token, "prefs": prefs,
+        "weekdays": WEEKDAYS, "zones": _zones(), "max_searches": MAX_SEARCHES, "max_papers": MAX_PAPERS,
+        **urls, **extra,
+    }, status)
+
+
+@lru_cache(maxsize=1)
+def _zones() -> list[str]:
+    return sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+
+
+def _prefs_of(row) -> dict:
+    return {
+        "frequency": row.frequency, "hour": row.hour, "weekday": row.weekday, "timezone": row.timezone,
+        "categories": list(row.categories or []), "searches": list(row.searches or []), "max_papers": row.max_papers,
+    }
+
+
+@router.get("/preferences")
+def preferences_page(request: Request, token: str = "") -> Response:
+    try:
+        row = _manage_row(request, token)
+    except (TokenExpired, TokenInvalid) as e:
+        return _token_error(request, e, "manage")
+    return _preferences_page(request, row, token, _prefs_of(row))
+
+
+@router.post("/preferences")
+async def save_preferences(request: Request, token: str = "") -> Response:
+    try:
+        row = _manage_row(request, token)
+    except (TokenExpired, TokenInvalid) as e:
+        return _token_error(request, e, "manage")
+    form = await request.form()
+    given = {
+        "frequency": str(form.get("frequency", "daily")),
+        "hour": str(form.get("hour", "")),
+        "weekday": str(form.get("weekday", "0")) or "0",
+        "timezone": str(form.get("timezone", "")),
+        "categories": str(form.get("categories", "")).replace(",", " ").split(),
+        "searches": [str(s) for s in form.getlist("search")],
+        "max_papers": str(form.get("max_papers", "")),
+    }
+    try:
+        subscriptions.update_preferences(_engine(request), row.id, **given)
+    except SubscriptionError as e:
+        shown = given | {"searches": [s for s in given["searches"] if s.strip()]}
+        return _preferences_page(request, row, token, shown, status=400, error=str(e))
+    row = _manage_row(request, token)
+    return _preferences_page(request, row, token, _prefs_of(row), saved=True)
+
+
+@router.get("/digest/preview")
+def preview(request: Request, token: str = "") -> Response:
+    from paperfeed.digest import outbox
+
+    try:
+        row = _manage_row(request, token)
+    except (TokenExpired, TokenInvalid) as e:
+        return _token_error(request, e, "manage")
+    base = render.site_url(str(request.base_url))
+    digest, composer = outbox.preview(_engine(request), row)
+    ctx = render.context(digest, composer.papers, row.frequency, base)
+    return _page(request, "preview.html", {
+        "heading": ctx["heading"], "sections": ctx["sections"], "manage_url": ctx["manage_url"],
+    })

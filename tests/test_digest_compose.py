@@ -1,0 +1,127 @@
+"""
+What goes in a digest: trending first, then new matches per saved search; each
+paper once with all its reasons; nothing sent before; the subscriber's
+categories and paper count; empty digests not sent; and the work shared across
+subscribers (one trending list per frequency, one search per distinct query
+and window, one sent-papers query per batch).
+
+Saved-search results come from a recording stand-in for `paperfeed.search`
+so these tests are about composition; the real hybrid search runs in
+`test_digest_flow.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, select
+
+from paperfeed.digest import outbox
+from paperfeed.digest.compose import Composer
+from paperfeed.digest.schedule import due
+from paperfeed.models import DigestSentPaper, Subscriber
+from tests.webdata import add_paper
+
+NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+class Recorder:
+    """Trending and search stand-ins that record how often they are called."""
+
+    def __init__(self, trending: list[str], results: dict[str, list[str]]):
+        self.trending, self.results = trending, results
+        self.trending_calls, self.search_calls = 0, []
+
+    def trend(self, engine, since, until, limit):
+        self.trending_calls += 1
+        return [(a, 1.0) for a in self.trending[:limit]]
+
+    def search(self, engine, text, mode, limit, after, before):
+        self.search_calls.append((text, after, before))
+        return self.results.get(text, [])[:limit]
+
+
+def subscriber(engine, email, **values):
+    row = {"email": email, "status": "active", "frequency": "daily", "hour": 8, "weekday": 0, "timezone": "UTC",
+           "categories": [], "searches": [], "max_papers": 10, "created_at": NOW - timedelta(days=3),
+           "confirmed_at": NOW - timedelta(days=3), "failures": 0} | values
+    with engine.begin() as conn:
+        conn.execute(insert(Subscriber.__table__).values(**row))
+        return conn.execute(select(Subscriber.__table__).where(Subscriber.__table__.c.email == email)).first()
+
+
+def papers(engine, *ids, category="cs.LG"):
+    for a in ids:
+        add_paper(engine, a, f"Paper {a}", categories=[category], published=NOW - timedelta(days=1))
+
+
+def compose(engine, rec, rows, now=NOW):
+    composer = Composer(engine, now, trending_fn=rec.trend, search_fn=rec.search)
+    dues = [due(r, now) for r in rows]
+    return composer, composer.compose(rows, dues)
+
+
+def test_trending_then_searches_each_paper_once_with_every_reason(engine):
+    papers(engine, "2611.00001", "2611.00002", "2611.00003", "2611.00004")
+    rec = Recorder(["2611.00001", "2611.00002"], {"ssm": ["2611.00002", "2611.00003"], "rl": ["2611.00004", "2611.00003"]})
+    row = subscriber(engine, "a@example.org", searches=["ssm", "rl"])
+    _, [d] = compose(engine, rec, [row])
+    assert [(s.kind, s.title) for s in d.sections] == [("trending", "Trending"), ("search", "ssm"), ("search", "rl")]
+    assert sorted(d.arxiv_ids) == ["2611.00001", "2611.00002", "2611.00003", "2611.00004"]
+    reasons = dict(e for s in d.sections for e in s.entries)
+    assert reasons["2611.00002"] == ["trending", "matches: ssm"]
+    assert reasons["2611.00003"] == ["matches: ssm", "matches: rl"]
+
+
+def test_nothing_sent_before_and_empty_digests_are_not_sent(engine):
+    papers(engine, "2611.00001", "2611.00002")
+    rec = Recorder(["2611.00001"], {"ssm": ["2611.00002"]})
+    row = subscriber(engine, "a@example.org", searches=["ssm"])
+    with engine.begin() as conn:
+        conn.execute(insert(DigestSentPaper.__table__).values(subscriber_id=row.id, arxiv_id="2611.00001", period="D2026-11-19"))
+    _, [d] = compose(engine, rec, [row])
+    assert d.arxiv_ids == ["2611.00002"]
+    report = outbox.Report()
+    outbox.enqueue(engine, [d], "https://x.example", NOW, report)
+    row = subscriber_row(engine, row.id)
+    _, [d2] = compose(engine, rec, [row], now=NOW + timedelta(days=1))
+    assert d2.empty  # both papers already sent
+    outbox.enqueue(engine, [d2], "https://x.example", NOW, report)
+    assert (report.queued, report.empty) == (1, 1)
+    row = subscriber_row(engine, row.id)
+    assert row.last_period == "D2026-11-21" and row.last_window_end == d.window_end  # window kept
+    assert due(row, NOW + timedelta(days=1)) is None  # the empty period counts as done
+
+
+def subscriber_row(engine, sid):
+    with engine.connect() as conn:
+        return conn.execute(select(Subscriber.__table__).where(Subscriber.__table__.c.id == sid)).first()
+
+
+def test_categories_and_paper_count(engine):
+    papers(engine, "2611.00001", "2611.00002", "2611.00003")
+    papers(engine, "m2611.0001", category="math.OC")
+    rec = Recorder(["m2611.0001", "2611.00001", "2611.00002", "2611.00003"], {"q": ["m2611.0001", "2611.00003"]})
+    row = subscriber(engine, "a@example.org", categories=["cs"], searches=["q"], max_papers=2)
+    _, [d] = compose(engine, rec, [row])
+    assert d.arxiv_ids == ["2611.00001", "2611.00003"]  # half trending, half search; no math
+    row2 = subscriber(engine, "b@example.org", categories=["math.OC"], max_papers=5)
+    _, [d2] = compose(engine, rec, [row2])
+    assert d2.arxiv_ids == ["m2611.0001"]
+
+
+def test_work_is_shared_across_subscribers(engine):
+    papers(engine, "2611.00001", "2611.00002", "2611.00003")
+    rec = Recorder(["2611.00001"], {"a": ["2611.00002"], "b": ["2611.00003"]})
+    rows = [subscriber(engine, f"s{i}@example.org", searches=["a", "b"] if i % 2 else ["b"]) for i in range(40)]
+    rows.append(subscriber(engine, "weekly@example.org", frequency="weekly", searches=["a"],
+                           confirmed_at=NOW - timedelta(days=10)))
+    composer, digests = compose(engine, rec, rows)
+    assert len(digests) == 41 and all(not d.empty for d in digests)
+    assert rec.trending_calls == 2  # daily and weekly
+    # one search per distinct query and kind of window (daily, weekly), whatever the subscribers' hours
+    assert len(rec.search_calls) == len(set(rec.search_calls)) == 3
+    late = subscriber(engine, "late@example.org", searches=["a"], hour=23, timezone="Pacific/Auckland",
+                      last_window_end=NOW - timedelta(days=1, hours=7))
+    composer.compose([late], [due(late, NOW)])
+    assert len(rec.search_calls) == 3

@@ -1,0 +1,272 @@
+"""Indexing and searching a real database with the real encoder, tantivy and usearch."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paperfeed.ingest.upsert import write_batch
+from paperfeed.records import PaperRecord
+from paperfeed.search import (
+    EncoderMismatch,
+    IndexNotBuilt,
+    search,
+    similar,
+    store,
+    update_index,
+)
+from paperfeed.search.commands import search_command
+
+PAPERS = [
+    ("2312.00752", "Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
+     "Foundation models are almost universally based on the Transformer architecture. We identify that "
+     "a key weakness of such models is their inability to perform content-based reasoning, and propose "
+     "a selective state space model with a hardware-aware parallel algorithm.",
+     ["Albert Gu", "Tri Dao"], ["cs.LG", "cs.AI"], date(2023, 12, 1)),
+    ("2111.00396", "Efficiently Modeling Long Sequences with Structured State Spaces",
+     "A central goal of sequence modeling is designing a single principled model that can address "
+     "sequence data across a range of modalities and tasks, particularly long-range dependencies. "
+     "We propose the structured state space sequence model (S4).",
+     ["Albert Gu", "Karan Goel", "Christopher Ré"], ["cs.LG"], date(2021, 10, 31)),
+    ("2105.05233", "Diffusion Models Beat GANs on Image Synthesis",
+     "We show that diffusion models can achieve image sample quality superior to the current "
+     "state-of-the-art generative models, with classifier guidance.",
+     ["Prafulla Dhariwal", "Alex Nichol"], ["cs.LG", "cs.CV", "stat.ML"], date(2021, 5, 11)),
+    ("2006.11239", "Denoising Diffusion Probabilistic Models",
+     "We present high quality image synthesis results using diffusion probabilistic models, a class of "
+     "latent variable models inspired by considerations from nonequilibrium thermodynamics.",
+     ["Jonathan Ho", "Ajay Jain", "Pieter Abbeel"], ["cs.LG", "stat.ML"], date(2020, 6, 19)),
+    ("1706.03762", "Attention Is All You Need",
+     "The dominant sequence transduction models are based on complex recurrent or convolutional neural "
+     "networks. We propose a new simple network architecture, the Transformer, based solely on attention.",
+     ["Ashish Vaswani", "Noam Shazeer", "Niki Parmar"], ["cs.CL", "cs.LG"], date(2017, 6, 12)),
+    ("1810.04805", "BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding",
+     "We introduce a new language representation model called BERT, designed to pre-train deep "
+     "bidirectional representations from unlabeled text.",
+     ["Jacob Devlin", "Ming-Wei Chang"], ["cs.CL"], date(2018, 10, 11)),
+    ("1512.03385", "Deep Residual Learning for Image Recognition",
+     "Deeper neural networks are more difficult to train. We present a residual learning framework to "
+     "ease the training of networks that are substantially deeper than those used previously.",
+     ["Kaiming He", "Xiangyu Zhang"], ["cs.CV"], date(2015, 12, 10)),
+    ("2010.11929", "An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale",
+     "While the Transformer architecture has become the de-facto standard for natural language processing "
+     "tasks, its applications to computer vision remain limited. We apply a pure transformer to patches.",
+     ["Alexey Dosovitskiy", "Lucas Beyer"], ["cs.CV", "cs.LG"], date(2020, 10, 22)),
+    ("hep-th/9711200", "The Large N Limit of Superconformal Field Theories and Supergravity",
+     "We show that the large N limit of certain conformal field theories in various dimensions include in "
+     "their Hilbert space a sector describing supergravity on the product of Anti-de Sitter spacetimes.",
+     ["Juan Maldacena"], ["hep-th"], date(1997, 11, 27)),
+    ("1312.6114", "Auto-Encoding Variational Bayes",
+     "How can we perform efficient inference and learning in directed probabilistic models, in the "
+     "presence of continuous latent variables with intractable posterior distributions?",
+     ["Diederik P Kingma", "Max Welling"], ["stat.ML", "cs.LG"], date(2013, 12, 20)),
+]
+
+
+def record(arxiv_id, title, abstract, authors, cats, day) -> PaperRecord:
+    return PaperRecord(
+        arxiv_id=arxiv_id, source="test", title=title, abstract=abstract, authors=authors,
+        categories=cats, primary_category=cats[0],
+        published=datetime(day.year, day.month, day.day, tzinfo=UTC),
+    )
+
+
+@pytest.fixture(scope="session")
+def encoder(tmp_path_factory):
+    """The default encoder, exported once per session into a scratch data directory."""
+    import os
+
+    from paperfeed.search.encoder import get_encoder
+
+    old = os.environ.get("PAPERFEED_DATA_DIR")
+    os.environ["PAPERFEED_DATA_DIR"] = str(tmp_path_factory.mktemp("models"))
+    try:
+        return get_encoder()
+    finally:
+        if old is None:
+            os.environ.pop("PAPERFEED_DATA_DIR")
+        else:
+            os.environ["PAPERFEED_DATA_DIR"] = old
+
+
+@pytest.fixture
+def corpus(engine, data_dir):
+    write_batch(engine, [record(*p) for p in PAPERS])
+    return engine
+
+
+@pytest.fixture
+def indexed(corpus, encoder):
+    report = update_index(corpus, encoder=encoder, chunk_size=4)
+    assert report.complete and report.indexed == len(PAPERS)
+    return corpus
+
+
+def ids(page) -> list[str]:
+    return [h.arxiv_id for h in (page.hits if hasattr(page, "hits") else page)]
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+def test_modes_find_the_topic(indexed, encoder, mode):
+    page = search(indexed, "state space models for long sequences", mode=mode, limit=3, encoder=encoder)
+    assert set(ids(page)[:2]) == {"2312.00752", "2111.00396"}
+    assert page.total >= 2
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+@pytest.mark.parametrize(
+    "text, kwargs, expected",
+    [
+        ('"state space" author:gu', {}, {"2312.00752", "2111.00396"}),
+        ("image generation", {"category": "cs.CV"}, {"2105.05233", "1512.03385", "2010.11929"}),
+        ("image generation cat:stat.ML -diffusion", {}, {"1312.6114"}),
+        ("transformers", {"after": date(2018, 1, 1), "before": date(2020, 1, 1)}, {"1810.04805"}),
+        ("physics cat:hep-th", {}, {"hep-th/9711200"}),
+        ("neural networks -cat:cs.LG -cat:cs.CV", {}, {"1810.04805", "hep-th/9711200"}),
+    ],
+)
+def test_filters_apply_in_every_mode(indexed, encoder, mode, text, kwargs, expected):
+    page = search(indexed, text, mode=mode, limit=10, encoder=encoder, **kwargs)
+    assert set(ids(page)) <= expected
+    if mode != "keyword":  # semantic modes rank every allowed paper
+        assert set(ids(page)) == expected
+
+
+def test_hits_carry_papers_and_marked_snippets(indexed, encoder):
+    hit = search(indexed, "diffusion", mode="keyword", limit=1, encoder=encoder).hits[0]
+    assert hit.arxiv_id in ("2105.05233", "2006.11239")
+    assert "<mark>Diffusion</mark>" in hit.title_html
+    assert "<mark>diffusion</mark>" in hit.abstract_html
+    assert hit.authors and hit.published.year in (2020, 2021)
+
+
+def test_pagination(indexed, encoder):
+    full = ids(search(indexed, "models", mode="hybrid", limit=8, encoder=encoder))
+    pages = [ids(search(indexed, "models", mode="hybrid", limit=3, offset=o, encoder=encoder)) for o in (0, 3, 6)]
+    assert sum(pages, [])[:8] == full
+
+
+def test_filters_without_words_list_newest_first(indexed, encoder):
+    page = search(indexed, "cat:cs.CL", mode="hybrid", encoder=encoder)
+    assert ids(page) == ["1810.04805", "1706.03762"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=200), st.sampled_from(["keyword", "semantic", "hybrid"]))
+def test_any_string_returns_a_page(indexed, encoder, text, mode):
+    page = search(indexed, text, mode=mode, limit=5, encoder=encoder)
+    assert len(page.hits) <= 5
+
+
+def test_nothing_is_served_before_the_first_build(corpus, encoder):
+    with pytest.raises(IndexNotBuilt, match="paperfeed index"):
+        search(corpus, "diffusion", mode="keyword")
+
+
+def test_killed_build_resumes_where_it_stopped(corpus, encoder, data_dir):
+    first = update_index(corpus, encoder=encoder, chunk_size=3, max_chunks=2)
+    assert not first.complete and first.indexed == 6
+    with pytest.raises(IndexNotBuilt):  # a half-built index is never served
+        search(corpus, "diffusion", mode="keyword")
+    second = update_index(corpus, encoder=encoder, chunk_size=3)
+    assert second.complete and second.resumed and second.indexed == len(PAPERS) - 6
+    assert set(ids(search(corpus, "Maldacena supergravity", mode="keyword", encoder=encoder))) == {
+        "hep-th/9711200"
+    }
+    gen = store.current()
+    assert gen.meta.count == len(PAPERS) and len(gen.vectors) == len(PAPERS)
+
+
+def test_crash_in_a_chunk_loses_only_that_chunk(corpus, encoder):
+    class Failing:
+        model_id, dim, calls = encoder.model_id, encoder.dim, 0
+
+        def encode_documents(self, texts, **_):
+            Failing.calls += 1
+            if Failing.calls == 3:
+                raise KeyboardInterrupt  # as if killed while embedding the third chunk
+            return encoder.encode_documents(texts)
+
+    with pytest.raises(KeyboardInterrupt):
+        update_index(corpus, encoder=Failing(), chunk_size=3)
+    report = update_index(corpus, encoder=encoder, chunk_size=3)
+    assert report.resumed and report.indexed == len(PAPERS) - 6
+
+
+def test_incremental_update_and_new_generation(indexed, encoder, data_dir):
+    before = store.current()
+    assert update_index(indexed, encoder=encoder).indexed == 0  # nothing changed: no new generation
+    write_batch(indexed, [record("2401.04088", "Mixtral of Experts",
+                                 "We introduce Mixtral 8x7B, a sparse mixture of experts language model.",
+                                 ["Albert Q. Jiang"], ["cs.LG", "cs.CL"], date(2024, 1, 8))])
+    changed = record(*PAPERS[4])
+    changed.title = "Attention Is All You Need (revised)"
+    changed.version = 7
+    write_batch(indexed, [changed])
+    report = update_index(indexed, encoder=encoder)
+    assert report.indexed == 2 and report.generation != before.folder.name
+    after = store.current()
+    assert after.meta.count == len(PAPERS) + 1 and len(after.vectors) == len(PAPERS) + 1
+    assert ids(search(indexed, "sparse mixture of experts", mode="hybrid", limit=1, encoder=encoder)) == [
+        "2401.04088"
+    ]
+    assert ids(search(indexed, "revised", mode="keyword", encoder=encoder)) == ["1706.03762"]
+    assert len(list((data_dir / "index").glob("gen-*"))) <= 2
+
+
+class OtherModel:
+    model_id, dim = "some-other-model/torch/128", 384
+
+    def encode_documents(self, texts, **_):
+        return np.ones((len(texts), 384), np.float32) / np.sqrt(384)
+
+    def encode_query(self, text):
+        return np.ones(384, np.float32) / np.sqrt(384)
+
+
+def test_another_encoder_is_refused(indexed, encoder):
+    write_batch(indexed, [record("2401.00001", "New paper", "Something new.", [], ["cs.LG"], date(2024, 1, 1))])
+    with pytest.raises(EncoderMismatch, match="paperfeed index --rebuild"):
+        update_index(indexed, encoder=OtherModel())
+    with pytest.raises(EncoderMismatch, match="paperfeed index --rebuild"):
+        search(indexed, "transformers", mode="semantic", encoder=OtherModel())
+    assert search(indexed, "transformers", mode="keyword", encoder=OtherModel()).hits  # words need no model
+    report = update_index(indexed, encoder=OtherModel(), rebuild=True)
+    assert report.complete and store.current().meta.model_id == OtherModel.model_id
+
+
+def test_similar_papers(indexed, encoder):
+    for arxiv_id, *_ in PAPERS:
+        hits = similar(indexed, arxiv_id, limit=4)
+        assert arxiv_id not in ids(hits) and len(hits) == 4
+    assert ids(similar(indexed, "2312.00752", limit=1)) == ["2111.00396"]
+    assert ids(similar(indexed, "2006.11239", limit=1, keyword_weight=0.5)) == ["2105.05233"]
+    assert similar(indexed, "9999.99999") == []
+
+
+def test_similar_cache_follows_the_index(indexed, encoder):
+    assert "2401.05000" not in ids(similar(indexed, "2111.00396", limit=3))
+    write_batch(indexed, [record("2401.05000", "Structured state space sequence models for long sequences",
+                                 "We study structured state space sequence models (S4) on long-range sequence "
+                                 "modeling tasks.", ["Albert Gu"], ["cs.LG"], date(2024, 1, 9))])
+    update_index(indexed, encoder=encoder)
+    assert ids(similar(indexed, "2111.00396", limit=1)) == ["2401.05000"]
+
+
+def test_search_command(indexed, encoder, monkeypatch):
+    monkeypatch.setattr("paperfeed.search.encoder.get_encoder", lambda *a, **k: encoder)
+    runner = CliRunner()
+    result = runner.invoke(search_command, ["diffusion models", "--limit", "2", "--mode", "keyword"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 2 and lines[0].split("\t")[0] in ("2105.05233", "2006.11239")
+    result = runner.invoke(search_command, ["transformers", "--json", "--category", "cs.CL"])
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows and all("cs.CL" in r["categories"] for r in rows)
+    assert runner.invoke(search_command, ['"unbalanced -', "--mode", "keyword"]).exit_code == 0

@@ -1,0 +1,146 @@
+"""Accounts: sign up, log in, log out, the session cookie, CSRF, login rate limits, `paperfeed user create`."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from paperfeed.cli import cli
+from paperfeed.models import User
+from paperfeed.web import accounts
+from tests.webdata import client, csrf, sign_in, soup
+
+
+def test_signup_logs_in_with_a_safe_cookie(engine):
+    c = client(engine)
+    r = c.post(
+        "/signup",
+        data={"username": "alice", "email": "alice@example.org", "password": "long enough", "csrf_token": csrf(c, "/signup")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    assert "alice" in soup(c.get("/")).select_one(".account").get_text()
+    with engine.connect() as conn:
+        row = conn.execute(select(User.__table__).where(User.__table__.c.username == "alice")).one()
+    assert row.role == "reader" and row.password_hash.startswith("$argon2id$")
+
+
+def test_signup_refusals(engine):
+    c = client(engine)
+    accounts.create_user(engine, "taken", "long enough")
+    token = csrf(c, "/signup")
+    for data, message in [
+        ({"username": "a", "password": "long enough"}, "Usernames are"),
+        ({"username": "bad name!", "password": "long enough"}, "Usernames are"),
+        ({"username": "short", "password": "1234"}, "at least 8"),
+        ({"username": "TAKEN", "password": "long enough"}, "taken"),
+        ({"username": "mail", "password": "long enough", "email": "nope"}, "email"),
+    ]:
+        r = c.post("/signup", data={**data, "csrf_token": token})
+        assert r.status_code == 400
+        assert message in soup(r).select_one(".error").get_text()
+
+
+def test_signup_can_be_closed(engine, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_ALLOW_SIGNUP", "false")
+    c = client(engine)
+    assert c.get("/signup").status_code == 403
+    r = c.post("/signup", data={"username": "x1", "password": "long enough", "csrf_token": csrf(c)})
+    assert r.status_code == 403
+
+
+def test_login_logout(engine):
+    c = client(engine)
+    accounts.create_user(engine, "bob", "correct horse")
+    r = c.post("/login", data={"username": "bob", "password": "wrong", "csrf_token": csrf(c)})
+    assert r.status_code == 400 and "Wrong username or password" in r.text
+    r = c.post("/login", data={"username": "nobody", "password": "wrong", "csrf_token": csrf(c)})
+    assert r.status_code == 400 and "Wrong username or password" in r.text
+    r = c.post(
+        "/login",
+        data={"username": "Bob", "password": "correct horse", "csrf_token": csrf(c), "next": "/trending"},
+        follow_redirects=False,
+    )
+    assert (r.status_code, r.headers["location"]) == (303, "/trending")
+    assert "bob" in soup(c.get("/")).select_one(".account").get_text()
+    r = c.post("/logout", data={"csrf_token": csrf(c, "/")}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "Log in" in soup(c.get("/")).select_one(".account").get_text()
+
+
+def test_next_must_stay_on_this_site(engine):
+    c = client(engine)
+    accounts.create_user(engine, "bob", "correct horse")
+    for target in ("//evil.example/x", "https://evil.example/", "\\\\evil", "javascript:alert(1)"):
+        r = c.post(
+            "/login",
+            data={"username": "bob", "password": "correct horse", "csrf_token": csrf(c), "next": target},
+            follow_redirects=False,
+        )
+        assert r.headers["location"] == "/"
+
+
+def test_csrf_is_required(engine):
+    c = client(engine)
+    accounts.create_user(engine, "bob", "correct horse")
+    assert c.post("/login", data={"username": "bob", "password": "correct horse"}).status_code == 403
+    other = client(engine)
+    stolen = csrf(other)  # a token from another visitor's session
+    r = c.post("/login", data={"username": "bob", "password": "correct horse", "csrf_token": stolen})
+    assert r.status_code == 403
+    assert "expired" in soup(r).select_one(".error-page").get_text()
+
+
+def test_tampered_session_cookie_is_ignored(engine):
+    c = client(engine)
+    sign_in(c, engine, "bob")
+    value = c.cookies.get(accounts.COOKIE)
+    c.cookies.clear()
+    c.cookies.set(accounts.COOKIE, value[:-3] + ("AAA" if not value.endswith("AAA") else "BBB"))
+    assert "Log in" in soup(c.get("/")).select_one(".account").get_text()
+
+
+def test_session_rotates_csrf_token_on_login(engine):
+    c = client(engine)
+    before = csrf(c)
+    sign_in(c, engine, "bob")
+    assert csrf(c, "/") != before
+
+
+def test_login_rate_limit(engine, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_LOGIN", "3/86400")
+    c = client(engine)
+    accounts.create_user(engine, "bob", "correct horse")
+    token = csrf(c)
+    codes = [c.post("/login", data={"username": "bob", "password": f"guess{i}", "csrf_token": token}).status_code for i in range(4)]
+    assert codes == [400, 400, 400, 429]
+    r = c.post("/login", data={"username": "bob", "password": "correct horse", "csrf_token": token})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "Slow down" in r.text
+
+
+def test_user_create_command(engine):
+    runner = CliRunner()
+    first = runner.invoke(cli, ["user", "create", "root", "--password", "long enough"])
+    assert first.exit_code == 0, first.output
+    assert "created admin root" in first.output  # the first account is an administrator
+    second = runner.invoke(cli, ["user", "create", "reader1", "--password", "long enough"])
+    assert "created reader reader1" in second.output
+    curator = runner.invoke(cli, ["user", "create", "cur", "--curator", "--password", "long enough", "--email", "c@example.org"])
+    assert "created curator cur" in curator.output
+    admin = runner.invoke(cli, ["user", "create", "boss", "--admin"], input="long enough\nlong enough\n")
+    assert "created admin boss" in admin.output
+    dup = runner.invoke(cli, ["user", "create", "ROOT", "--password", "long enough"])
+    assert dup.exit_code != 0 and "taken" in dup.output
+    with engine.connect() as conn:
+        roles = dict(conn.execute(select(User.__table__.c.username, User.__table__.c.role)).all())
+    assert roles == {"root": "admin", "reader1": "reader", "cur": "curator", "boss": "admin"}
+
+
+def test_roles():
+    assert accounts.has_role(User(role="admin"), "curator")
+    assert accounts.has_role(User(role="curator"), "curator")
+    assert not accounts.has_role(User(role="reader"), "curator")
+    assert not accounts.has_role(None, "reader")

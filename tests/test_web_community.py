@@ -1,0 +1,178 @@
+"""Upvotes, submissions (with arXiv lookups against a replay server) and curator actions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from paperfeed.models import DailyEntry, Paper
+from tests.replay import ReplayServer
+from tests.webdata import TODAY, add_paper, client, csrf, sign_in, soup
+
+ARXIV_FIXTURE = "arxiv-api/id_0808.05394_1707.08567_s0_m100_42e5aa0ec3af.xml"
+
+
+@pytest.fixture
+def site(engine):
+    add_paper(engine, "2610.00001", "Listed today", day=TODAY, upvotes=4)
+    add_paper(engine, "2610.00002", "Also today", day=TODAY, upvotes=1)
+    add_paper(engine, "2610.00003", "Fresh but unlisted")
+    add_paper(engine, "2001.00001", "Ancient", published=datetime(2020, 1, 1, tzinfo=UTC))
+    return client(engine)
+
+
+def vote(c, arxiv_id, **headers):
+    return c.post(
+        "/vote", data={"arxiv_id": arxiv_id, "csrf_token": csrf(c, "/"), "next": "/papers/" + arxiv_id},
+        headers=headers, follow_redirects=False,
+    )
+
+
+def count_on(c, path="/"):
+    return {
+        card["id"]: card.select_one(".vote-count").get_text()
+        for card in soup(c.get(path)).select("article.card")
+    }
+
+
+def test_vote_needs_an_account(site):
+    r = vote(site, "2610.00001")
+    assert (r.status_code, r.headers["location"]) == (303, "/login?next=/papers/2610.00001")
+    r = vote(site, "2610.00001", **{"HX-Request": "true"})
+    assert r.status_code == 401 and r.headers["HX-Redirect"].startswith("/login")
+
+
+def test_vote_toggles(engine, site):
+    sign_in(site, engine)
+    r = vote(site, "2610.00002")
+    assert (r.status_code, r.headers["location"]) == (303, "/papers/2610.00002")
+    assert count_on(site)["paper-2610.00002"] == "2"
+    page = soup(site.get("/papers/2610.00002"))
+    assert page.select_one(".vote-button")["aria-pressed"] == "true"
+    vote(site, "2610.00002")  # clicking again removes it
+    assert count_on(site)["paper-2610.00002"] == "1"
+
+
+def test_vote_with_htmx_returns_the_button(engine, site):
+    sign_in(site, engine)
+    r = vote(site, "2610.00001", **{"HX-Request": "true"})
+    assert r.status_code == 200
+    fragment = soup(r)
+    assert fragment.select_one("form.vote") and "<html" not in r.text
+    assert fragment.select_one(".vote-count").get_text() == "5"
+    assert fragment.select_one("button")["aria-pressed"] == "true"
+
+
+def test_vote_refusals(engine, site, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_VOTE", "4/86400")
+    sign_in(site, engine)
+    assert vote(site, "2612.99999").status_code == 404
+    assert vote(site, "not an id").status_code == 400
+    r = site.post("/vote", data={"arxiv_id": "2610.00001"})
+    assert r.status_code == 403  # no CSRF token
+    assert [vote(site, "2610.00001").status_code for _ in range(3)] == [303, 303, 429]
+
+
+def submit(c, paper):
+    return c.post("/submit", data={"paper": paper, "csrf_token": csrf(c, "/submit")}, follow_redirects=False)
+
+
+def test_submit_a_known_paper(engine, site):
+    assert site.get("/submit", follow_redirects=False).headers["location"] == "/login?next=/submit"
+    sign_in(site, engine, "sam")
+    r = submit(site, "https://arxiv.org/abs/2610.00003v1")
+    assert (r.status_code, r.headers["location"]) == (303, "/papers/2610.00003?submitted=1")
+    assert "on today's list" in site.get(r.headers["location"]).text
+    home = soup(site.get("/"))
+    card = home.select_one("#paper-2610\\.00003")
+    assert card and "sam" in card.select_one(".meta").get_text()
+    again = submit(site, "2610.00003")
+    assert again.status_code == 409
+    assert "already on today's list" in soup(again).select_one(".error").get_text()
+
+
+def test_submit_refusals(engine, site, monkeypatch):
+    sign_in(site, engine)
+    r = submit(site, "not a paper")
+    assert r.status_code == 400 and "Enter an arXiv id" in r.text
+    r = submit(site, "2001.00001")
+    assert r.status_code == 400 and "last 14 days" in r.text
+    monkeypatch.setenv("PAPERFEED_SUBMIT_PER_DAY", "1")
+    assert submit(site, "2610.00003").status_code == 303
+    add_paper(engine, "2610.00004", "Another")
+    r = submit(site, "2610.00004")
+    assert r.status_code == 429 and "daily limit" in soup(r).select_one(".error").get_text()
+
+
+def test_submit_fetches_unknown_papers_from_arxiv(engine, site, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_ARXIV_DELAY", "0")
+    monkeypatch.setenv("PAPERFEED_SUBMIT_MAX_AGE_DAYS", "100000")
+    with ReplayServer() as arxiv:
+        arxiv.add("/api/query", ARXIV_FIXTURE, query={"id_list": "1707.08567"})
+        arxiv.add("/api/query", body=b'<feed xmlns="http://www.w3.org/2005/Atom"></feed>', query={"id_list": "1707.99999"})
+        monkeypatch.setenv("PAPERFEED_ARXIV_API_URL", arxiv.url("/api/query"))
+        sign_in(site, engine)
+        r = submit(site, "arXiv:1707.08567v2")
+        assert r.status_code == 303, r.text
+        missing = submit(site, "1707.99999")
+        assert missing.status_code == 404 and "arXiv has no paper 1707.99999" in missing.text
+    with engine.connect() as conn:
+        paper = conn.execute(select(Paper.__table__).where(Paper.__table__.c.arxiv_id == "1707.08567")).one()
+        entry = conn.execute(select(DailyEntry.__table__).where(DailyEntry.__table__.c.arxiv_id == "1707.08567")).one()
+    assert paper.title and paper.sources["title"] == "arxiv-api"
+    assert entry.day == TODAY and not entry.curated
+    assert soup(site.get("/papers/1707.08567")).h1.get_text(strip=True) == paper.title
+
+
+def test_submit_when_arxiv_is_down(engine, site, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_ARXIV_DELAY", "0")
+    monkeypatch.setenv("PAPERFEED_HTTP_RETRIES", "0")
+    with ReplayServer() as arxiv:
+        arxiv.add("/api/query", fail_always=True)
+        monkeypatch.setenv("PAPERFEED_ARXIV_API_URL", arxiv.url("/api/query"))
+        sign_in(site, engine)
+        r = submit(site, "2611.00042")
+    assert r.status_code == 502 and "could not be reached" in r.text
+
+
+def curate(c, entry_id, action):
+    return c.post(
+        "/curate", data={"entry_id": entry_id, "action": action, "csrf_token": csrf(c, "/"), "next": "/"},
+        follow_redirects=False,
+    )
+
+
+def entry_id(engine, arxiv_id):
+    with engine.connect() as conn:
+        table = DailyEntry.__table__
+        return conn.execute(select(table.c.id).where(table.c.arxiv_id == arxiv_id)).scalar_one()
+
+
+def test_curators_pin_hide_remove(engine, site):
+    reader = client(engine)
+    sign_in(reader, engine, "reader")
+    assert curate(reader, entry_id(engine, "2610.00002"), "pin").status_code == 403
+    anonymous = client(engine)
+    sign_in(site, engine, "cura", role="curator")
+    assert soup(site.get("/")).select("form.curate")
+    assert not soup(anonymous.get("/")).select("form.curate")
+
+    assert curate(site, entry_id(engine, "2610.00002"), "pin").status_code == 303
+    assert list(count_on(anonymous)) == ["paper-2610.00002", "paper-2610.00001"]  # pinned first
+    assert soup(anonymous.get("/")).select_one(".card.pinned")
+
+    curate(site, entry_id(engine, "2610.00001"), "hide")
+    assert list(count_on(anonymous)) == ["paper-2610.00002"]
+    assert "paper-2610.00001" in count_on(site)  # curators still see hidden entries
+
+    assert curate(site, entry_id(engine, "2610.00002"), "remove").status_code == 303
+    assert curate(site, 999999, "remove").status_code == 404
+    assert curate(site, entry_id(engine, "2610.00001"), "explode").status_code == 400
+
+
+def test_admins_are_curators(engine, site):
+    sign_in(site, engine, "root", role="admin")
+    assert curate(site, entry_id(engine, "2610.00001"), "pin").status_code == 303
+

@@ -1,0 +1,68 @@
+"""Security headers, error pages without stack traces, and database-backed rate limits."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi.testclient import TestClient
+
+from paperfeed.web import security
+from paperfeed.web.app import create_app
+from tests.webdata import client, soup
+
+
+def test_headers_on_pages_errors_and_static(engine):
+    c = client(engine)
+    for path in ("/", "/nowhere", "/papers/date/nope", "/static/site.css", "/login"):
+        r = c.get(path)
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+        assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_no_inline_scripts_or_styles(engine):
+    page = soup(client(engine).get("/"))
+    for script in page.find_all("script"):
+        assert script.get("src", "").startswith("/static/") and not (script.string or "").strip()
+    assert not page.find_all("style") and not page.select("[style]")
+    assert not page.select("[onclick], [onload], [onerror]")
+
+
+def test_crash_is_a_friendly_500_without_a_trace(engine, caplog):
+    app = create_app(engine)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    app.router.routes.insert(0, app.router.routes.pop())  # before the catch-all pages
+    c = TestClient(app, raise_server_exceptions=False)
+    with caplog.at_level(logging.ERROR, logger="paperfeed.web"):
+        r = c.get("/boom")
+    assert r.status_code == 500
+    assert "secret internals" not in r.text and "Traceback" not in r.text
+    assert "Something went wrong" in r.text
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "secret internals" in caplog.text  # ... but it is logged
+
+
+def test_api_errors_stay_json(engine):
+    r = client(engine).get("/api/nothing-here")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/json")
+
+
+def test_rate_limits_are_shared_through_the_database(engine, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_LOGIN", "2/60")
+    # two "workers": separate counters in memory would allow 4
+    assert security.hit(engine, "login", "ip:1.2.3.4", now=1000.0) == 0
+    assert security.hit(engine, "login", "ip:1.2.3.4", now=1001.0) == 0
+    wait = security.hit(engine, "login", "ip:1.2.3.4", now=1002.0)
+    assert wait == 18  # until the window of [960, 1020) ends
+    assert security.hit(engine, "login", "ip:5.6.7.8", now=1002.0) == 0  # someone else
+    assert security.hit(engine, "login", "ip:1.2.3.4", now=1021.0) == 0  # next window
+    security.reset_limits(engine, "login", "ip:1.2.3.4")
+    assert security.hit(engine, "login", "ip:1.2.3.4", now=1022.0) == 0
