@@ -10,14 +10,12 @@ installed paperfeed needs no build step and no CDN.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, text
@@ -27,9 +25,6 @@ from paperfeed.web import accounts, security
 HERE = Path(__file__).parent
 log = logging.getLogger("paperfeed.web")
 # Optional routers written as separate modules; each is included when present.
-OPTIONAL_ROUTERS = ("paperfeed.web.api", "paperfeed.web.feeds", "paperfeed.web.subscriptions")
-
-
 def site_context(request: Request) -> dict:
     """What every template may use: the user, the CSRF token, the date."""
     try:
@@ -70,15 +65,24 @@ templates = Jinja2Templates(directory=str(HERE / "templates"), context_processor
 templates.env.filters.update(excerpt=excerpt, author_list=author_list, nice_date=nice_date)
 
 
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>paperfeed API</title>
+<link rel="icon" href="/static/favicon.svg"><link rel="stylesheet" href="/static/swagger/swagger-ui.css"></head>
+<body><div id="swagger-ui" data-openapi="/api/openapi.json"></div>
+<script src="/static/swagger/swagger-ui-bundle.js"></script>
+<script src="/static/swagger/init.js"></script></body></html>
+"""
+
+
 def create_app(engine: Engine | None = None) -> FastAPI:
     """The site for `engine` (default: the configured database, migrated)."""
     from paperfeed import db
-    from paperfeed.web import community, pages
+    from paperfeed.web import api, community, feeds, pages, subscriptions
 
     app = FastAPI(
         title="paperfeed",
         description="Self-hosted research-paper discovery: daily papers, trending, search, feeds.",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from vendored files: the CDN page breaks offline and under our CSP
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -88,18 +92,19 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.add_middleware(accounts.Sessions)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE)
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
         with app.state.engine.connect() as conn:
             conn.execute(text("select 1"))
         return JSONResponse({"status": "ok"})
 
-    for name in OPTIONAL_ROUTERS:
-        if importlib.util.find_spec(name) is not None:
-            module = importlib.import_module(name)
-            app.include_router(module.router)
-    app.include_router(accounts.router)
-    app.include_router(community.router)
+    # api before pages: it serves /papers/{id}.md, which the page route would shadow
+    for module in (api, feeds, subscriptions, accounts, community):
+        app.include_router(module.router)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     return app
 

@@ -150,3 +150,12 @@ def test_phone_layout_and_keyboard(browser, site, shots):
     tab.goto(site + "/papers/0704.0002")
     tab.screenshot(path=str(shots / "paper-phone.png"), full_page=True)
     context.close()
+
+
+def test_api_docs_render_offline_under_the_csp(page, site, shots):
+    """/docs is Swagger UI from vendored files: no CDN, no inline script, no CSP violation."""
+    page.goto(f"{site}/docs")
+    page.get_by_text("/api/daily_papers").first.wait_for(timeout=15000)
+    assert page.locator(".swagger-ui .info .title").inner_text().startswith("paperfeed")
+    page.screenshot(path=str(shots / "api-docs.png"))
+    assert page.problems == []
