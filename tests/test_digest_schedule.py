@@ -55,3 +55,21 @@ def test_date_overrides_the_hour():
     fresh = sub(confirmed_at=at(2026, 3, 5, 20), hour=23)
     d = due(fresh, at(2026, 3, 5, 21), on_date=date(2026, 3, 5))
     assert d.period == "D2026-03-05"
+
+
+def test_served_app_runs_the_scheduler_and_test_apps_do_not(engine, monkeypatch):
+    """`paperfeed serve` sends due digests itself unless PAPERFEED_DIGEST_SCHEDULER=false."""
+    import asyncio
+
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web.app import create_app
+
+    with TestClient(create_app(engine, scheduler=True)) as client:
+        task = client.app.state.digest_scheduler
+        assert isinstance(task, asyncio.Task) and not task.done()
+    with TestClient(create_app(engine)) as client:
+        assert not hasattr(client.app.state, "digest_scheduler")
+    monkeypatch.setenv("PAPERFEED_DIGEST_SCHEDULER", "false")
+    with TestClient(create_app(engine, scheduler=True)) as client:
+        assert not hasattr(client.app.state, "digest_scheduler")

@@ -74,12 +74,18 @@ DOCS_PAGE = """<!doctype html>
 """
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
-    """The site for `engine` (default: the configured database, migrated)."""
+def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI:
+    """The site for `engine` (default: the configured database, migrated).
+
+    `scheduler` runs the digest sender inside the server (the embedded default);
+    its job lock makes that safe with several workers or a cron job as well.
+    """
     from paperfeed import db
+    from paperfeed.digest import schedule
     from paperfeed.web import api, community, feeds, pages, subscriptions
 
     app = FastAPI(
+        lifespan=schedule.lifespan if scheduler else None,
         title="paperfeed",
         description="Self-hosted research-paper discovery: daily papers, trending, search, feeds.",
         docs_url=None,  # served below from vendored files: the CDN page breaks offline and under our CSP
@@ -116,8 +122,13 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if workers > 1:
         uvicorn.run(
-            "paperfeed.web.app:create_app", factory=True, host=host, port=port,
+            "paperfeed.web.app:served_app", factory=True, host=host, port=port,
             workers=workers, proxy_headers=True,
         )
     else:
-        uvicorn.run(create_app(), host=host, port=port, proxy_headers=True)
+        uvicorn.run(served_app(), host=host, port=port, proxy_headers=True)
+
+
+def served_app() -> FastAPI:
+    """What `paperfeed serve` runs: the site with its digest scheduler."""
+    return create_app(scheduler=True)
