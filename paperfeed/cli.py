@@ -32,21 +32,34 @@ def cli() -> None:
     help="Input format; detected from the URL or the file's first bytes when omitted.",
 )
 @click.option("--batch-size", type=int, help="Records per database transaction.")
-def ingest(sources: tuple[str, ...], fmt: str | None, batch_size: int | None) -> None:
+@click.option("--categories", metavar="CATS", help="With the source `arxiv`: the arXiv categories to harvest, e.g. cs.LG,cs.CL.")
+@click.option("--since", metavar="DATE", help="With `arxiv`: from this day (YYYY-MM-DD, yesterday, 7d) instead of from the last harvest.")
+def ingest(sources: tuple[str, ...], fmt: str | None, batch_size: int | None, categories: str | None, since: str | None) -> None:
     """Ingest papers from files or URLs into the database.
 
     Reads the Kaggle arXiv snapshot (JSON lines, optionally .gz), arXiv API
     Atom feeds, OAI-PMH ListRecords responses, Hugging Face daily-papers JSON,
     and tables (JSONL, CSV, Parquet) with at least arxiv_id and abstract.
     Bad records are reported and appended to <data_dir>/rejects.jsonl; the
-    good ones around them are stored.  Exit status: 0 all ingested, 1 some
-    rejected, 2 nothing readable.
+    good ones around them are stored.  The source `arxiv` with --categories
+    harvests arXiv's new and updated papers in those categories (OAI-PMH),
+    continuing from the last harvest: the command for a daily timer; it says
+    "no new papers" when nothing changed.  Exit status: 0 all ingested (or
+    nothing new), 1 some rejected, 2 nothing readable, 75 another ingest is running.
 
     Example: paperfeed ingest arxiv-metadata-oai-snapshot.json
+
+    Example: paperfeed ingest arxiv --categories cs.LG,cs.CL --since yesterday
     """
     from paperfeed.ingest.run import ingest_sources
+    from paperfeed.jobs import job_lock_or_exit
 
-    summary = ingest_sources(list(sources), fmt, batch_size)
+    if "arxiv" in sources or categories or since:
+        from paperfeed.ops_commands import ingest_arxiv
+
+        ingest_arxiv(sources, fmt, categories, since, batch_size)  # exits
+    with job_lock_or_exit("ingest"):
+        summary = ingest_sources(list(sources), fmt, batch_size)
     click.echo(summary.line())
     sys.exit(summary.exit_status)
 
@@ -121,6 +134,12 @@ from paperfeed.digest.commands import digest, subscribe  # noqa: E402
 
 cli.add_command(subscribe)
 cli.add_command(digest)
+
+from paperfeed.ops_commands import backup_command, migrate_db, restore_command  # noqa: E402
+
+cli.add_command(backup_command)
+cli.add_command(restore_command)
+cli.add_command(migrate_db)
 
 
 def main() -> None:

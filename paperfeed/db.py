@@ -12,12 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from paperfeed import settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 7_046_931_802_174_204  # pg_advisory_xact_lock key held while migrating
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -73,6 +74,10 @@ def upgrade(engine: Engine) -> None:
 
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
     with engine.begin() as conn:
+        if not is_sqlite(engine):
+            # web workers and timers start together: one migrates, the others wait
+            # here and then find the schema at head (DDL is transactional on PostgreSQL)
+            conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
