@@ -35,7 +35,7 @@ from sqlalchemy import Engine
 
 from paperfeed import settings
 from paperfeed.ingest import oai
-from paperfeed.ingest.run import Checkpoint, RejectLog, Summary, ingest
+from paperfeed.ingest.run import Checkpoint, RejectLog, Summary, ingest, record_run
 from paperfeed.records import PaperRecord, Reject
 
 # arXiv's OAI-PMH sets (ListSets): groups that are sets themselves, and the
@@ -164,6 +164,7 @@ def harvest(
     finally:
         if own_log:
             rejects.close()
+    record_run(engine, result.summary)
     return result
 
 

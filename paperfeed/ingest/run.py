@@ -9,6 +9,7 @@ status convention is 0 all ingested, 1 some rejected, 2 nothing readable.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from paperfeed.ingest.upsert import Counts, write_batch
 from paperfeed.records import PaperRecord, Reject
 
 SHOWN_REJECTS = 20
+log = logging.getLogger("paperfeed.ingest")
 
 
 @dataclass
@@ -190,7 +192,30 @@ def ingest_sources(
                     rejects.add(Reject(source, "file", _readable(e)))
     finally:
         rejects.close()
+    record_run(engine, summary)
     return summary
+
+
+LAST_RUN_KEY = "ingest:last_run"
+
+
+def record_run(engine: Engine, summary: Summary) -> None:
+    """Note in `job_state` when an ingest finished and what it did (`/metrics` reports it)."""
+    from sqlalchemy import insert, update
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from paperfeed.models import JobState
+
+    jobs = JobState.__table__
+    value = {"read": summary.read, "new": summary.new, "updated": summary.updated,
+             "unchanged": summary.unchanged, "rejected": summary.rejected}
+    values = {"value": value, "updated_at": datetime.now(UTC)}
+    try:
+        with engine.begin() as conn:
+            if not conn.execute(update(jobs).where(jobs.c.key == LAST_RUN_KEY).values(**values)).rowcount:
+                conn.execute(insert(jobs).values(key=LAST_RUN_KEY, **values))
+    except SQLAlchemyError:  # two ingests finishing at once, a lost connection: only the note is lost
+        log.warning("could not record the ingest run in job_state", exc_info=True)
 
 
 def _run_one(items, engine, rejects, summary, source, batch_size, progress, task, position) -> None:

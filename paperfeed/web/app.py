@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from paperfeed.web import accounts, security
+from paperfeed.web import accounts, metrics, security
 
 HERE = Path(__file__).parent
 log = logging.getLogger("paperfeed.web")
@@ -96,17 +96,12 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     security.install(app)
     # outermost last: sessions must exist before any handler (error pages included) runs
     app.add_middleware(accounts.Sessions)
+    metrics.install(app)  # outermost: counts and times everything, crash pages included; /healthz, /metrics
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get("/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
         return HTMLResponse(DOCS_PAGE)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> JSONResponse:
-        with app.state.engine.connect() as conn:
-            conn.execute(text("select 1"))
-        return JSONResponse({"status": "ok"})
 
     # api before pages: it serves /papers/{id}.md, which the page route would shadow
     for module in (api, feeds, subscriptions, accounts, community):
@@ -121,6 +116,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if workers > 1:
+        metrics.prepare_multiprocess(port)  # before the workers import prometheus_client
         uvicorn.run(
             "paperfeed.web.app:served_app", factory=True, host=host, port=port,
             workers=workers, proxy_headers=True,

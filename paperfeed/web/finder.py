@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import time as clock
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
@@ -22,6 +23,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import Engine, and_, func, or_, select, true
 
 from paperfeed.models import Paper
+from paperfeed.web import metrics
 
 log = logging.getLogger("paperfeed.web")
 papers = Paper.__table__
@@ -68,7 +70,8 @@ def search(
     before: date | None = None,
 ) -> Results:
     """One page of results for `query`, best first; `before` is exclusive, as in
-    `paperfeed.search`."""
+    `paperfeed.search`.  Timed by mode and by what answered (`/metrics`)."""
+    started = clock.perf_counter()
     try:
         from paperfeed import search as engine_search
 
@@ -85,18 +88,23 @@ def search(
                 Found(h.arxiv_id, h.score, safe_snippet(h.abstract_html), safe_snippet(h.title_html))
                 for h in page.hits
             ]
+            metrics.observe_search(mode, "index", clock.perf_counter() - started)
             return Results(int(page.total), found)
         except Exception:  # an index not built yet, a missing model: fall back, but say so
             log.warning("search failed; using the substring fallback", exc_info=True)
-    return _substring_search(engine, query, limit, offset, category, after, before)
+    results = _substring_search(engine, query, limit, offset, category, after, before)
+    metrics.observe_search(mode, "fallback", clock.perf_counter() - started)
+    return results
 
 
 def similar(engine: Engine, arxiv_id: str, limit: int = 6) -> list[str]:
     """Ids of papers similar to `arxiv_id` (empty when the search package cannot tell)."""
+    started = clock.perf_counter()
     try:
         from paperfeed import search as engine_search
 
         hits = engine_search.similar(engine, arxiv_id, limit=limit)
+        metrics.observe_search("similar", "index", clock.perf_counter() - started)
         return [h.arxiv_id for h in hits if h.arxiv_id != arxiv_id][:limit]
     except Exception:
         log.info("similar papers unavailable for %s", arxiv_id, exc_info=True)
