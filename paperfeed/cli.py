@@ -142,6 +142,12 @@ cli.add_command(restore_command)
 cli.add_command(migrate_db)
 
 
+from paperfeed.search.commands import index_command, search_command  # noqa: E402
+
+cli.add_command(index_command)
+cli.add_command(search_command)
+
+
 def main() -> None:
     cli()
 

@@ -9,6 +9,7 @@ which brings the schema up to date with Alembic before anything reads it.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -41,6 +42,37 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    # SQLAlchemy emits BEGIN itself (below), so writers can ask for BEGIN IMMEDIATE
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn) -> None:
+    """BEGIN IMMEDIATE for writers: a deferred transaction that reads, then writes, fails
+    with SQLITE_BUSY (no waiting) when another connection committed in between."""
+    immediate = conn.get_execution_options().get("immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITER_LOCK = 7_046_931_802_174_205  # PostgreSQL advisory lock: one paper writer commits at a time
+
+
+def writer(engine: Engine):
+    """A transaction for read-then-write batches such as the paper upsert.
+
+    SQLite: BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy
+    timeout). PostgreSQL: a transaction-scoped advisory lock serialises paper
+    writers, so revision numbers (the indexer's cursor) commit in order.
+    """
+    if is_sqlite(engine):
+        return engine.execution_options(immediate=True).begin()
+    return _pg_writer(engine)
+
+
+@contextmanager
+def _pg_writer(engine: Engine):
+    with engine.begin() as conn:
+        conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK})
+        yield conn
 
 
 def _json_dumps(value) -> str:
@@ -55,6 +87,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **json)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **json)
 

@@ -95,13 +95,10 @@ class _snapshot:
         self.engine = engine
 
     def __enter__(self):
-        if db.is_sqlite(self.engine):
-            self.conn = self.engine.connect()
-            # pysqlite only opens transactions for writes; an explicit BEGIN makes
-            # the reads that follow one snapshot (SQLAlchemy's documented recipe)
-            self.conn.exec_driver_sql("BEGIN")
-        else:
-            self.conn = self.engine.connect().execution_options(isolation_level="REPEATABLE READ")
+        self.conn = self.engine.connect()
+        if not db.is_sqlite(self.engine):
+            self.conn = self.conn.execution_options(isolation_level="REPEATABLE READ")
+        self.conn.begin()  # on SQLite db.py emits a real BEGIN, so the reads are one snapshot
         return self.conn
 
     def __exit__(self, *exc) -> None:

@@ -38,6 +38,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("arxiv_oai_url", "https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint used by harvesting."),
         Setting("arxiv_delay", "3", "Seconds between requests to arXiv (their API etiquette asks for 3)."),
         Setting("http_retries", "4", "Retries, with exponential backoff, for failed requests to remote sources."),
+        Setting("index_chunk_size", "1000", "Papers embedded and committed per step by `paperfeed index`; a killed run loses at most one step."),
+        Setting("vector_dtype", "i8", "Storage type of paper vectors: `i8` (384 bytes a paper with MiniLM) or `f16`; a change takes effect with `paperfeed index --rebuild`."),
         Setting("trending_half_life_hours", "24", "Trending: hours after which an upvote counts half as much (exponential decay)."),
         Setting("trending_days", "7", "Trending: how many days of upvotes the trending page and digest look back."),
         Setting("allow_signup", "true", "Whether visitors may create accounts on the site (`false`: only `paperfeed user create`)."),

@@ -25,6 +25,7 @@ import orjson
 from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from paperfeed import db
 from paperfeed.models import DailyEntry, Paper
 from paperfeed.records import PAPER_FIELDS, PaperRecord
 
@@ -159,7 +160,7 @@ def write_batch(engine: Engine, records: list[PaperRecord]) -> Counts:
     """Upsert `records` in one transaction; retried once if a concurrent writer raced us."""
     for attempt in (1, 2):
         try:
-            with engine.begin() as conn:
+            with db.writer(engine) as conn:
                 return _write(conn, records)
         except IntegrityError:
             if attempt == 2:

@@ -117,7 +117,13 @@ def _semantic(gen: store.Generation, q: query.ParsedQuery, depth: int, encoder):
 
         encoder = get_encoder()
     vectors.check_model(gen.meta.model_id, encoder.model_id)
-    return vectors.search(gen.vectors, _query_vector(encoder, q.text), depth, gen.allowed(q))
+    vec = _query_vector(encoder, q.text)
+    if not (q.excluded or q.excluded_authors):
+        return vectors.search(gen.vectors, vec, depth, gen.allowed(q), gen.matrix)
+    # exclusions are checked on twice the candidates, then cut back to `depth`
+    keys, sims = vectors.search(gen.vectors, vec, 2 * depth, gen.allowed(q), gen.matrix)
+    keep = ~gen.rejected(q, keys)
+    return keys[keep][:depth], sims[keep][:depth]
 
 
 def ranked_keys(
@@ -133,26 +139,31 @@ def ranked_keys(
     if mode == "keyword" or not q.text:  # no words: filters only, newest first
         hits = keyword.search(gen.keyword, q, limit, offset, count=True)
         return hits.total, hits.keys, hits.scores
+    if mode == "semantic":  # the graph search visits ~EXPANSION_SEARCH nodes anyway
+        keys, scores = _semantic(gen, q, max(offset + limit, vectors.EXPANSION_SEARCH), encoder)
+        return len(keys), keys[offset : offset + limit], scores[offset : offset + limit]
     depth = max(fusion.depth, offset + limit)
-    if mode == "semantic":
-        keys, scores = _semantic(gen, q, depth, encoder)
-    else:
-        kw = keyword.search(gen.keyword, q, depth)
-        vec = _semantic(gen, q, depth, encoder)
-        keys, scores = hybrid.fuse((kw.keys, kw.scores), vec, replace(fusion, depth=depth))
+    kw = keyword.search(gen.keyword, q, depth)
+    vec = _semantic(gen, q, depth, encoder)
+    keys, scores = hybrid.fuse((kw.keys, kw.scores), vec, replace(fusion, depth=depth))
     return len(keys), keys[offset : offset + limit], scores[offset : offset + limit]
 
 
-def _papers(db, ids: list[str]) -> dict[str, Paper]:
-    stmt = select(Paper).where(Paper.arxiv_id.in_(ids))
-    if isinstance(db, Session):
-        return {p.arxiv_id: p for p in db.scalars(stmt)}
+_COLUMNS = (Paper.arxiv_id, Paper.title, Paper.abstract, Paper.authors, Paper.categories,
+            Paper.primary_category, Paper.published)
+
+
+def _papers(db, ids: list[str]) -> dict:
+    """The shown fields of these papers, by id (plain rows: ORM objects cost ~3 ms a page)."""
+    stmt = select(*_COLUMNS).where(Paper.arxiv_id.in_(ids))
+    if isinstance(db, (Session, Connection)):
+        return {r.arxiv_id: r for r in db.execute(stmt)}
     if db is None:
         from paperfeed import db as database
 
         db = database.connect()
-    with Session(db) as session:  # an Engine or a Connection
-        return {p.arxiv_id: p for p in session.scalars(stmt)}
+    with db.connect() as conn:
+        return {r.arxiv_id: r for r in conn.execute(stmt)}
 
 
 def _hits(db, gen: store.Generation, q: query.ParsedQuery, keys: np.ndarray, scores: np.ndarray) -> list[Hit]:

@@ -43,7 +43,13 @@ def index_command(rebuild: bool, chunk_size: int | None, device: str | None) -> 
 
     Example: paperfeed index
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from paperfeed import db
     from paperfeed.search import EncoderMismatch, IndexBusy, update_index

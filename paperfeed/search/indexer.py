@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Engine, and_, func, or_, select
 
+from paperfeed import settings
 from paperfeed.models import Paper
 from paperfeed.search import keyword, store, vectors
 
@@ -91,30 +92,38 @@ class Build:
     def start(self, state: dict) -> None:
         self.conn.execute("insert or replace into progress values (1, ?)", (json.dumps(state),))
 
-    def keys_for(self, ids: list[str]) -> dict[str, int]:
-        marks = ",".join("?" * len(ids))
-        known = dict(self.conn.execute(f"select arxiv_id, key from docs where arxiv_id in ({marks})", ids))
-        for arxiv_id in ids:
-            if arxiv_id not in known:
-                known[arxiv_id] = self.conn.execute(
-                    "insert into docs (arxiv_id) values (?)", (arxiv_id,)
-                ).lastrowid
-        return known
+    def keys_for(self, ids: list[str]) -> tuple[dict[str, int], set[str]]:
+        """Each id's catalogue key, and which ids are new (given the next free keys)."""
+
+        def lookup(wanted: list[str]) -> dict[str, int]:
+            out: dict[str, int] = {}
+            for start in range(0, len(wanted), 5_000):  # under SQLite's bound-parameter limit
+                part = wanted[start : start + 5_000]
+                marks = ",".join("?" * len(part))
+                out.update(self.conn.execute(f"select arxiv_id, key from docs where arxiv_id in ({marks})", part))
+            return out
+
+        with self.conn:  # one transaction: one fsync, not one per paper
+            self.conn.execute("begin")
+            known = lookup(ids)
+            new = [i for i in dict.fromkeys(ids) if i not in known]
+            if new:
+                self.conn.executemany("insert into docs (arxiv_id) values (?)", [(i,) for i in new])
+                known.update(lookup(new))
+        return known, set(new)
 
     def commit_chunk(self, rows: list, keys: dict[str, int], vecs: np.ndarray, state: dict) -> None:
         """Catalogue rows, staged vectors and the cursor, in one transaction."""
         half = vecs.astype(np.float16)
+        docs, staged = [], []
         with self.conn:  # BEGIN ... COMMIT (the connection is in autocommit mode otherwise)
             self.conn.execute("begin")
             for row, vec in zip(rows, half, strict=True):
                 day = store.day_number(row.published.date()) if row.published else None
-                self.conn.execute(
-                    "update docs set published = ?, categories = ? where key = ?",
-                    (day, json.dumps(row.categories or []), keys[row.arxiv_id]),
-                )
-                self.conn.execute(
-                    "insert or replace into staged values (?, ?)", (keys[row.arxiv_id], vec.tobytes())
-                )
+                docs.append((day, json.dumps(row.categories or []), keys[row.arxiv_id]))
+                staged.append((keys[row.arxiv_id], vec.tobytes()))
+            self.conn.executemany("update docs set published = ?, categories = ? where key = ?", docs)
+            self.conn.executemany("insert or replace into staged values (?, ?)", staged)
             self.conn.execute("update progress set state = ? where id = 1", (json.dumps(state),))
 
     def staged(self, batch: int = 50_000):
@@ -170,7 +179,7 @@ def update(
     started = time.perf_counter()
     root = store.index_root(index_dir)
     root.mkdir(parents=True, exist_ok=True)
-    chunk_size = chunk_size or int(store.setting("index_chunk_size"))
+    chunk_size = chunk_size or int(settings.get("index_chunk_size"))
     lock = open(root / "lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -217,7 +226,7 @@ def update(
                 "base": base.generation if base else None,
                 "model_id": encoder.model_id,
                 "dim": int(encoder.dim),
-                "dtype": vectors.storage_dtype(store.setting("vector_dtype")),
+                "dtype": vectors.storage_dtype(settings.get("vector_dtype")),
                 "rev": start_rev,
                 "id": None,
                 "upto": upto,
@@ -250,10 +259,11 @@ def update(
                 ).all()
             if not rows:
                 break
-            keys = build.keys_for([r.arxiv_id for r in rows])
+            keys, new = build.keys_for([r.arxiv_id for r in rows])
             vecs = encoder.encode_documents([document_text(r.title, r.abstract) for r in rows])
             for r in rows:
-                writer.delete_documents_by_term("arxiv_id", r.arxiv_id)
+                if r.arxiv_id not in new:  # a changed paper, or a chunk re-applied after a kill
+                    writer.delete_documents_by_term("arxiv_id", r.arxiv_id)
                 writer.add_document(keyword.document(
                     keys[r.arxiv_id], r.arxiv_id, r.title, r.abstract, r.authors, r.categories, r.published
                 ))
@@ -289,6 +299,8 @@ def _finish(root, build, state, base, indexed, resumed, started, progress) -> In
             progress("graph", len(keys), staged)
     vectors.save(graph, folder / "vectors.usearch")
     count = build.conn.execute("select count(*) from docs").fetchone()[0]
+    size = (build.conn.execute("select max(key) from docs").fetchone()[0] or 0) + 1
+    vectors.write_matrix(folder / "vectors.npy", graph, size)
     build.finish()
     generation = (base.generation if base else _last_generation(root)) + 1
     store.Meta(generation, state["model_id"], state["dim"], state["dtype"], state["upto"], count).write(folder)
@@ -299,3 +311,6 @@ def _finish(root, build, state, base, indexed, resumed, started, progress) -> In
 def _last_generation(root: Path) -> int:
     numbers = [int(p.name.split("-")[1]) for p in root.glob("gen-*") if p.name.split("-")[1].isdigit()]
     return max(numbers, default=0)
+
+
+build_index = update  # the name `paperfeed demo` imports

@@ -266,6 +266,7 @@ def search(
 def matching_keys(index: tantivy.Index, query: Query, cap: int) -> np.ndarray:
     """Keys of up to `cap` documents matching `query` (used to filter vector hits)."""
     searcher = index.searcher()
+    cap = max(1, min(cap, searcher.num_docs))  # the collector sizes itself by its limit
     result = searcher.search(Query.const_score_query(query, 1.0), cap, count=False)
     return np.array(searcher.fast_field_values("key", [a for _, a in result.hits]), np.uint64)
 

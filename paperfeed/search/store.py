@@ -10,7 +10,8 @@ Where the search indexes live on disk, and how a server opens them.
             keyword/         tantivy index (keyword.py)
             vectors.usearch  usearch index (vectors.py)
             catalog.sqlite   key <-> arXiv id, published day, categories
-            published.npy, cat_rows.npy, cat_ids.npy, categories.json
+            vectors.npy      the same vectors as a key-indexed matrix, for filtered search
+            published.npy, cat_rows.npy, cat_ptr.npy, categories.json
                              the filter columns as arrays, memory-mapped
 
 A generation is built beside the served one and switched to by renaming
@@ -57,17 +58,6 @@ class IndexNotBuilt(RuntimeError):
         super().__init__(f"no search index in {root}: run `paperfeed index` first")
 
 
-# Settings this package reads (registered in paperfeed/settings.py); the defaults
-# here apply until they are.
-DEFAULTS = {"index_chunk_size": "1000", "vector_dtype": "i8"}
-
-
-def setting(name: str) -> str:
-    if name in settings.SETTINGS:
-        return settings.get(name)
-    return os.environ.get(f"PAPERFEED_{name.upper()}", DEFAULTS[name])
-
-
 def index_root(index_dir: Path | str | None = None) -> Path:
     return Path(index_dir) if index_dir else settings.data_dir() / "index"
 
@@ -108,8 +98,11 @@ def write_filter_arrays(folder: Path, conn: sqlite3.Connection) -> None:
             rows.append(key)
             ids.append(vocab.setdefault(term, len(vocab)))
     np.save(folder / "published.npy", published)
-    np.save(folder / "cat_rows.npy", np.array(rows, np.int32))
-    np.save(folder / "cat_ids.npy", np.array(ids, np.int32))
+    # rows grouped by category (CSR): a category's papers are one contiguous slice
+    rows_a, ids_a = np.array(rows, np.int32), np.array(ids, np.int32)
+    order = np.argsort(ids_a, kind="stable")
+    np.save(folder / "cat_rows.npy", rows_a[order])
+    np.save(folder / "cat_ptr.npy", np.searchsorted(ids_a[order], np.arange(len(vocab) + 1)).astype(np.int64))
     (folder / "categories.json").write_text(json.dumps(vocab))
 
 
@@ -158,10 +151,15 @@ class Generation:
         return np.load(self.folder / "published.npy", mmap_mode="r")
 
     @cached_property
+    def matrix(self) -> np.ndarray | None:
+        path = self.folder / "vectors.npy"
+        return np.load(path, mmap_mode="r") if path.exists() else None
+
+    @cached_property
     def _categories(self) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
         return (
             np.load(self.folder / "cat_rows.npy", mmap_mode="r"),
-            np.load(self.folder / "cat_ids.npy", mmap_mode="r"),
+            np.load(self.folder / "cat_ptr.npy", mmap_mode="r"),
             json.loads((self.folder / "categories.json").read_text()),
         )
 
@@ -185,18 +183,19 @@ class Generation:
         return row[0] if row else None
 
     def _category_mask(self, cats: tuple[str, ...], size: int) -> np.ndarray:
-        rows, ids, vocab = self._categories
-        wanted = [vocab[c.strip().lower()] for c in cats if c.strip().lower() in vocab]
+        rows, ptr, vocab = self._categories
         mask = np.zeros(size, bool)
-        if wanted:
-            mask[rows[np.isin(ids, wanted)]] = True
+        for cat in cats:
+            if (i := vocab.get(cat.strip().lower())) is not None:
+                mask[rows[ptr[i] : ptr[i + 1]]] = True
         return mask
 
     def allowed(self, q: ParsedQuery) -> np.ndarray | None:
         """Boolean mask by key of papers the query's constraints allow; None when all are.
 
-        Categories and dates come from the arrays; authors, phrases and
-        exclusions from tantivy, which knows the words.
+        Categories and dates come from the arrays, authors and phrases from
+        tantivy (they are selective); exclusions are checked on the candidates
+        afterwards (`rejected`), since "-cells" can match half the corpus.
         """
         size = len(self.published)
         mask: np.ndarray | None = None
@@ -214,28 +213,31 @@ class Generation:
         if q.before:
             narrow((self.published < day_number(q.before)) & (self.published != MISSING_DAY))
         sch = self.keyword.schema
-        must: list[tantivy.Query] = []
-        must_not: list[tantivy.Query] = []
-        text_filters = ParsedQuery(
-            authors=q.authors, excluded_authors=q.excluded_authors, excluded=q.excluded
-        )
-        if text_filters.has_filters:
-            must, must_not = keyword.filter_clauses(sch, text_filters)
+        must = keyword.filter_clauses(sch, ParsedQuery(authors=q.authors))[0]
         must += keyword.text_clauses(sch, ParsedQuery(phrases=q.phrases))[1]
         if must:
-            keys = keyword.matching_keys(
-                self.keyword, tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in must]), FILTER_CAP
-            )
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in must])
+            keys = keyword.matching_keys(self.keyword, query, FILTER_CAP)
             m = np.zeros(size, bool)
             m[keys[keys < size].astype(np.int64)] = True
             narrow(m)
-        if must_not:
-            either = tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in must_not])
-            keys = keyword.matching_keys(self.keyword, either, FILTER_CAP)
-            m = np.ones(size, bool)
-            m[keys[keys < size].astype(np.int64)] = False
-            narrow(m)
         return mask
+
+    def rejected(self, q: ParsedQuery, keys: np.ndarray) -> np.ndarray:
+        """Which of `keys` the query's excluded words and authors rule out."""
+        out = np.zeros(len(keys), bool)
+        sch = self.keyword.schema
+        excluded = ParsedQuery(excluded=q.excluded, excluded_authors=q.excluded_authors)
+        must_not = keyword.filter_clauses(sch, excluded)[1]
+        if not must_not or not len(keys):
+            return out
+        occur = tantivy.Occur
+        query = tantivy.Query.boolean_query([
+            (occur.Must, tantivy.Query.term_set_query(sch, "key", [int(k) for k in keys])),
+            (occur.Must, tantivy.Query.boolean_query([(occur.Should, c) for c in must_not])),
+        ])
+        hits = keyword.matching_keys(self.keyword, query, len(keys))
+        return np.isin(keys, hits)
 
 
 _open: dict[Path, Generation] = {}
