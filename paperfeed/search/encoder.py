@@ -13,7 +13,7 @@ one of three *variants*:
 - ``onnx``: the same network exported to ONNX Runtime, float32.
 - ``onnx-int8``: that export with int8 weights (dynamic quantisation, per channel).
 
-A variant may name its maximum sequence length in tokens, as in ``onnx-int8/256``.
+A variant may name its maximum sequence length in tokens, as in ``onnx-int8/192``.
 ONNX files are exported from the model's own weights on first use and cached
 under ``<data_dir>/models/``; nothing is ever downloaded.  The variant and the
 length are part of `Encoder.model_id`, which the index records so that vectors
@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from paperfeed import settings
+
 # Weights come from the bundled package or a local directory, never the network;
 # set before transformers/huggingface_hub read it.  HF_HUB_OFFLINE=0 opts out.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -45,9 +47,11 @@ log = logging.getLogger(__name__)
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED_ALIASES = {BUNDLED_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
 RUNTIMES = ("torch", "onnx", "onnx-int8")
-# Fastest variant within 0.01 nDCG@10 of sentence-transformers on SciFact with
-# 2 CPU cores; benchmarks/RESULTS.md has the measurements behind this choice.
-CPU_VARIANT = "onnx-int8/256"
+# The fastest variant within 0.01 nDCG@10 of sentence-transformers (float32,
+# 256 tokens) on BEIR SciFact: 0.642 vs 0.645 at 5x the speed on 2 cores.  Int8
+# weights move nDCG@10 by under 0.005; cutting abstracts at 192 tokens costs
+# 0.001, at 160 0.013, at 128 0.021.  Measurements: benchmarks/RESULTS.md.
+CPU_VARIANT = "onnx-int8/192"
 GPU_VARIANT = "torch"  # float16 sentence-transformers; ONNX Runtime here is CPU-only
 
 
@@ -58,15 +62,6 @@ class EncoderError(RuntimeError):
 def document_text(title: str | None, abstract: str) -> str:
     """What gets embedded for a paper: title, a space, abstract (as in BEIR's SciFact runs)."""
     return " ".join(part.strip() for part in (title or "", abstract or "") if part and part.strip())
-
-
-def _setting(name: str, default: str) -> str:
-    """`PAPERFEED_<NAME>`, through the settings registry once it lists the name."""
-    from paperfeed import settings
-
-    if name in settings.SETTINGS:
-        return settings.get(name)
-    return os.environ.get(f"PAPERFEED_{name.upper()}", default)
 
 
 @dataclass(frozen=True)
@@ -80,7 +75,7 @@ class Variant:
         if runtime not in RUNTIMES or (length and not length.isdigit()):
             raise EncoderError(
                 f"unknown embedding variant {text!r}: expected one of {', '.join(RUNTIMES)}, "
-                "optionally followed by /MAX_TOKENS, e.g. onnx-int8/256"
+                "optionally followed by /MAX_TOKENS, e.g. onnx-int8/192"
             )
         return cls(runtime, int(length) if length else None)
 
@@ -118,6 +113,8 @@ class Encoder:
         same length: padding is compute thrown away.  Pass many texts at once.
         """
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not texts:  # tokenizers reject an empty batch
+            return out
         tokens = self._tokenize(texts)
         order = np.argsort([-len(t) for t in tokens], kind="stable")
         for start in range(0, len(texts), batch_size):
@@ -164,7 +161,8 @@ class TorchEncoder(Encoder):
 
     def _embed(self, tokens: list) -> np.ndarray:
         vectors = self.st.encode(
-            tokens, batch_size=len(tokens), normalize_embeddings=True, convert_to_numpy=True
+            tokens, batch_size=len(tokens), normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return vectors.astype(np.float32, copy=False)
 
@@ -216,12 +214,12 @@ def get_encoder(
     sentence-transformers; if the ONNX export of an unusual model fails, the
     default falls back to ``torch`` (an explicit variant fails loudly instead).
     """
-    model = model or _setting("embedding_model", BUNDLED_MODEL)
+    model = model or settings.get("embedding_model")
     if model in _BUNDLED_ALIASES:
         model = BUNDLED_MODEL
-    device = _device(device or _setting("embedding_device", "auto"))
-    chosen = variant or _setting("embedding_variant", "")
-    threads = int(_setting("embedding_threads", "0")) or len(os.sched_getaffinity(0))
+    device = _device(device or settings.get("embedding_device"))
+    chosen = variant or settings.get("embedding_variant")
+    threads = int(settings.get("embedding_threads")) or len(os.sched_getaffinity(0))
     return _cached_encoder(model, chosen, device, threads)
 
 
@@ -365,8 +363,8 @@ def _export(model_dir: Path, path: Path) -> None:
     """Trace the whole sentence-transformers pipeline (transformer, pooling, dense, normalise)."""
     import torch
 
-    # Eager attention exports as plain MatMul/Softmax, which ONNX Runtime fuses
-    # into its own Attention kernel; the SDPA graph it cannot fuse.
+    # Eager attention traces to plain MatMul/Softmax; the SDPA path branches in
+    # Python on the mask, and tracing freezes such branches.
     st = _load_sentence_transformer(model_dir, "cpu", model_kwargs={"attn_implementation": "eager"})
     st.eval()
 
@@ -386,7 +384,7 @@ def _export(model_dir: Path, path: Path) -> None:
     dynamic = {0: "batch", 1: "tokens"}
     try:
         with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer chatter about Python branches checked below
+            warnings.simplefilter("ignore")  # tracer chatter about Python branches; checked below
             torch.onnx.export(
                 Pipeline(), (ids, mask), str(path), dynamo=False, opset_version=17,
                 input_names=["input_ids", "attention_mask"], output_names=["embedding"],
@@ -394,6 +392,20 @@ def _export(model_dir: Path, path: Path) -> None:
             )
     except Exception as exc:  # noqa: BLE001 - re-raised as one readable line
         raise EncoderError(f"cannot export {str(model_dir)!r} to ONNX: {exc}") from exc
+    _check_export(st, path, model_dir)
+
+
+def _check_export(st, path: Path, model_dir: Path) -> None:
+    """Refuse an export whose vectors differ from sentence-transformers' on padded input."""
+    import onnxruntime as ort
+
+    texts = ["graph neural networks", "A longer abstract: we measure protein folding rates in vitro."]
+    features = (getattr(st, "preprocess", None) or st.tokenize)(texts)  # tokenize() before v6
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {k: features[k].numpy() for k in ("input_ids", "attention_mask")})[0]
+    want = st.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    if not np.all(np.sum(got * want, axis=1) > 0.999):
+        raise EncoderError(f"the ONNX export of {str(model_dir)!r} does not match the model")
 
 
 def _quantise(fp32: Path, path: Path) -> None:
