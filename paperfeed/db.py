@@ -41,6 +41,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
     cur.execute("PRAGMA foreign_keys=ON")
+    # checkpoint every ~64 MB of WAL rather than 4 MB: bulk ingests commit often, and each
+    # checkpoint is an fsync of the database file (19 ms a commit at the default)
+    cur.execute("PRAGMA wal_autocheckpoint=16384")
     cur.close()
     # SQLAlchemy emits BEGIN itself (below), so writers can ask for BEGIN IMMEDIATE
     dbapi_connection.isolation_level = None
