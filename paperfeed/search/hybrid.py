@@ -32,7 +32,7 @@ class Fusion:
 
 # Cormack et al.'s parameters: the baseline every tuned setting is compared with.
 RRF60 = Fusion("rrf", 60.0, 1.0, 1.0, 100)
-# Tuned on SciFact train over 468 settings (benchmarks/RESULTS-search.md): with
+# Tuned on SciFact train over 468 settings (benchmarks/RESULTS.md): with
 # the default encoder (onnx-int8/192) this is the best (nDCG@10 0.7322; RRF k=60:
 # 0.7073) and with onnx-int8/256 within 0.004 of the best; on test it scores
 # 0.727 against 0.712 for RRF k=60.  Convex fusion beat every RRF (k, weight,
