@@ -63,3 +63,15 @@ def engine(db_url):
     engine = db.connect(db_url)
     yield engine
     db.dispose(db_url)
+
+
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    """No politeness delay to remote sources; every wait the HTTP client would sleep is recorded."""
+    from paperfeed.ingest import http
+
+    monkeypatch.setenv("PAPERFEED_ARXIV_DELAY", "0")
+    recorded: list[float] = []
+    monkeypatch.setattr(http, "SLEEP", recorded.append)
+    monkeypatch.setattr(http, "_last_request", {})
+    return recorded

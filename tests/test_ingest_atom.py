@@ -5,16 +5,14 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-import orjson
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
 
 from paperfeed import ids
 from paperfeed.cli import cli
 from paperfeed.ingest import atom, http
 from paperfeed.ingest.run import ingest_sources
-from paperfeed.models import Paper
+from tests.ingest_support import count, edited, paper, rejects
 from tests.replay import FIXTURES, ReplayServer
 
 SEARCH = "arxiv-api/q_testing_s0_m100_cfe7536492ca.xml"  # 100 entries, totalResults 214881
@@ -24,41 +22,13 @@ UNKNOWN = "arxiv-api/id_0000.0000_s0_m100_8b51d9633a68.xml"  # an empty feed
 ERROR = "arxiv-api/id_abc_s0_m100_b79c8dcf6bc3.xml"  # arXiv's answer (HTTP 400) to id_list=abc
 
 
-@pytest.fixture(autouse=True)
-def waits(monkeypatch) -> list[float]:
-    """No politeness delay, and every wait the client would sleep is recorded instead."""
-    monkeypatch.setenv("PAPERFEED_ARXIV_DELAY", "0")
-    recorded: list[float] = []
-    monkeypatch.setattr(http, "SLEEP", recorded.append)
-    monkeypatch.setattr(http, "_last_request", {})
-    return recorded
+pytestmark = pytest.mark.usefixtures("waits")
 
 
 @pytest.fixture
 def server():
     with ReplayServer() as s:
         yield s
-
-
-def paper(engine, arxiv_id: str) -> dict:
-    with engine.connect() as conn:
-        return dict(conn.execute(select(Paper).where(Paper.arxiv_id == arxiv_id)).mappings().one())
-
-
-def count(engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(Paper)).scalar()
-
-
-def rejects(data_dir) -> list[dict]:
-    path = data_dir / "rejects.jsonl"
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
-
-
-def edited(tmp_path, fixture: str, edit) -> str:
-    path = tmp_path / fixture.replace("/", "_")
-    path.write_bytes(edit((FIXTURES / fixture).read_bytes()))
-    return str(path)
 
 
 def test_search_response_ingests_with_fields(engine):

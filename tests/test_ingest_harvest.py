@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from paperfeed.cli import cli
-from paperfeed.ingest import harvest, http, oai
+from paperfeed.ingest import harvest, oai
 from paperfeed.models import Paper
 from tests.replay import ReplayServer
 
@@ -19,13 +19,7 @@ NO_RECORDS = "oai-pmh/ErrorResponseNoRecordsMatch.xml"
 TOKEN = "726959|1001"
 
 
-@pytest.fixture(autouse=True)
-def waits(monkeypatch) -> list[float]:
-    monkeypatch.setenv("PAPERFEED_ARXIV_DELAY", "0")
-    recorded: list[float] = []
-    monkeypatch.setattr(http, "SLEEP", recorded.append)
-    monkeypatch.setattr(http, "_last_request", {})
-    return recorded
+pytestmark = pytest.mark.usefixtures("waits")
 
 
 @pytest.fixture

@@ -5,15 +5,15 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-import orjson
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from paperfeed.cli import cli
-from paperfeed.ingest import http, oai, xmlsafe
+from paperfeed.ingest import oai, xmlsafe
 from paperfeed.ingest.run import Checkpoint, RejectLog, Summary, ingest, ingest_sources
 from paperfeed.models import Paper
+from tests.ingest_support import count, edited, paper, rejects
 from tests.replay import FIXTURES, ReplayServer
 
 LIST = "oai-pmh/ListRecordsResponse.xml"  # 6 arXivRaw records, resumptionToken 726959|1001
@@ -30,13 +30,7 @@ ERRORS = {
 NO_RECORDS = "oai-pmh/ErrorResponseNoRecordsMatch.xml"
 
 
-@pytest.fixture(autouse=True)
-def waits(monkeypatch) -> list[float]:
-    monkeypatch.setenv("PAPERFEED_ARXIV_DELAY", "0")
-    recorded: list[float] = []
-    monkeypatch.setattr(http, "SLEEP", recorded.append)
-    monkeypatch.setattr(http, "_last_request", {})
-    return recorded
+pytestmark = pytest.mark.usefixtures("waits")
 
 
 @pytest.fixture
@@ -50,27 +44,6 @@ def harvestable(server: ReplayServer) -> str:
     server.add("/oai", LIST, query={"verb": "ListRecords", "metadataPrefix": "arXivRaw"})
     server.add("/oai", PAGE2, query={"verb": "ListRecords", "resumptionToken": TOKEN})
     return server.url("/oai?verb=ListRecords&metadataPrefix=arXivRaw")
-
-
-def paper(engine, arxiv_id: str) -> dict:
-    with engine.connect() as conn:
-        return dict(conn.execute(select(Paper).where(Paper.arxiv_id == arxiv_id)).mappings().one())
-
-
-def count(engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(Paper)).scalar()
-
-
-def rejects(data_dir) -> list[dict]:
-    path = data_dir / "rejects.jsonl"
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
-
-
-def edited(tmp_path, fixture: str, edit) -> str:
-    path = tmp_path / fixture.replace("/", "_")
-    path.write_bytes(edit((FIXTURES / fixture).read_bytes()))
-    return str(path)
 
 
 def test_list_records_arxivraw_ingests_with_fields(engine):

@@ -30,6 +30,22 @@ def text(value, field: str) -> str | None:
     return " ".join(value.split()) or None  # split/join: several times faster than a regex
 
 
+# PaperRecord attribute -> arXiv's own field name (OAI metadata, the Kaggle snapshot)
+ARXIV_TEXT_FIELDS = {
+    "comments": "comments",
+    "journal_ref": "journal-ref",
+    "doi": "doi",
+    "report_no": "report-no",
+    "license": "license",
+    "submitter": "submitter",
+}
+
+
+def arxiv_text_fields(get) -> dict[str, str | None]:
+    """The single-line fields arXiv names the same way everywhere, read through `get(name)`."""
+    return {attr: text(get(name), name) for attr, name in ARXIV_TEXT_FIELDS.items()}
+
+
 def abstract(value) -> str | None:
     """Abstract text: hard line wraps joined, arXiv's paragraph breaks kept as newlines."""
     if value is None:
