@@ -10,6 +10,7 @@ kept in the data directory.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass
@@ -126,7 +127,12 @@ def secret_key() -> str:
     configured = get("secret_key")
     if configured:
         return configured
-    path = data_dir() / "secret_key"
+    return _stored_key(data_dir() / "secret_key")
+
+
+@functools.lru_cache(maxsize=4)
+def _stored_key(path: Path) -> str:
+    """Read (creating it on first run) the key file; cached: every request signs with it."""
     if not path.exists():
         tmp = path.with_name(f"secret_key.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

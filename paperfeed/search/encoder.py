@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import re
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -220,7 +221,14 @@ def get_encoder(
     device = _device(device or settings.get("embedding_device"))
     chosen = variant or settings.get("embedding_variant")
     threads = int(settings.get("embedding_threads")) or len(os.sched_getaffinity(0))
-    return _cached_encoder(model, chosen, device, threads)
+    # one builder at a time: lru_cache alone lets concurrent first requests (a web
+    # worker just started) each import transformers and build the model, and a
+    # half-finished import fails the others ("cannot import name AutoTokenizer")
+    with _BUILD_LOCK:
+        return _cached_encoder(model, chosen, device, threads)
+
+
+_BUILD_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=8)

@@ -63,6 +63,7 @@ def nice_date(value) -> str:
 
 templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[site_context])
 templates.env.filters.update(excerpt=excerpt, author_list=author_list, nice_date=nice_date)
+templates.env.auto_reload = False  # templates ship with the package: no stat() per include per request
 
 
 DOCS_PAGE = """<!doctype html>

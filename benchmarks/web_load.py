@@ -1,0 +1,335 @@
+"""
+Web load: throughput and p50/p99 latency of the daily page, a paper page, a
+day page and the search API with 100,000 papers and 50 concurrent clients.
+
+The database is SQLite, built by the product's own code: a Kaggle-format
+snapshot generated from the real sample papers under fresh ids
+(`benchmarks/ingest.py`'s `generate`), ingested with `ingest_sources`; daily
+lists (50 papers a day for 30 days ending today), users and upvotes inserted
+directly.  The search index (tantivy + HNSW) is built by `update_index` with an
+encoder that embeds each distinct abstract once with the real MiniLM model and
+adds a little noise per paper: the snapshot repeats the 200 sample abstracts,
+so this gives real embeddings without 15 minutes of encoding.  The server
+encodes queries with the real model (hybrid search, the API's mode), and the
+queries are drawn at random from word pairs, so most miss its query cache.
+
+`paperfeed serve` runs as a subprocess (the digest scheduler off) with 1 and
+then 2 workers; `wrk` (50 connections, 2 threads) loads one endpoint at a time
+after a short warm-up.  wrk runs on the same cores as the server.
+
+    python benchmarks/web_load.py                         # 100,000 papers, ~6 min
+    python benchmarks/web_load.py --papers 2000 --duration 3   # smoke test
+
+Ends with `name: value` headline lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest import SAMPLE, generate  # noqa: E402  (benchmarks/ingest.py)
+
+DAYS, PER_DAY, USERS = 30, 50, 500
+CONNECTIONS, THREADS = 50, 2
+TARGET_P99_MS, TARGET_RPS = 100, 300
+WORD = re.compile(r"[a-z]{5,}")
+STOP = {"which", "these", "their", "there", "where", "about", "using", "based", "while", "between",
+        "under", "other", "paper", "results", "present", "given", "show", "shows", "study", "first",
+        "second", "three", "within", "through", "without", "however", "whose", "would", "could", "should"}
+
+
+class MemoEncoder:
+    """Real MiniLM embeddings of each distinct text (encoded once), plus per-paper noise."""
+
+    def __init__(self, real, noise: float = 0.02) -> None:
+        self.real, self.model_id, self.dim = real, real.model_id, real.dim
+        self.cache: dict[str, np.ndarray] = {}
+        self.noise = noise
+        self.rng = np.random.default_rng(3)
+
+    def encode_documents(self, texts: list[str], batch_size: int = 64, progress=None) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            for text, vec in zip(missing, self.real.encode_documents(missing), strict=True):
+                self.cache[text] = vec
+        out = np.stack([self.cache[t] for t in texts]).astype(np.float32)
+        out += self.rng.standard_normal(out.shape).astype(np.float32) * self.noise
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.real.encode_query(text)
+
+
+def build(work: Path, papers: int, index: bool) -> dict:
+    """The benchmark database and index; returns what the load needs (ids, days, words)."""
+    from sqlalchemy import func, insert, select
+
+    from paperfeed import db
+    from paperfeed.ingest.run import ingest_sources
+    from paperfeed.models import DailyEntry, Paper, User, Vote
+
+    timings = {}
+    snapshot = work / "snapshot.jsonl"
+    t = time.perf_counter()
+    generate(snapshot, papers)
+    engine = db.connect()
+    ingest_sources([str(snapshot)], engine=engine)
+    timings["ingest_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    rng = random.Random(11)
+    with engine.connect() as conn:
+        ids = conn.execute(select(Paper.arxiv_id)).scalars().all()
+    assert len(ids) == papers, f"ingested {len(ids)} of {papers} papers"
+    now = datetime.now(UTC)
+    today = now.date()
+    days = [today - timedelta(days=d) for d in range(DAYS)]
+    listed = rng.sample(ids, DAYS * PER_DAY)
+    entries = [
+        {"day": day, "arxiv_id": listed[d * PER_DAY + k], "curated": k % 5 == 0,
+         "submitted_by_user": None, "submitted_by_name": f"hf-user-{rng.randrange(300)}",
+         "imported_upvotes": rng.randrange(200), "pinned": k == 0, "hidden": False, "created_at": now}
+        for d, day in enumerate(days) for k in range(PER_DAY)
+    ]
+    users = [{"id": i + 1, "username": f"reader{i}", "email": None, "password_hash": None,
+              "role": "reader", "created_at": now} for i in range(USERS)]
+    votes = {(rng.randrange(USERS) + 1, rng.choice(listed)) for _ in range(DAYS * PER_DAY * 15)}
+    with engine.begin() as conn:
+        conn.execute(insert(User), users)
+        conn.execute(insert(DailyEntry), entries)
+        conn.execute(insert(Vote), [{"user_id": u, "arxiv_id": a, "created_at": now} for u, a in votes])
+        n_votes = conn.scalar(select(func.count()).select_from(Vote))
+    timings["lists_s"] = time.perf_counter() - t
+
+    if index:
+        from paperfeed.search import update_index
+        from paperfeed.search.encoder import get_encoder
+
+        t = time.perf_counter()
+        report = update_index(engine, encoder=MemoEncoder(get_encoder()), chunk_size=20_000)
+        timings["index_s"] = time.perf_counter() - t
+        assert report.complete and report.indexed == papers, report
+    engine.dispose()
+
+    records = [json.loads(line) for line in SAMPLE.open()]
+    text = " ".join(f"{r.get('title') or ''} {r.get('abstract') or ''}" for r in records)
+    counts: dict[str, int] = {}
+    for w in WORD.findall(text.lower()):
+        if w not in STOP:
+            counts[w] = counts.get(w, 0) + 1
+    words = [w for w, c in sorted(counts.items(), key=lambda kv: -kv[1]) if c >= 2][:400]
+    snapshot.unlink()
+    return {"ids": ids, "days": days, "words": words, "votes": n_votes, "timings": timings}
+
+
+LUA = """
+local paths = {%(paths)s}
+local words = {%(words)s}
+local mode = "%(mode)s"
+local gap = %(gap)s
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("seed", counter * 7919)
+end
+
+function init(args)
+  math.randomseed(seed)
+end
+
+function request()
+  local path
+  if mode == "search" then
+    path = "/api/papers/search?q=" .. words[math.random(#words)] .. "+" .. words[math.random(#words)]
+  else
+    path = paths[math.random(#paths)]
+  end
+  return wrk.format("GET", path)
+end
+
+if gap > 0 then
+  function delay()
+    return math.floor(-math.log(1 - math.random()) * gap)  -- exponential: Poisson arrivals per connection
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p90_us": %%d, "p99_us": %%d, "max_us": %%d, '
+    .. '"mean_us": %%f, "connect": %%d, "read": %%d, "write": %%d, "timeout": %%d, "status": %%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, latency.mean, e.connect, e.read, e.write, e.timeout, e.status))
+end
+"""
+
+
+def lua_list(items: list[str]) -> str:
+    return ", ".join(json.dumps(i) for i in items)
+
+
+def wrk(base: str, work: Path, name: str, paths: list[str], words: list[str], mode: str,
+        duration: float, gap_ms: float = 0) -> dict:
+    script = work / f"{name}.lua"
+    script.write_text(LUA % {"paths": lua_list(paths), "words": lua_list(words), "mode": mode, "gap": gap_ms})
+    cmd = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{duration:g}s", "--timeout", "10s",
+           "-s", str(script), base]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    r = json.loads(line[len("RESULT "):])
+    secs = r["duration_us"] / 1e6
+    errors = r["connect"] + r["read"] + r["write"] + r["timeout"] + r["status"]
+    return {"rps": r["requests"] / secs, "p50_ms": r["p50_us"] / 1e3, "p90_ms": r["p90_us"] / 1e3,
+            "p99_ms": r["p99_us"] / 1e3, "max_ms": r["max_us"] / 1e3, "requests": r["requests"],
+            "errors": errors, "non2xx": r["status"]}
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env: dict, workers: int, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "paperfeed.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"server exited: {log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return proc, base
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    sys.exit("server did not start")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()  # uvicorn's supervisor stops its workers on SIGTERM
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def check(base: str, path: str) -> None:
+    with urllib.request.urlopen(base + path, timeout=30) as r:
+        body = r.read()
+        assert r.status == 200 and body, (path, r.status)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap.add_argument("--papers", type=int, default=100_000)
+    ap.add_argument("--duration", type=float, default=15, help="seconds of load per endpoint")
+    ap.add_argument("--warmup", type=float, default=3, help="seconds of unmeasured load per endpoint")
+    ap.add_argument("--workers", default="1,2", help="comma-separated worker counts to try")
+    ap.add_argument("--no-index", action="store_true", help="no search index (search uses its SQL fallback)")
+    ap.add_argument("--keep", action="store_true", help="keep the database and logs")
+    args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # so `finally` stops the server
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install -y wrk")
+
+    work = Path(tempfile.mkdtemp(prefix="pf-web-bench-"))
+    data = work / "data"
+    env = dict(os.environ, PAPERFEED_DATA_DIR=str(data), PAPERFEED_DATABASE_URL=f"sqlite:///{data / 'paperfeed.db'}",
+               PAPERFEED_DIGEST_SCHEDULER="false")
+    os.environ.update({k: env[k] for k in ("PAPERFEED_DATA_DIR", "PAPERFEED_DATABASE_URL")})
+    t = time.perf_counter()
+    built = build(work, args.papers, index=not args.no_index)
+    timings = " ".join(f"{k} {v:.1f}" for k, v in built["timings"].items())
+    print(f"built {args.papers} papers, {DAYS}x{PER_DAY} daily entries, {built['votes']} votes "
+          f"in {time.perf_counter() - t:.0f}s ({timings})", flush=True)
+
+    rng = random.Random(5)
+    days = built["days"]
+    endpoints = [  # name, paths, lua mode
+        ("daily", ["/"], "paths"),
+        ("day", [f"/papers/date/{d.isoformat()}" for d in days[1:]], "paths"),
+        ("paper", [f"/papers/{i}" for i in rng.sample(built["ids"], min(2000, len(built["ids"])))], "paths"),
+        ("search", [], "search"),
+    ]
+    results: dict[tuple[int, str], dict] = {}
+    for workers in [int(w) for w in args.workers.split(",")]:
+        proc, base = start_server(env, workers, work / f"server-{workers}.log")
+        try:
+            for name, paths, mode in endpoints:
+                # a few requests one at a time first: a fresh worker's first searches, if
+                # concurrent, race to load the encoder (ImportError, substring fallback)
+                words = built["words"]
+                for k in range(8 * workers):
+                    check(base, paths[k % len(paths)] if paths else f"/api/papers/search?q={words[k]}+{words[-k - 1]}")
+                if args.warmup:
+                    wrk(base, work, name, paths, built["words"], mode, args.warmup)
+                r = results[(workers, name)] = wrk(base, work, name, paths, built["words"], mode, args.duration)
+                print(f"workers={workers} {name:7s} {r['rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
+                      f"p90 {r['p90_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  max {r['max_ms']:7.1f} ms  "
+                      f"errors {r['errors']}", flush=True)
+            # the target's own operating point: the daily page paced at ~TARGET_RPS (open-ish loop)
+            gap = max(1000 * CONNECTIONS / TARGET_RPS - 5, 0)
+            r = results[(workers, "daily@300")] = wrk(base, work, "paced", ["/"], [], "paths", args.duration, gap)
+            print(f"workers={workers} daily paced at ~{TARGET_RPS}/s: {r['rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
+                  f"p99 {r['p99_ms']:7.1f} ms  errors {r['errors']}", flush=True)
+        finally:
+            stop_server(proc)
+
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores "
+          f"(wrk -t{THREADS} -c{CONNECTIONS} on the same cores)")
+    for (workers, name), r in results.items():
+        key = f"{name.replace('@', '_at')}_w{workers}"
+        print(f"{key}_rps: {r['rps']:.0f}")
+        print(f"{key}_p50_ms: {r['p50_ms']:.1f}")
+        print(f"{key}_p99_ms: {r['p99_ms']:.1f}")
+        print(f"{key}_errors: {r['errors']}")
+    best = max((w for w, n in results if n == "daily"), key=lambda w: results[(w, "daily")]["rps"])
+    d = results[(best, "daily")]
+    print(f"daily_rps: {d['rps']:.0f}")
+    print(f"daily_p99_ms: {d['p99_ms']:.1f}")
+    print(f"daily_best_workers: {best}")
+    met = any(results[(w, n)]["rps"] >= TARGET_RPS * 0.98 and results[(w, n)]["p99_ms"] <= TARGET_P99_MS
+              for w, n in results if n in ("daily", "daily@300"))
+    print(f"daily_target_met: {'yes' if met else 'no'} (p99 <= {TARGET_P99_MS} ms at >= {TARGET_RPS} req/s)")
+    if args.keep:
+        print(f"kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
