@@ -9,7 +9,6 @@ touched.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -40,7 +39,9 @@ def fresh_directory(path: Path) -> None:
 def run_demo(data_dir: Path, host: str, port: int, serve: bool) -> int:
     from paperfeed import db
     from paperfeed.ingest.run import ingest_sources
+    from paperfeed.search import update_index
     from paperfeed.stats import collect, render
+    from paperfeed.web.app import serve as serve_site
 
     fresh_directory(data_dir)
     os.environ["PAPERFEED_DATA_DIR"] = str(data_dir)
@@ -51,17 +52,10 @@ def run_demo(data_dir: Path, host: str, port: int, serve: bool) -> int:
     if summary.exit_status:
         click.echo("the bundled sample had rejects: see rejects.jsonl in the data directory", err=True)
         return summary.exit_status
-    if importlib.util.find_spec("paperfeed.search.indexer"):
-        from paperfeed.search.indexer import build_index
-
-        build_index(engine)
+    update_index(engine)
     click.echo(render(collect(engine)))
     click.echo(f"data directory: {data_dir.resolve()}")
-    if serve and importlib.util.find_spec("paperfeed.web.app"):
-        from paperfeed.web.app import serve as serve_site
-
+    if serve:
         click.echo(f"serving on http://{host}:{port}/")
         serve_site(host=host, port=port)
-    elif serve:
-        click.echo("(the web site is not part of this build yet; the data is ready for `paperfeed stats`)")
     return 0

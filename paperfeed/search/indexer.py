@@ -312,5 +312,3 @@ def _last_generation(root: Path) -> int:
     numbers = [int(p.name.split("-")[1]) for p in root.glob("gen-*") if p.name.split("-")[1].isdigit()]
     return max(numbers, default=0)
 
-
-build_index = update  # the name `paperfeed demo` imports
