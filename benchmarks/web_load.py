@@ -19,6 +19,12 @@ after a short warm-up.  wrk runs on the same cores as the server.
 
     python benchmarks/web_load.py                         # 100,000 papers, ~6 min
     python benchmarks/web_load.py --papers 2000 --duration 3   # smoke test
+    python benchmarks/web_load.py --keep                  # keep the database for later runs
+    python benchmarks/web_load.py --data /tmp/pf-web-bench-XXXX --only daily --workers 2
+
+`--data` reuses a kept benchmark directory (no build), so two versions of the
+server can be compared on the same database: run it from each checkout, since
+the server is started from the current directory (`python -m paperfeed.cli`).
 
 Ends with `name: value` headline lines.
 """
@@ -130,16 +136,8 @@ def build(work: Path, papers: int, index: bool) -> dict:
         timings["index_s"] = time.perf_counter() - t
         assert report.complete and report.indexed == papers, report
     engine.dispose()
-
-    records = [json.loads(line) for line in SAMPLE.open()]
-    text = " ".join(f"{r.get('title') or ''} {r.get('abstract') or ''}" for r in records)
-    counts: dict[str, int] = {}
-    for w in WORD.findall(text.lower()):
-        if w not in STOP:
-            counts[w] = counts.get(w, 0) + 1
-    words = [w for w, c in sorted(counts.items(), key=lambda kv: -kv[1]) if c >= 2][:400]
     snapshot.unlink()
-    return {"ids": ids, "days": days, "words": words, "votes": n_votes, "timings": timings}
+    return {"ids": ids, "days": days, "words": sample_words(), "votes": n_votes, "timings": timings}
 
 
 LUA = """
@@ -183,6 +181,33 @@ function done(summary, latency, requests)
     latency:percentile(99), latency.max, latency.mean, e.connect, e.read, e.write, e.timeout, e.status))
 end
 """
+
+
+def reuse(work: Path) -> dict:
+    """What `build` returns, read back from a kept benchmark directory."""
+    from sqlalchemy import distinct, func, select
+
+    from paperfeed import db
+    from paperfeed.models import DailyEntry, Paper, Vote
+
+    engine = db.connect()
+    with engine.connect() as conn:
+        ids = conn.execute(select(Paper.arxiv_id)).scalars().all()
+        days = conn.execute(select(distinct(DailyEntry.day)).order_by(DailyEntry.day.desc())).scalars().all()
+        n_votes = conn.scalar(select(func.count()).select_from(Vote))
+    engine.dispose()
+    return {"ids": ids, "days": days, "words": sample_words(), "votes": n_votes, "timings": {}}
+
+
+def sample_words() -> list[str]:
+    """Frequent words of the sample papers: what the search load asks for."""
+    records = [json.loads(line) for line in SAMPLE.open()]
+    text = " ".join(f"{r.get('title') or ''} {r.get('abstract') or ''}" for r in records)
+    counts: dict[str, int] = {}
+    for w in WORD.findall(text.lower()):
+        if w not in STOP:
+            counts[w] = counts.get(w, 0) + 1
+    return [w for w, c in sorted(counts.items(), key=lambda kv: -kv[1]) if c >= 2][:400]
 
 
 def lua_list(items: list[str]) -> str:
@@ -261,21 +286,24 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="comma-separated worker counts to try")
     ap.add_argument("--no-index", action="store_true", help="no search index (search uses its SQL fallback)")
     ap.add_argument("--keep", action="store_true", help="keep the database and logs")
+    ap.add_argument("--data", type=Path, help="reuse this kept benchmark directory instead of building one")
+    ap.add_argument("--only", default="", help="comma-separated endpoints to load (daily,day,paper,search,paced)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # so `finally` stops the server
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install -y wrk")
 
-    work = Path(tempfile.mkdtemp(prefix="pf-web-bench-"))
+    work = args.data.resolve() if args.data else Path(tempfile.mkdtemp(prefix="pf-web-bench-"))
     data = work / "data"
     env = dict(os.environ, PAPERFEED_DATA_DIR=str(data), PAPERFEED_DATABASE_URL=f"sqlite:///{data / 'paperfeed.db'}",
                PAPERFEED_DIGEST_SCHEDULER="false")
     os.environ.update({k: env[k] for k in ("PAPERFEED_DATA_DIR", "PAPERFEED_DATABASE_URL")})
     t = time.perf_counter()
-    built = build(work, args.papers, index=not args.no_index)
+    built = reuse(work) if args.data else build(work, args.papers, index=not args.no_index)
     timings = " ".join(f"{k} {v:.1f}" for k, v in built["timings"].items())
-    print(f"built {args.papers} papers, {DAYS}x{PER_DAY} daily entries, {built['votes']} votes "
-          f"in {time.perf_counter() - t:.0f}s ({timings})", flush=True)
+    print(f"{'reused' if args.data else 'built'} {len(built['ids'])} papers, {len(built['days'])} days of "
+          f"daily lists, {built['votes']} votes in {time.perf_counter() - t:.0f}s ({timings})", flush=True)
+    only = set(filter(None, args.only.split(",")))
 
     rng = random.Random(5)
     days = built["days"]
@@ -290,6 +318,8 @@ def main() -> None:
         proc, base = start_server(env, workers, work / f"server-{workers}.log")
         try:
             for name, paths, mode in endpoints:
+                if only and name not in only:
+                    continue
                 # a few requests one at a time first: a fresh worker's first searches, if
                 # concurrent, race to load the encoder (ImportError, substring fallback)
                 words = built["words"]
@@ -301,6 +331,8 @@ def main() -> None:
                 print(f"workers={workers} {name:7s} {r['rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
                       f"p90 {r['p90_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  max {r['max_ms']:7.1f} ms  "
                       f"errors {r['errors']}", flush=True)
+            if only and "paced" not in only:
+                continue
             # the target's own operating point: the daily page paced at ~TARGET_RPS (open-ish loop)
             gap = max(1000 * CONNECTIONS / TARGET_RPS - 5, 0)
             r = results[(workers, "daily@300")] = wrk(base, work, "paced", ["/"], [], "paths", args.duration, gap)
@@ -317,15 +349,17 @@ def main() -> None:
         print(f"{key}_p50_ms: {r['p50_ms']:.1f}")
         print(f"{key}_p99_ms: {r['p99_ms']:.1f}")
         print(f"{key}_errors: {r['errors']}")
-    best = max((w for w, n in results if n == "daily"), key=lambda w: results[(w, "daily")]["rps"])
-    d = results[(best, "daily")]
-    print(f"daily_rps: {d['rps']:.0f}")
-    print(f"daily_p99_ms: {d['p99_ms']:.1f}")
-    print(f"daily_best_workers: {best}")
+    daily_runs = [w for w, n in results if n == "daily"]
+    if daily_runs:
+        best = max(daily_runs, key=lambda w: results[(w, "daily")]["rps"])
+        d = results[(best, "daily")]
+        print(f"daily_rps: {d['rps']:.0f}")
+        print(f"daily_p99_ms: {d['p99_ms']:.1f}")
+        print(f"daily_best_workers: {best}")
     met = any(results[(w, n)]["rps"] >= TARGET_RPS * 0.98 and results[(w, n)]["p99_ms"] <= TARGET_P99_MS
               for w, n in results if n in ("daily", "daily@300"))
     print(f"daily_target_met: {'yes' if met else 'no'} (p99 <= {TARGET_P99_MS} ms at >= {TARGET_RPS} req/s)")
-    if args.keep:
+    if args.keep or args.data:
         print(f"kept: {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
