@@ -13,6 +13,7 @@ header).  Roles: reader < curator < admin.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from datetime import UTC, datetime
@@ -24,7 +25,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import Engine, func, select
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
 
 from paperfeed import settings
 from paperfeed.models import User
@@ -107,38 +109,65 @@ def has_role(user: User | None, role: str) -> bool:
 # -- the session cookie -------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4)
+def _serializer_for(key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt="paperfeed.session")
+
+
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key(), salt="paperfeed.session")
+    return _serializer_for(settings.secret_key())
 
 
-class Sessions(BaseHTTPMiddleware):
-    """Loads the signed session into `request.state.session`; writes it back when changed."""
+def session_cookie(value: str, secure: bool) -> str:
+    """The Set-Cookie header value that stores a signed session."""
+    response = Response()
+    response.set_cookie(
+        COOKIE, value, max_age=SESSION_DAYS * 86400, httponly=True, samesite="lax", secure=secure, path="/"
+    )
+    return response.headers["set-cookie"]
 
-    async def dispatch(self, request: Request, call_next) -> Response:
-        serializer = _serializer()
-        session, fresh = None, False
-        raw = request.cookies.get(COOKIE)
-        if raw:
-            try:
-                session = serializer.loads(raw, max_age=SESSION_DAYS * 86400)
-            except BadSignature:
-                session = None
-        if not isinstance(session, dict) or not isinstance(session.get("c"), str):
-            session, fresh = {"c": secrets.token_urlsafe(32)}, True
-        request.state.session = session
-        request.state.session_changed = fresh
-        response = await call_next(request)
-        if request.state.session_changed:
-            response.set_cookie(
-                COOKIE,
-                serializer.dumps(request.state.session),
-                max_age=SESSION_DAYS * 86400,
-                httponly=True,
-                samesite="lax",
-                secure=request.url.scheme == "https",
-                path="/",
-            )
-        return response
+
+def load_session(scope: dict) -> dict | None:
+    """The signed session in a request's cookie, or None when absent or not ours."""
+    raw = HTTPConnection(scope).cookies.get(COOKIE)
+    if not raw:
+        return None
+    try:
+        session = _serializer().loads(raw, max_age=SESSION_DAYS * 86400)
+    except BadSignature:
+        return None
+    return session if isinstance(session, dict) and isinstance(session.get("c"), str) else None
+
+
+class Sessions:
+    """Loads the signed session into `request.state.session`; writes it back when changed.
+
+    Pure ASGI middleware: `BaseHTTPMiddleware` runs the rest of the app in a
+    separate task and copies every response through a stream (issue #4).
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        session = load_session(scope)
+        fresh = session is None
+        state = scope.setdefault("state", {})
+        state["session"] = session if session is not None else {"c": secrets.token_urlsafe(32)}
+        state["session_changed"] = fresh
+
+        async def send_with_cookie(message) -> None:
+            if message["type"] == "http.response.start" and state.get("session_changed"):
+                value = _serializer().dumps(state["session"])
+                MutableHeaders(scope=message).append(
+                    "set-cookie", session_cookie(value, secure=scope.get("scheme") == "https")
+                )
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
 def session(request: Request) -> dict:
