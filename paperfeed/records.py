@@ -94,6 +94,13 @@ class PaperRecord:
                 out.append(f"{name} longer than {MAX_TEXT_FIELD} characters")
         return out
 
+    def check(self, origin: str) -> Reject | None:
+        """The `Reject` for this record if it cannot be stored, else None."""
+        problems = self.problems()
+        if not problems:
+            return None
+        return Reject(origin, self.location or "record", "; ".join(problems), self.arxiv_id)
+
 
 @dataclass
 class Reject:

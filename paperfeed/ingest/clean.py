@@ -25,9 +25,21 @@ def text(value, field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"{field} must be text, got {type(value).__name__}")
+    if _clean(value):
+        return value or None
     if _CONTROL.search(value):
         value = _CONTROL.sub("", value)
     return " ".join(value.split()) or None  # split/join: several times faster than a regex
+
+
+def _clean(value: str) -> bool:
+    """True when `value` is already normalised: single spaces only, none at either end.
+
+    A printable string has no whitespace but " " (every other character `str.split`
+    splits on is a separator or control character), so this is exact; it costs a
+    tenth of split/join on a typical title or abstract.
+    """
+    return value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " "
 
 
 # PaperRecord attribute -> arXiv's own field name (OAI metadata, the Kaggle snapshot)
@@ -52,6 +64,11 @@ def abstract(value) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"abstract must be text, got {type(value).__name__}")
+    value = value.strip()
+    if "\n " not in value and "\n\t" not in value:  # one paragraph, hard-wrapped (nearly all)
+        flat = value.replace("\n", " ")
+        if _clean(flat):
+            return flat or None
     if _CONTROL.search(value):
         value = _CONTROL.sub("", value)
     value = value.strip()

@@ -1,9 +1,9 @@
 """
 Parse a file in a second process while this one writes to the database.
 
-Parsing (JSON, cleaning) and writing (SQL) each take about half of an ingest's
-CPU time, so on a machine with two or more cores a reader process roughly
-doubles throughput.  Batches travel through a bounded queue, so memory stays
+The reader parses, cleans, checks and stages records (`upsert.stage`: the row
+a new paper makes, with its content hash), so the writer only compares and
+inserts; on a machine with two or more cores the two halves run in parallel.  Batches travel through a bounded queue, so memory stays
 constant however large the file; the reader exits by itself if its parent dies
 (for example when an ingest is killed), so nothing is left running.
 """
@@ -16,6 +16,7 @@ import queue
 from collections.abc import Iterator
 from pathlib import Path
 
+from paperfeed.ingest.upsert import Staged
 from paperfeed.records import PaperRecord, Reject
 
 BATCH = 1000
@@ -40,11 +41,14 @@ def _put(q, item, parent: int) -> bool:
 
 def _reader(path: str, fmt: str | None, q, parent: int) -> None:
     from paperfeed.ingest import formats
+    from paperfeed.ingest.upsert import stage
 
     try:
         with formats.open_file(Path(path)) as f:
             batch: list = []
             for item in formats.records(path, fmt, f):
+                if isinstance(item, PaperRecord):  # checked and staged here, off the writer's core
+                    item = item.check(path) or stage(item)
                 batch.append(item)
                 if len(batch) >= BATCH:
                     if not _put(q, (batch, formats.position(f)), parent):
@@ -63,7 +67,7 @@ class ChildReader:
         self.path, self.fmt = path, fmt
         self.position = 0
 
-    def __iter__(self) -> Iterator[PaperRecord | Reject]:
+    def __iter__(self) -> Iterator[Staged | Reject]:
         ctx = mp.get_context("fork")
         q = ctx.Queue(maxsize=DEPTH)
         child = ctx.Process(target=_reader, args=(self.path, self.fmt, q, os.getpid()), daemon=True)

@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import Engine
 
 from paperfeed import settings
-from paperfeed.ingest.upsert import Counts, write_batch
+from paperfeed.ingest.upsert import Counts, Staged, write_batch
 from paperfeed.records import PaperRecord, Reject
 
 SHOWN_REJECTS = 20
@@ -91,7 +91,7 @@ class RejectLog:
 
 
 def ingest(
-    items: Iterable[PaperRecord | Reject | Checkpoint],
+    items: Iterable[PaperRecord | Staged | Reject | Checkpoint],
     engine: Engine,
     rejects: RejectLog,
     summary: Summary,
@@ -101,7 +101,7 @@ def ingest(
 ) -> Summary:
     """Write the good records of `items` in batches; log the bad ones."""
     batch_size = batch_size or settings.get_int("batch_size")
-    batch: list[PaperRecord] = []
+    batch: list[PaperRecord | Staged] = []
 
     def flush() -> None:
         if batch:
@@ -117,10 +117,10 @@ def ingest(
         elif isinstance(item, Reject):
             summary.rejected += 1
             rejects.add(item)
-        elif problems := item.problems():
+        elif isinstance(item, PaperRecord) and (reject := item.check(origin)):
             summary.rejected += 1
-            rejects.add(Reject(origin, item.location or "record", "; ".join(problems), item.arxiv_id))
-        else:
+            rejects.add(reject)
+        else:  # a good record, or one the reader process checked and staged (prefetch.py)
             summary.read += 1
             batch.append(item)
             if len(batch) >= batch_size:

@@ -52,7 +52,11 @@ class Counts:
 
 
 def content_hash(row: dict) -> str:
-    payload = orjson.dumps([row[k] for k in CONTENT], option=orjson.OPT_NAIVE_UTC)
+    return _hash([row[k] for k in CONTENT])
+
+
+def _hash(values) -> str:
+    payload = orjson.dumps(values, option=orjson.OPT_NAIVE_UTC)
     return hashlib.md5(payload, usedforsecurity=False).hexdigest()
 
 
@@ -63,35 +67,79 @@ def _record_version(rec: PaperRecord) -> int | None:
     return max(known) if known else None
 
 
-def _merge_versions(stored: list[dict], rec: PaperRecord) -> list[dict]:
+def _merge_versions(stored: list[dict], versions: list[dict]) -> list[dict]:
+    """The union of two version lists: a known creation date wins over a missing one."""
     by_number = {v["version"]: v.get("created") for v in stored}
+    for v in versions:
+        number, created = v["version"], v["created"]
+        if created is not None or number not in by_number:
+            by_number[number] = created
+    return [{"version": n, "created": by_number[n]} for n in sorted(by_number)]
+
+
+def _versions(rec: PaperRecord) -> list[dict]:
+    """`rec`'s versions as stored: oldest first, one entry per number, ISO dates."""
+    by_number: dict = {}
     for number, created in rec.versions:
         if created is not None or number not in by_number:
             by_number[number] = created.isoformat() if created is not None else None
     return [{"version": n, "created": by_number[n]} for n in sorted(by_number)]
 
 
-def new_row(rec: PaperRecord) -> dict:
-    row: dict = {"arxiv_id": rec.arxiv_id, "version": _record_version(rec)}
-    row["versions"] = _merge_versions([], rec)
+# A staged record is a tuple: the values of STAGED columns, JSON columns as JSON text,
+# then the record's source and its daily-list entry (or None)
+STAGED = ("arxiv_id", *CONTENT, "sources", "content_hash")
+JSON_COLUMNS = frozenset(("versions", "authors", "categories", "sources"))
+_SOURCE, _DAILY = len(STAGED), len(STAGED) + 1
+Staged = tuple
+
+
+def _json(value) -> str:
+    return orjson.dumps(value).decode()
+
+
+def stage(rec: PaperRecord) -> Staged:
+    """`rec` as the row it makes when its paper is new, with that row's content hash.
+
+    A big ingest stages records in its reader process (prefetch.py), so the writer
+    only compares and inserts; JSON columns travel as text, which is several times
+    cheaper to send between processes than the lists and dicts they encode.
+    Applying a record to a stored row gives the same result as applying its staged
+    form (`merge` reads it back), so nothing is lost by staging early.
+    """
+    versions = _versions(rec)
+    values: list = [_record_version(rec), versions]
     sources = {}
     source = rec.source
+    fields = rec.__dict__
     for name in PAPER_FIELDS:
-        value = getattr(rec, name)
+        value = fields[name]
         if value is None or value == "" or value == []:
-            row[name] = [] if name in _LISTS else None
+            values.append([] if name in _LISTS else None)
         else:
-            row[name] = value
+            values.append(value)
             sources[name] = source
-    row["sources"] = sources
+    digest = _hash(values)
+    values[1], values[3], values[6] = _json(versions), _json(values[3]), _json(values[6])  # versions, authors, categories
+    return (rec.arxiv_id, *values, _json(sources), digest, source, rec.daily)
+
+
+def new_row(rec: PaperRecord | Staged) -> dict:
+    """The stored row (without revision) of a paper first seen in `rec`."""
+    staged = rec if isinstance(rec, tuple) else stage(rec)
+    row = dict(zip(STAGED, staged[:_SOURCE], strict=True))
+    for name in JSON_COLUMNS:
+        row[name] = orjson.loads(row[name])
     return row
 
 
-def merge(old: dict, rec: PaperRecord) -> dict:
-    """The row that results from applying `rec` to the stored row `old`."""
+def merge(old: dict, rec: PaperRecord | Staged) -> dict:
+    """The row that results from applying `rec` to the stored row `old` (content hash not set)."""
+    staged = rec if isinstance(rec, tuple) else stage(rec)
+    source, new = staged[_SOURCE], new_row(staged)
     row = dict(old)
     row["sources"] = dict(old["sources"])
-    theirs, ours = _record_version(rec), old["version"]
+    theirs, ours = new["version"], old["version"]  # the record's highest version, the stored one
     if theirs is not None and (ours is None or theirs > ours):
         mode = "newer"
     elif theirs == ours:
@@ -99,7 +147,7 @@ def merge(old: dict, rec: PaperRecord) -> dict:
     else:
         mode = "older"
     for name in PAPER_FIELDS:
-        value = getattr(rec, name)
+        value = new[name]
         if value in _EMPTY:
             continue
         current = row[name]
@@ -113,9 +161,9 @@ def merge(old: dict, rec: PaperRecord) -> dict:
             take = current != value
         if take:
             row[name] = value
-            row["sources"][name] = rec.source
-    row["versions"] = _merge_versions(old["versions"], rec)
-    if theirs is not None and (ours is None or theirs > ours):
+            row["sources"][name] = source
+    row["versions"] = _merge_versions(old["versions"], new["versions"])
+    if mode == "newer":
         row["version"] = theirs
     return row
 
@@ -156,58 +204,72 @@ def _write_daily(conn, entries: dict[tuple, dict]) -> int:
     return len(inserts) + len(updates)
 
 
-def write_batch(engine: Engine, records: list[PaperRecord]) -> Counts:
+def write_batch(engine: Engine, records: list[PaperRecord | Staged]) -> Counts:
     """Upsert `records` in one transaction; retried once if a concurrent writer raced us."""
+    staged = [r if isinstance(r, tuple) else stage(r) for r in records]
     for attempt in (1, 2):
         try:
             with db.writer(engine) as conn:
-                return _write(conn, records)
+                return _write(conn, staged)
         except IntegrityError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-def _write(conn, records: list[PaperRecord]) -> Counts:
+def _write(conn, records: list[Staged]) -> Counts:
     counts = Counts()
-    stored = _load(conn, list({r.arxiv_id for r in records}))
-    pending: dict[str, dict] = {}
+    stored = _load(conn, list({r[0] for r in records}))
+    # arxiv_id -> the row to write: a staged record while the paper is new and seen once
+    # (inserted as it came, the fast path of a bulk load), else a merged row dict
+    pending: dict[str, Staged | dict] = {}
     entries: dict[tuple, dict] = {}
     for rec in records:
-        before = pending.get(rec.arxiv_id) or stored.get(rec.arxiv_id)
-        row = new_row(rec) if before is None else merge(before, rec)
-        row["content_hash"] = content_hash(row)
+        arxiv_id = rec[0]
+        before = pending.get(arxiv_id) or stored.get(arxiv_id)
         if before is None:
             counts.new += 1
-        elif row["content_hash"] != before["content_hash"] or row["sources"] != before["sources"]:
-            counts.updated += 1
+            pending[arxiv_id] = rec
         else:
-            counts.unchanged += 1
-        if before is None or row is not before:
-            pending[rec.arxiv_id] = row
-        if rec.daily is not None:
-            entries[(rec.daily.day, rec.arxiv_id)] = {
-                "day": rec.daily.day,
-                "arxiv_id": rec.arxiv_id,
-                "curated": rec.daily.curated,
-                "imported_upvotes": rec.daily.upvotes,
-                "submitted_by_name": rec.daily.submitted_by,
+            if isinstance(before, tuple):
+                before = new_row(before)
+            row = merge(before, rec)
+            row["content_hash"] = content_hash(row)
+            if row["content_hash"] != before["content_hash"] or row["sources"] != before["sources"]:
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+            pending[arxiv_id] = row
+        daily = rec[_DAILY]
+        if daily is not None:
+            entries[(daily.day, arxiv_id)] = {
+                "day": daily.day,
+                "arxiv_id": arxiv_id,
+                "curated": daily.curated,
+                "imported_upvotes": daily.upvotes,
+                "submitted_by_name": daily.submitted_by,
             }
-    changed = {
-        k: v
-        for k, v in pending.items()
-        if k not in stored or (v["content_hash"], v["sources"]) != (stored[k]["content_hash"], stored[k]["sources"])
-    }
-    if changed:
+    inserts, updates = [], []
+    for arxiv_id, row in pending.items():
+        old = stored.get(arxiv_id)
+        if old is None:
+            inserts.append(row)
+        elif (row["content_hash"], row["sources"]) != (old["content_hash"], old["sources"]):
+            updates.append(row)
+    if inserts or updates:
         revision = (conn.execute(select(func.coalesce(func.max(papers.c.revision), 0))).scalar() or 0) + 1
-        inserts = [{**v, "revision": revision} for k, v in changed.items() if k not in stored]
-        updates = [{**v, "_id": k, "revision": revision} for k, v in changed.items() if k in stored]
         if inserts:
-            conn.execute(papers.insert(), inserts)
+            db.insert_rows(conn, papers, (*STAGED, "revision"), [_insert_values(r, revision) for r in inserts], JSON_COLUMNS)
         if updates:
             # executemany with column-named keys: SQLAlchemy SETs exactly those columns
-            cols = ["_id", *CONTENT, "sources", "content_hash", "revision"]
+            cols = [*CONTENT, "sources", "content_hash"]
             stmt = update(papers).where(papers.c.arxiv_id == bindparam("_id"))
-            conn.execute(stmt, [{k: u[k] for k in cols} for u in updates])
+            conn.execute(stmt, [{"_id": u["arxiv_id"], "revision": revision, **{k: u[k] for k in cols}} for u in updates])
     counts.daily_entries = _write_daily(conn, entries)
     return counts
+
+
+def _insert_values(row: Staged | dict, revision: int) -> tuple:
+    if isinstance(row, tuple):
+        return (*row[:_SOURCE], revision)
+    return (*(_json(row[k]) if k in JSON_COLUMNS else row[k] for k in STAGED), revision)

@@ -1,0 +1,93 @@
+"""The bulk-load fast paths store exactly what the plain paths store.
+
+A big file is parsed, checked and staged in a reader process (prefetch.py) and
+new papers are inserted without SQLAlchemy's per-value processing on SQLite
+(db.insert_rows); neither may change a single stored byte, count or reject.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import orjson
+from sqlalchemy import select
+
+from paperfeed import db
+from paperfeed.ingest import prefetch
+from paperfeed.ingest.run import ingest_sources
+from paperfeed.ingest.upsert import JSON_COLUMNS, papers
+from paperfeed.models import Paper
+from tests.conftest import shared_data
+
+
+def row(arxiv_id: str, **changes) -> dict:
+    base = {
+        "arxiv_id": arxiv_id, "version": 2, "title": "Ünïcode title", "abstract": "Text.",
+        "versions": [{"version": 1, "created": "2007-04-02T19:18:42+00:00"}, {"version": 2, "created": None}],
+        "authors": ["A. Author", "B. Bé"], "primary_category": "hep-ph", "categories": ["hep-ph", "cs.LG"],
+        "comments": None, "journal_ref": None, "doi": "10.1/x", "report_no": None, "license": None,
+        "submitter": "Sub Mitter", "sources": {"title": "kaggle", "abstract": "kaggle"},
+        "published": datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC),
+        "updated": datetime(2024, 1, 1, 23, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2))),
+        "content_hash": "0" * 32, "revision": 7,
+    }
+    return base | changes
+
+
+def test_insert_rows_stores_what_sqlalchemy_stores(engine):
+    rows = [row("1"), row("2", published=None, updated=datetime(1999, 12, 31, 23, 59, 59)), row("3", authors=[], sources={})]
+    columns = tuple(rows[0])
+    with engine.begin() as conn:
+        conn.execute(papers.insert(), [r | {"arxiv_id": "plain-" + r["arxiv_id"]} for r in rows])
+        as_text = [tuple(orjson.dumps(r[c]).decode() if c in JSON_COLUMNS else r[c] for c in columns) for r in rows]
+        db.insert_rows(conn, papers, columns, [(f"fast-{t[0]}", *t[1:]) for t in as_text], JSON_COLUMNS)
+    with engine.connect() as conn:  # the driver's view: SQLite's stored text, PostgreSQL's values
+        raw = {r[0]: r[1:] for r in conn.exec_driver_sql(f"SELECT {', '.join(columns)} FROM papers")}
+    for r in rows:
+        assert raw["fast-" + r["arxiv_id"]] == raw["plain-" + r["arxiv_id"]]
+
+
+def messy_file(path) -> None:
+    """Real records plus every case the upsert and the reject log handle differently."""
+    sample = [json.loads(line) for line in shared_data("arxiv-kaggle-sample.jsonl").open()]
+    lines = [orjson.dumps(r) for r in sample]
+    first = dict(sample[0])
+    older = dict(first, versions=first["versions"][:1], title="An older title", doi=None)
+    lines += [
+        orjson.dumps(first),  # the same record again: unchanged
+        orjson.dumps(older),  # an older version: only fills gaps (here there are none)
+        orjson.dumps(dict(sample[1], title="A newer title", versions=[*sample[1]["versions"], {"version": "v9", "created": "Mon, 2 Apr 2029 19:18:42 GMT"}])),
+        b'{"id": "0704.9999", "title": "no abstract", "versions": []}',
+        b'{"title": "no id", "versions": []}',
+        b"not json",
+        b"[1, 2]",
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+
+def dump(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(*Paper.__table__.c).order_by(Paper.arxiv_id))]
+
+
+def test_reader_process_stores_and_rejects_exactly_as_in_process(engine, data_dir, tmp_path, monkeypatch):
+    path = tmp_path / "messy.jsonl"
+    messy_file(path)
+    rejects = data_dir / "rejects.jsonl"
+
+    def run(use_reader: bool, target):
+        monkeypatch.setattr(prefetch, "worth_it", lambda _path: use_reader)
+        monkeypatch.setattr(prefetch, "BATCH", 7)  # many messages, batches that split duplicates
+        summary = ingest_sources([str(path)], batch_size=50, engine=target)
+        logged = [{k: v for k, v in orjson.loads(line).items() if k != "at"} for line in rejects.read_bytes().splitlines()]
+        rejects.unlink()
+        return (summary.line(), summary.exit_status), logged, dump(target)
+
+    plain_url = f"sqlite:///{tmp_path / 'plain.db'}"
+    try:
+        via_reader, in_process = run(True, engine), run(False, db.connect(plain_url))
+    finally:
+        db.dispose(plain_url)
+    assert via_reader == in_process
+    assert in_process[0] == ("read 203, new 200, updated 1, unchanged 2, rejected 4", 1)

@@ -1,0 +1,44 @@
+"""The cleaners' fast paths give exactly what the plain split/join definitions give."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paperfeed.ingest import clean
+
+# every kind of character the fast paths must notice: ASCII and Unicode whitespace,
+# line and paragraph separators, control and format characters, plain letters
+NASTY = "ab é\n\t\r\x0b\x0c\x00\x01\x08\x1b\x1c\x1f\x7f\x85\xa0\u1680\u2000\u200b\u2028\u2029\u202f\u3000\ufeff"
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+PARAGRAPH = re.compile(r"\n[ \t]+")
+
+
+def reference_text(value: str) -> str | None:
+    return " ".join(CONTROL.sub("", value).split()) or None
+
+
+def reference_abstract(value: str) -> str | None:
+    value = CONTROL.sub("", value).strip()
+    parts = PARAGRAPH.split(value) if "\n " in value or "\n\t" in value else (value,)
+    return "\n".join(p for p in (" ".join(p.split()) for p in parts) if p) or None
+
+
+@settings(max_examples=3000)
+@given(st.text(alphabet=NASTY, max_size=40))
+def test_text_matches_split_join(value):
+    assert clean.text(value, "title") == reference_text(value)
+
+
+@settings(max_examples=3000)
+@given(st.text(alphabet=NASTY, max_size=40))
+def test_abstract_matches_split_join(value):
+    assert clean.abstract(value) == reference_abstract(value)
+
+
+def test_typical_arxiv_abstract_takes_the_fast_path_unchanged():
+    raw = "  We study the thing.\nIt is hard-wrapped\nat 80 columns.\n"
+    assert clean.abstract(raw) == "We study the thing. It is hard-wrapped at 80 columns."
+    assert clean.abstract("  One.\n  Two.\n") == "One.\nTwo."  # an indented line starts a paragraph
