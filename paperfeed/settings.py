@@ -47,6 +47,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("vector_dtype", "i8", "Storage type of paper vectors: `i8` (384 bytes a paper with MiniLM) or `f16`; a change takes effect with `paperfeed index --rebuild`."),
         Setting("trending_half_life_hours", "24", "Trending: hours after which an upvote counts half as much (exponential decay)."),
         Setting("trending_days", "7", "Trending: how many days of upvotes the trending page and digest look back."),
+        Setting("page_cache_seconds", "5", "Seconds the site keeps a rendered daily list or trending page for visitors who are not signed in (0: no cache); upvotes, submissions and curators' changes clear it at once, other changes (ingest, imports) show when it expires."),
         Setting("allow_signup", "true", "Whether visitors may create accounts on the site (`false`: only `paperfeed user create`)."),
         Setting("submit_max_age_days", "14", "Oldest paper, in days since its first version, that readers may submit to today's list."),
         Setting("submit_per_day", "5", "Papers one reader may submit per day (curators and admins are not limited)."),

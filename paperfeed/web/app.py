@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
-from paperfeed.web import accounts, metrics, security
+from paperfeed.web import accounts, metrics, pagecache, security
 
 HERE = Path(__file__).parent
 log = logging.getLogger("paperfeed.web")
@@ -94,6 +94,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         openapi_url="/api/openapi.json",
     )
     app.state.engine = engine if engine is not None else db.connect()
+    pagecache.install(app)  # innermost: cached pages still get the headers and session cookie
     security.install(app)
     # outermost last: sessions must exist before any handler (error pages included) runs
     app.add_middleware(accounts.Sessions)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from paperfeed import ids, settings
 from paperfeed.models import DailyEntry, Vote
-from paperfeed.web import accounts, queries, security
+from paperfeed.web import accounts, pagecache, queries, security
 from paperfeed.web.pages import render, today
 from paperfeed.web.security import FriendlyError
 
@@ -74,6 +74,7 @@ def vote(
                 conn.execute(insert(votes).values(user_id=user.id, arxiv_id=canon, created_at=datetime.now(UTC)))
     except IntegrityError:  # a double click raced us: the vote is there either way
         pass
+    pagecache.invalidate()
     with engine.connect() as conn:
         count = queries.upvotes(conn, canon)
     if request.headers.get("HX-Request"):
@@ -162,6 +163,7 @@ def submit(
             )
     except IntegrityError:
         return _submit_form(request, f"{canon} is already on today's list.", paper, 409)
+    pagecache.invalidate()
     return RedirectResponse(f"/papers/{canon}?submitted=1", status_code=303)
 
 
@@ -191,5 +193,6 @@ def curate(
             done = conn.execute(stmt).rowcount
     if not done:
         raise FriendlyError(404, "That entry is no longer on the list.")
+    pagecache.invalidate()
     log.info("curator %s: %s entry %s", user.username, action, entry_id)
     return RedirectResponse(_back(request, next), status_code=303)

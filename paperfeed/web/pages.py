@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine
 
 from paperfeed import ids, settings, trending
-from paperfeed.web import accounts, citation, finder, queries
+from paperfeed.web import accounts, citation, finder, pagecache, queries
 from paperfeed.web.security import FriendlyError
 
 router = APIRouter()
@@ -168,6 +168,8 @@ def daily_page(request: Request, period: Period, sort: str, page: int, notice: s
         "day_view": period_of("day", period.first),
         "is_curator": curator,
     }
+    if user is None:
+        pagecache.shareable(request)
     return render(request, "daily.html", context)
 
 
@@ -226,6 +228,8 @@ def trending_page(request: Request, days: Annotated[int | None, Query(ge=1, le=3
         "notice": notice,
         "half_life": settings.get("trending_half_life_hours"),
     }
+    if user is None:
+        pagecache.shareable(request)
     return render(request, "trending.html", context)
 
 
