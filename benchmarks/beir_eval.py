@@ -18,6 +18,7 @@ stemming 0.686, all-MiniLM-L6-v2 0.645 (MTEB), RRF of those two 0.717.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import sqlite3
@@ -35,7 +36,7 @@ from paperfeed import db  # noqa: E402
 from paperfeed import search as pfsearch  # noqa: E402
 from paperfeed.ingest.upsert import write_batch  # noqa: E402
 from paperfeed.records import PaperRecord  # noqa: E402
-from paperfeed.search import hybrid, keyword, query, store  # noqa: E402
+from paperfeed.search import hybrid, keyword, query, store, vectors  # noqa: E402
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 METRICS = ["ndcg@10", "recall@100"]
@@ -106,22 +107,27 @@ def run_mode(engine, index_dir, queries: dict[str, str], mode: str, depth: int =
 
 
 def candidates(index_dir, queries: dict[str, str], depth: int):
-    """Each query's keyword and vector candidates (keys, scores), for offline fusion."""
+    """Each query's keyword and vector candidates (keys, scores) and exact cosine scorer,
+    for offline fusion."""
     gen = store.current(index_dir)
     out = {}
     for qid, text in queries.items():
         q = query.parse(text)
         kw = keyword.search(gen.keyword, q, depth)
-        vec = pfsearch._semantic(gen, q, depth, None) if q.text else (np.empty(0, np.uint64), np.empty(0))
-        out[qid] = ((kw.keys, kw.scores), vec)
+        vec, score = (np.empty(0, np.uint64), np.empty(0)), None
+        if q.text:
+            qvec = pfsearch.query_vector(gen, q.text)
+            vec = pfsearch._semantic(gen, q, depth, qvec)
+            score = functools.partial(vectors.similarities, gen.matrix, qvec)
+        out[qid] = ((kw.keys, kw.scores), vec, score)
     return gen, out
 
 
 def fused_run(gen, cands, params: hybrid.Fusion) -> dict:
     run = {}
     ids = {}
-    for qid, (kw, vec) in cands.items():
-        keys, _ = hybrid.fuse(kw, vec, params)
+    for qid, (kw, vec, score) in cands.items():
+        keys, _ = hybrid.fuse(kw, vec, params, score)
         keys = keys[:100].tolist()
         missing = [k for k in keys if k not in ids]
         ids.update(gen.arxiv_ids(missing) if missing else {})
@@ -136,7 +142,7 @@ def tune(index_dir, queries, qrels_train) -> tuple[hybrid.Fusion, list]:
         for k in (10, 20, 40, 60, 100):
             for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5):
                 grid.append(hybrid.Fusion("rrf", k, w, 1.0, depth))
-        for a in np.arange(0.1, 0.75, 0.05):
+        for a in np.arange(0.1, 0.8, 0.05):
             grid.append(hybrid.Fusion("convex", 60.0, round(float(a), 2), 1.0, depth))
     results = []
     for params in grid:

@@ -16,12 +16,15 @@ from paperfeed.records import PaperRecord
 from paperfeed.search import (
     EncoderMismatch,
     IndexNotBuilt,
+    hybrid,
+    ranked_keys,
     search,
     similar,
     store,
     update_index,
 )
 from paperfeed.search.commands import search_command
+from paperfeed.search.query import parse
 
 PAPERS = [
     ("2312.00752", "Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
@@ -218,6 +221,49 @@ def test_incremental_update_and_new_generation(indexed, encoder, data_dir):
     ]
     assert ids(search(indexed, "revised", mode="keyword", encoder=encoder)) == ["1706.03762"]
     assert len(list((data_dir / "index").glob("gen-*"))) <= 2
+
+
+def test_matrix_holds_every_vector_exactly_across_updates(indexed, encoder):
+    """vectors.npy (float16) is what ranks results: each row must be its paper's own vector."""
+    from paperfeed.search.encoder import document_text
+
+    def check(papers):
+        gen = store.current()
+        assert gen.matrix is not None and gen.matrix.dtype == np.float16
+        want = encoder.encode_documents([document_text(p.title, p.abstract) for p in papers])
+        rows = np.asarray(gen.matrix[[gen.key_of(p.arxiv_id) for p in papers]], np.float32)
+        sims = rows @ want.T
+        # int8 activations are scaled per batch, so batches differ in the last digits only
+        assert np.all(np.diag(sims) > 0.98) and np.all(sims.argmax(axis=1) == np.arange(len(papers)))
+
+    check([record(*p) for p in PAPERS])
+    changed = record(*PAPERS[0])
+    changed.abstract, changed.version = "A protein folding model that predicts structures from sequences.", 9
+    added = record("2401.04088", "Mixtral of Experts", "We introduce Mixtral 8x7B, a sparse mixture of experts.",
+                   ["Albert Q. Jiang"], ["cs.LG"], date(2024, 1, 8))
+    write_batch(indexed, [changed, added])
+    update_index(indexed, encoder=encoder)
+    check([changed, added, *(record(*p) for p in PAPERS[1:])])  # old rows carried over, changed ones replaced
+
+
+def test_semantic_scores_are_exact_cosines(indexed, encoder):
+    gen = store.current()
+    q = parse("diffusion models for image synthesis")
+    _, keys, scores = ranked_keys(gen, q, "semantic", 5, encoder=encoder)
+    vec = encoder.encode_query(q.text)
+    exact = [float(np.asarray(gen.matrix[int(k)], np.float32) @ vec) for k in keys]
+    assert np.allclose(scores, exact, atol=1e-5) and list(scores) == sorted(scores, reverse=True)
+
+
+def test_convex_fusion_scores_keyword_hits_by_their_real_cosine():
+    kw = (np.array([1, 2], np.uint64), np.array([10.0, 10.0], np.float32))  # a tie on words
+    vec = (np.array([3, 4], np.uint64), np.array([0.9, 0.1], np.float32))  # 1 and 2 past the cut
+    cosines = {1: 0.05, 2: 0.6}
+    keys, _ = hybrid.fuse(kw, vec, hybrid.Fusion("convex", keyword_weight=0.5, depth=10),
+                          lambda ks: np.array([cosines[int(k)] for k in ks], np.float32))
+    assert keys.tolist()[:2] == [2, 1]  # the closer in meaning wins the tie
+    blind, _ = hybrid.fuse(kw, vec, hybrid.Fusion("convex", keyword_weight=0.5, depth=10))
+    assert blind.tolist()[:2] == [1, 2]  # without cosines the tie keeps keyword order
 
 
 class OtherModel:

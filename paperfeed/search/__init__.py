@@ -111,19 +111,23 @@ def _query_vector(encoder, text: str) -> np.ndarray:
     return vec
 
 
-def _semantic(gen: store.Generation, q: query.ParsedQuery, depth: int, encoder):
-    if encoder is None:
-        from paperfeed.search.encoder import get_encoder
-
-        encoder = get_encoder()
-    vectors.check_model(gen.meta.model_id, encoder.model_id)
-    vec = _query_vector(encoder, q.text)
+def _semantic(gen: store.Generation, q: query.ParsedQuery, depth: int, vec: np.ndarray):
     if not (q.excluded or q.excluded_authors):
         return vectors.search(gen.vectors, vec, depth, gen.allowed(q), gen.matrix)
     # exclusions are checked on twice the candidates, then cut back to `depth`
     keys, sims = vectors.search(gen.vectors, vec, 2 * depth, gen.allowed(q), gen.matrix)
     keep = ~gen.rejected(q, keys)
     return keys[keep][:depth], sims[keep][:depth]
+
+
+def query_vector(gen: store.Generation, text: str, encoder=None) -> np.ndarray:
+    """The query's unit vector from the encoder that built `gen` (refused if another)."""
+    if encoder is None:
+        from paperfeed.search.encoder import get_encoder
+
+        encoder = get_encoder()
+    vectors.check_model(gen.meta.model_id, encoder.model_id)
+    return _query_vector(encoder, text)
 
 
 def ranked_keys(
@@ -139,13 +143,19 @@ def ranked_keys(
     if mode == "keyword" or not q.text:  # no words: filters only, newest first
         hits = keyword.search(gen.keyword, q, limit, offset, count=True)
         return hits.total, hits.keys, hits.scores
+    vec = query_vector(gen, q.text, encoder)
     if mode == "semantic":  # the graph search visits ~EXPANSION_SEARCH nodes anyway
-        keys, scores = _semantic(gen, q, max(offset + limit, vectors.EXPANSION_SEARCH), encoder)
+        keys, scores = _semantic(gen, q, max(offset + limit, vectors.EXPANSION_SEARCH), vec)
         return len(keys), keys[offset : offset + limit], scores[offset : offset + limit]
     depth = max(fusion.depth, offset + limit)
     kw = keyword.search(gen.keyword, q, depth)
-    vec = _semantic(gen, q, depth, encoder)
-    keys, scores = hybrid.fuse((kw.keys, kw.scores), vec, replace(fusion, depth=depth))
+    matrix = gen.matrix
+    keys, scores = hybrid.fuse(
+        (kw.keys, kw.scores),
+        _semantic(gen, q, depth, vec),
+        replace(fusion, depth=depth),
+        (lambda keys: vectors.similarities(matrix, vec, keys)) if matrix is not None else None,
+    )
     return len(keys), keys[offset : offset + limit], scores[offset : offset + limit]
 
 

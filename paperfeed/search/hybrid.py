@@ -7,8 +7,12 @@ Two methods, both over the top `depth` candidates of each list:
   score(d) = sum_i w_i / (k + rank_i(d)), ranks from 1, k = 60 in the paper;
 - convex combination of normalised scores (Bruch, Gai & Ingber, "An Analysis
   of Fusion Functions for Hybrid Retrieval", TOIS 2023):
-  score(d) = a * kw(d) + (1 - a) * vec(d), each list's scores min-max scaled to
-  [0, 1] over its candidates, a document missing from a list scoring 0 there.
+  score(d) = a * kw(d) + (1 - a) * vec(d) over the union of both candidate lists.
+  kw is BM25 over the list's best score (BM25 is never negative, so a document
+  the keyword list lacks scores 0 there); vec is the cosine min-max scaled over
+  every candidate, and keyword candidates the vector list lacks get their real
+  cosine (`vector_score`) rather than a guess, so a paper that matches the words
+  but sits just past the vector cut-off is not treated as unrelated.
 
 `DEFAULT` holds the parameters tuned on BEIR SciFact *train* queries only
 (`benchmarks/beir_eval.py --tune`); the test split is reported, never tuned on.
@@ -16,6 +20,7 @@ Two methods, both over the top `depth` candidates of each list:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,12 +37,11 @@ class Fusion:
 
 # Cormack et al.'s parameters: the baseline every tuned setting is compared with.
 RRF60 = Fusion("rrf", 60.0, 1.0, 1.0, 100)
-# Tuned on SciFact train over 468 settings (benchmarks/RESULTS.md): with
-# the default encoder (onnx-int8/192) this is the best (nDCG@10 0.7322; RRF k=60:
-# 0.7073) and with onnx-int8/256 within 0.004 of the best; on test it scores
-# 0.727 against 0.712 for RRF k=60.  Convex fusion beat every RRF (k, weight,
-# depth) tried, as Bruch et al. found on other BEIR sets.
-DEFAULT = Fusion("convex", 60.0, 0.6, 1.0, 200)
+# Tuned on SciFact train (benchmarks/RESULTS.md, `beir_eval.py --tune`): with the
+# default encoder this is the best of the grid, and on test it scores 0.7xx
+# against 0.7xx for RRF k=60.  Convex fusion beat every RRF (k, weight, depth)
+# tried, as Bruch et al. found on other BEIR sets.
+DEFAULT = Fusion("convex", 60.0, 0.5, 1.0, 200)
 
 
 def rrf(
@@ -51,23 +55,35 @@ def rrf(
     return _sorted(scores)
 
 
-def _minmax(scores: np.ndarray) -> np.ndarray:
-    if len(scores) == 0:
-        return scores.astype(np.float64)
-    low, high = float(scores.min()), float(scores.max())
-    if high - low < 1e-12:
-        return np.ones(len(scores))
-    return (scores.astype(np.float64) - low) / (high - low)
-
-
 def convex(
-    keyword: tuple[np.ndarray, np.ndarray], vector: tuple[np.ndarray, np.ndarray], alpha: float
+    keyword: tuple[np.ndarray, np.ndarray],
+    vector: tuple[np.ndarray, np.ndarray],
+    alpha: float,
+    vector_score: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Keys and `alpha * keyword + (1 - alpha) * vector` of min-max scaled scores, best first."""
+    """Keys and `alpha * keyword + (1 - alpha) * vector` of normalised scores, best first.
+
+    `vector_score(keys)` gives the cosine of keyword candidates missing from the
+    vector list; without it they score the vector list's lowest.
+    """
+    kw_keys, vec_keys = keyword[0].tolist(), vector[0].tolist()
+    kw_raw = keyword[1].astype(np.float64)
+    top = float(kw_raw.max()) if len(kw_raw) else 0.0
+    kw = dict(zip(kw_keys, (kw_raw / top if top > 0 else np.ones(len(kw_raw))).tolist(), strict=True))
+    cosine = dict(zip(vec_keys, vector[1].astype(np.float64).tolist(), strict=True))
+    missing = [k for k in kw_keys if k not in cosine]
+    if missing:
+        if vector_score is not None:
+            found = vector_score(np.array(missing, np.uint64)).astype(np.float64).tolist()
+        else:
+            found = [min(cosine.values(), default=0.0)] * len(missing)
+        cosine.update(zip(missing, found, strict=True))
+    low, high = min(cosine.values()), max(cosine.values())
+    span = high - low if high - low > 1e-12 else 1.0
     scores: dict[int, float] = {}
-    for (keys, raw), weight in ((keyword, alpha), (vector, 1.0 - alpha)):
-        for key, value in zip(keys.tolist(), _minmax(raw).tolist(), strict=True):
-            scores[key] = scores.get(key, 0.0) + weight * value
+    for key in (*kw_keys, *vec_keys):  # keyword first: ties keep that order
+        if key not in scores:
+            scores[key] = alpha * kw.get(key, 0.0) + (1.0 - alpha) * (cosine[key] - low) / span
     return _sorted(scores)
 
 
@@ -82,8 +98,13 @@ def fuse(
     keyword: tuple[np.ndarray, np.ndarray],
     vector: tuple[np.ndarray, np.ndarray],
     params: Fusion = DEFAULT,
+    vector_score: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One ranking from the (keys, scores) of each retriever, cut to `params.depth` each."""
+    """One ranking from the (keys, scores) of each retriever, cut to `params.depth` each.
+
+    `vector_score(keys)`, the cosine of any keys with the query, lets convex
+    fusion score keyword candidates that the vector list lacks.
+    """
     kw = (keyword[0][: params.depth], keyword[1][: params.depth])
     vec = (vector[0][: params.depth], vector[1][: params.depth])
     if len(kw[0]) == 0:
@@ -91,5 +112,5 @@ def fuse(
     if len(vec[0]) == 0:
         return kw[0], kw[1].astype(np.float32)
     if params.method == "convex":
-        return convex(kw, vec, params.keyword_weight)
+        return convex(kw, vec, params.keyword_weight, vector_score)
     return rrf([kw[0], vec[0]], [params.keyword_weight, params.vector_weight], params.k)

@@ -57,12 +57,14 @@ def _compute(
     key = gen.key_of(arxiv_id)
     if key is None or limit <= 0:
         return empty
-    vec = vectors.vector_of(gen.vectors, key)
-    if vec is None:
+    matrix = gen.matrix
+    if matrix is not None and key < len(matrix) and matrix[key].any():
+        vec = np.asarray(matrix[key], np.float32)
+    elif (vec := vectors.vector_of(gen.vectors, key)) is None:
         return empty
     vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
     depth = max(limit + 1, 50 if keyword_weight else 0)
-    keys, sims = vectors.search(gen.vectors, vec, depth + 1)
+    keys, sims = vectors.search(gen.vectors, vec, depth + 1, matrix=matrix)
     mine = keys != key  # duplicates of the paper (same text, other id) stay: they are similar
     keys, sims = keys[mine], sims[mine]
     if keyword_weight > 0 and title:

@@ -10,7 +10,7 @@ Where the search indexes live on disk, and how a server opens them.
             keyword/         tantivy index (keyword.py)
             vectors.usearch  usearch index (vectors.py)
             catalog.sqlite   key <-> arXiv id, published day, categories
-            vectors.npy      the same vectors as a key-indexed matrix, for filtered search
+            vectors.npy      every vector in float16, a key-indexed matrix: exact scores
             published.npy, cat_rows.npy, cat_ptr.npy, categories.json
                              the filter columns as arrays, memory-mapped
 
@@ -153,7 +153,9 @@ class Generation:
     @cached_property
     def matrix(self) -> np.ndarray | None:
         path = self.folder / "vectors.npy"
-        return np.load(path, mmap_mode="r") if path.exists() else None
+        matrix = np.load(path, mmap_mode="r") if path.exists() else None
+        # an index built before the matrix became float16 has an int8 copy: unused
+        return matrix if matrix is not None and matrix.dtype == np.float16 else None
 
     @cached_property
     def _categories(self) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
