@@ -91,3 +91,12 @@ def test_reader_process_stores_and_rejects_exactly_as_in_process(engine, data_di
         db.dispose(plain_url)
     assert via_reader == in_process
     assert in_process[0] == ("read 203, new 200, updated 1, unchanged 2, rejected 4", 1)
+
+
+def test_staged_hash_is_the_content_hash_of_the_row():
+    from paperfeed.ingest import kaggle
+    from paperfeed.ingest.upsert import content_hash, new_row
+
+    for number, line in enumerate(shared_data("arxiv-kaggle-sample.jsonl").open("rb"), 1):
+        row = new_row(kaggle.to_record(orjson.loads(line), f"line {number}"))
+        assert row["content_hash"] == content_hash(row)  # from the JSON text as sent == from the values

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,3 +43,24 @@ def test_typical_arxiv_abstract_takes_the_fast_path_unchanged():
     raw = "  We study the thing.\nIt is hard-wrapped\nat 80 columns.\n"
     assert clean.abstract(raw) == "We study the thing. It is hard-wrapped at 80 columns."
     assert clean.abstract("  One.\n  Two.\n") == "One.\nTwo."  # an indented line starts a paragraph
+
+
+NAME_PART = st.text(alphabet=NASTY, max_size=8)
+
+
+@settings(max_examples=3000)
+@given(st.lists(st.lists(NAME_PART, min_size=0, max_size=4) | st.tuples(NAME_PART, NAME_PART, st.just("")).map(list)))
+def test_authors_parsed_matches_split_join(value):
+    reference = []
+    for item in value:
+        last, first, suffix = (item + ["", "", ""])[:3]
+        if name := " ".join(f"{first} {last} {suffix}".split()):
+            reference.append(name)
+    assert clean.authors_parsed(value) == reference
+
+
+def test_version_numbers():
+    assert [clean.version_number(v) for v in ("v1", "v12", "3", 4, " v5 ", "v100")] == [1, 12, 3, 4, 5, 100]
+    for bad in ("v0", "0", 0, True, "x1", None, "v"):
+        with pytest.raises(ValueError):
+            clean.version_number(bad)

@@ -17,6 +17,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 _AUTHOR_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+", re.IGNORECASE)
 _VERSION = re.compile(r"^v?(\d+)$")
+_VERSION_NAMES = {f"v{n}": n for n in range(1, 100)}  # arXiv's own spelling, parsed once
 
 
 def text(value, field: str) -> str | None:
@@ -103,6 +104,13 @@ def authors_parsed(value) -> list[str]:
         raise ValueError("authors_parsed must be a list of [last, first, suffix] lists")
     out = []
     for item in value:
+        if isinstance(item, list) and len(item) == 3 and not item[2]:  # [last, first, ""]: nearly all
+            last, first = item[0], item[1]
+            if isinstance(last, str) and isinstance(first, str) and isinstance(item[2], str) and _clean(first) and _clean(last):
+                name = f"{first} {last}" if first and last else first or last
+                if name:
+                    out.append(name)
+                continue
         if not isinstance(item, list) or not all(isinstance(p, str) for p in item):
             raise ValueError("authors_parsed must be a list of [last, first, suffix] lists")
         last, first, suffix = (item + ["", "", ""])[:3]
@@ -131,6 +139,8 @@ def version_number(value) -> int:
     """1 from "v1", "1" or 1."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
+    if isinstance(value, str) and (known := _VERSION_NAMES.get(value)):
+        return known
     m = _VERSION.match(str(value).strip()) if isinstance(value, str | int) else None
     if not m or int(m.group(1)) < 1:
         raise ValueError(f"bad version {value!r}")
