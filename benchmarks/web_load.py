@@ -215,19 +215,37 @@ def lua_list(items: list[str]) -> str:
 
 
 def wrk(base: str, work: Path, name: str, paths: list[str], words: list[str], mode: str,
-        duration: float, gap_ms: float = 0) -> dict:
+        duration: float, gap_ms: float = 0, server: int | None = None) -> dict:
     script = work / f"{name}.lua"
     script.write_text(LUA % {"paths": lua_list(paths), "words": lua_list(words), "mode": mode, "gap": gap_ms})
     cmd = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{duration:g}s", "--timeout", "10s",
            "-s", str(script), base]
+    cpu = group_cpu_seconds(server) if server else 0.0
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu = group_cpu_seconds(server) - cpu if server else float("nan")
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     r = json.loads(line[len("RESULT "):])
     secs = r["duration_us"] / 1e6
     errors = r["connect"] + r["read"] + r["write"] + r["timeout"] + r["status"]
     return {"rps": r["requests"] / secs, "p50_ms": r["p50_us"] / 1e3, "p90_ms": r["p90_us"] / 1e3,
             "p99_ms": r["p99_us"] / 1e3, "max_ms": r["max_us"] / 1e3, "requests": r["requests"],
-            "errors": errors, "non2xx": r["status"]}
+            "errors": errors, "non2xx": r["status"], "cpu_ms": 1000 * cpu / max(r["requests"], 1)}
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) used so far by the processes of a process group: the server.
+
+    Per request, this is what the server costs whatever else runs on the machine
+    (throughput and latency here depend on wrk and on other load on the same cores)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after "(comm)": state, ppid, pgrp, ...
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_model() -> str:
@@ -327,27 +345,31 @@ def main() -> None:
                     check(base, paths[k % len(paths)] if paths else f"/api/papers/search?q={words[k]}+{words[-k - 1]}")
                 if args.warmup:
                     wrk(base, work, name, paths, built["words"], mode, args.warmup)
-                r = results[(workers, name)] = wrk(base, work, name, paths, built["words"], mode, args.duration)
+                r = results[(workers, name)] = wrk(base, work, name, paths, built["words"], mode, args.duration,
+                                                   server=proc.pid)
                 print(f"workers={workers} {name:7s} {r['rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
                       f"p90 {r['p90_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  max {r['max_ms']:7.1f} ms  "
-                      f"errors {r['errors']}", flush=True)
+                      f"server cpu {r['cpu_ms']:5.2f} ms/req  errors {r['errors']}  load {os.getloadavg()[0]:.1f}", flush=True)
             if only and "paced" not in only:
                 continue
             # the target's own operating point: the daily page paced at ~TARGET_RPS (open-ish loop)
             gap = max(1000 * CONNECTIONS / TARGET_RPS - 5, 0)
-            r = results[(workers, "daily@300")] = wrk(base, work, "paced", ["/"], [], "paths", args.duration, gap)
+            r = results[(workers, "daily@300")] = wrk(base, work, "paced", ["/"], [], "paths", args.duration, gap,
+                                                      server=proc.pid)
             print(f"workers={workers} daily paced at ~{TARGET_RPS}/s: {r['rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
                   f"p99 {r['p99_ms']:7.1f} ms  errors {r['errors']}", flush=True)
         finally:
             stop_server(proc)
 
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores "
-          f"(wrk -t{THREADS} -c{CONNECTIONS} on the same cores)")
+          f"(wrk -t{THREADS} -c{CONNECTIONS} on the same cores), load average now "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     for (workers, name), r in results.items():
         key = f"{name.replace('@', '_at')}_w{workers}"
         print(f"{key}_rps: {r['rps']:.0f}")
         print(f"{key}_p50_ms: {r['p50_ms']:.1f}")
         print(f"{key}_p99_ms: {r['p99_ms']:.1f}")
+        print(f"{key}_server_cpu_ms: {r['cpu_ms']:.2f}")
         print(f"{key}_errors: {r['errors']}")
     daily_runs = [w for w, n in results if n == "daily"]
     if daily_runs:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, exists, func, literal, select
 
 from paperfeed import trending
 from paperfeed.models import DailyEntry, Paper, User, Vote
@@ -112,8 +112,17 @@ def daily_cards(
     show_hidden: bool = False,
     now: datetime | None = None,
 ) -> list[Card]:
-    """The papers listed from `first` to `last` (inclusive): pinned first, then by `sort`."""
+    """The papers listed from `first` to `last` (inclusive): pinned first, then by `sort`.
+
+    One query: the vote counts and the reader's own votes are correlated subqueries
+    (indexed by paper), not separate round trips (issue #4)."""
     submitter = func.coalesce(users.c.username, entries.c.submitted_by_name)
+    on_paper = votes.c.arxiv_id == entries.c.arxiv_id
+    counted = select(func.count()).where(on_paper).correlate(entries).scalar_subquery()
+    if user_id is None:
+        mine = literal(False)
+    else:
+        mine = exists().where(on_paper, votes.c.user_id == user_id).correlate(entries)
     q = (
         select(
             *CARD_COLUMNS,
@@ -124,6 +133,8 @@ def daily_cards(
             entries.c.hidden,
             entries.c.curated,
             submitter.label("submitter"),
+            counted.label("votes"),
+            mine.label("mine"),
         )
         .join(papers, papers.c.arxiv_id == entries.c.arxiv_id)
         .outerjoin(users, users.c.id == entries.c.submitted_by_user)
@@ -137,16 +148,13 @@ def daily_cards(
         kept = best.get(row.arxiv_id)  # a paper on several days of a week: its best entry
         if kept is None or (row.pinned, row.imported_upvotes) > (kept.pinned, kept.imported_upvotes):
             best[row.arxiv_id] = row
-    ids = list(best)
-    counts = vote_counts(conn, ids)
-    mine = user_votes(conn, user_id, ids)
     cards = []
-    for arxiv_id, row in best.items():
+    for row in best.values():
         cards.append(
             _card(
                 row,
-                upvotes=row.imported_upvotes + counts.get(arxiv_id, 0),
-                voted=arxiv_id in mine,
+                upvotes=row.imported_upvotes + row.votes,
+                voted=bool(row.mine),
                 submitter=row.submitter,
                 day=row.day,
                 entry_id=row.entry_id,
@@ -227,9 +235,10 @@ def latest_day(conn: Connection, on_or_before: date | None = None) -> date | Non
 def neighbour_days(conn: Connection, first: date, last: date) -> tuple[date | None, date | None]:
     """The nearest days with visible entries before `first` and after `last`."""
     visible = entries.c.hidden.is_(False)
-    before = conn.execute(select(func.max(entries.c.day)).where(visible, entries.c.day < first)).scalar()
-    after = conn.execute(select(func.min(entries.c.day)).where(visible, entries.c.day > last)).scalar()
-    return before, after
+    before = select(func.max(entries.c.day)).where(visible, entries.c.day < first).scalar_subquery()
+    after = select(func.min(entries.c.day)).where(visible, entries.c.day > last).scalar_subquery()
+    row = conn.execute(select(before.label("before"), after.label("after"))).one()
+    return row.before, row.after
 
 
 def categories(conn: Connection, limit: int = 300) -> list[str]:
