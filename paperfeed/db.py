@@ -121,9 +121,11 @@ def _sqlite_datetime(value):
     """UTCDateTime's SQLite form: naive UTC, "2007-04-02 19:18:42.000000"."""
     if value is None:
         return None
-    if value.tzinfo is not None and value.tzinfo is not UTC:
+    if value.tzinfo is None:
+        return value.isoformat(" ", "microseconds")
+    if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
 
 
 def make_engine(url: str) -> Engine:
