@@ -248,6 +248,21 @@ def group_cpu_seconds(pgid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def worker_requests(base: str) -> dict[str, float]:
+    """Requests answered so far by each worker pid (the server's /metrics)."""
+    with urllib.request.urlopen(base + "/metrics", timeout=30) as r:
+        text = r.read().decode()
+    found = re.findall(r'^paperfeed_worker_requests(?:\{pid="(\d+)"\})? ([0-9.e+]+)$', text, re.M)
+    return {pid: float(n) for pid, n in found}
+
+
+def split(before: dict[str, float], after: dict[str, float]) -> str:
+    """How a run's requests spread over the workers, e.g. "52/48"."""
+    done = sorted((after[p] - before.get(p, 0) for p in after), reverse=True)
+    total = sum(done) or 1
+    return "/".join(f"{100 * n / total:.0f}" for n in done)
+
+
 def cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -345,11 +360,14 @@ def main() -> None:
                     check(base, paths[k % len(paths)] if paths else f"/api/papers/search?q={words[k]}+{words[-k - 1]}")
                 if args.warmup:
                     wrk(base, work, name, paths, built["words"], mode, args.warmup)
+                counts = worker_requests(base)
                 r = results[(workers, name)] = wrk(base, work, name, paths, built["words"], mode, args.duration,
                                                    server=proc.pid)
+                r["split"] = split(counts, worker_requests(base))
                 print(f"workers={workers} {name:7s} {r['rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
                       f"p90 {r['p90_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  max {r['max_ms']:7.1f} ms  "
-                      f"server cpu {r['cpu_ms']:5.2f} ms/req  errors {r['errors']}  load {os.getloadavg()[0]:.1f}", flush=True)
+                      f"server cpu {r['cpu_ms']:5.2f} ms/req  workers' share {r['split']}  errors {r['errors']}  "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
             if only and "paced" not in only:
                 continue
             # the target's own operating point: the daily page paced at ~TARGET_RPS (open-ish loop)

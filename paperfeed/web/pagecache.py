@@ -14,7 +14,9 @@ session cookie.  What it does:
   made-up parameters cannot push the real pages out).  Keyed by path and query.
 - The only per-visitor part of an anonymous page is the CSRF token in its forms:
   it is stored as a placeholder and each visitor's own token is put back when
-  the page is served.
+  the page is served.  So a page that calls `shareable` must depend on nothing
+  else about the request than its path and query: not on the Host header
+  (absolute links), other headers or the session.
 - Entries live `page_cache_seconds` (default 5; 0 turns the cache off).  An
   upvote, a submission or a curator's action calls `invalidate()`, which drops
   every entry in this worker and, by touching a stamp file in the data
