@@ -1,14 +1,18 @@
-"""The cleaners' fast paths give exactly what the plain split/join definitions give."""
+"""The cleaners' and the line reader's fast paths give exactly what the plain definitions give."""
 
 from __future__ import annotations
 
+import io
 import re
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperfeed.ingest import clean
+from paperfeed.ingest.lines import json_lines
+from paperfeed.records import Reject
 
 # every kind of character the fast paths must notice: ASCII and Unicode whitespace,
 # line and paragraph separators, control and format characters, plain letters
@@ -64,3 +68,37 @@ def test_version_numbers():
     for bad in ("v0", "0", 0, True, "x1", None, "v"):
         with pytest.raises(ValueError):
             clean.version_number(bad)
+
+
+def reference_json_lines(data: bytes) -> list:
+    """What `json_lines` said before it let orjson check UTF-8: decode first, then parse."""
+    out = []
+    for number, line in enumerate(io.BytesIO(data), 1):
+        if not line.strip():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            out.append((number, f"invalid UTF-8 at byte {e.start}"))
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            out.append((number, "truncated JSON" if not line.endswith(b"\n") else f"invalid JSON: {e}"))
+            continue
+        out.append((number, obj) if isinstance(obj, dict) else (number, "not an object"))
+    return out
+
+
+@settings(max_examples=2000)
+@given(st.lists(st.sampled_from([b'{"a": "', b'"}', b"\xc3\xa9", b"\xff", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc3",
+                                 b"\n", b"1", b"[", b"{", b"}", b'"', b" ", b"\xe2\x82\xac"]), max_size=12).map(b"".join))
+def test_json_lines_reports_bad_utf8_and_bad_json_as_before(data):
+    got = []
+    for item in json_lines(io.BytesIO(data), "f"):
+        if isinstance(item, Reject):
+            reason = "not an object" if item.reason.startswith("expected a JSON object") else item.reason
+            got.append((int(item.location.split()[1]), reason))
+        else:
+            got.append(item)
+    assert got == reference_json_lines(data)

@@ -74,8 +74,13 @@ def abstract(value) -> str | None:
         value = _CONTROL.sub("", value)
     value = value.strip()
     parts = _PARAGRAPH.split(value) if "\n " in value or "\n\t" in value else (value,)
-    paragraphs = (" ".join(p.split()) for p in parts)
+    paragraphs = (_paragraph(p) for p in parts)
     return "\n".join(p for p in paragraphs if p) or None
+
+
+def _paragraph(text: str) -> str:
+    flat = text.replace("\n", " ")
+    return flat if _clean(flat) else " ".join(text.split())
 
 
 def authors(value) -> list[str] | None:

@@ -34,14 +34,14 @@ def json_lines(f: BinaryIO, origin: str) -> Iterator[tuple[int, dict] | Reject]:
         if not line.strip():
             continue
         try:
-            line.decode("utf-8")
-        except UnicodeDecodeError as e:
-            yield Reject(origin, f"line {number}", f"invalid UTF-8 at byte {e.start}", _excerpt(line))
-            continue
-        try:
-            obj = orjson.loads(line)
+            obj = orjson.loads(line)  # orjson checks the whole line is UTF-8 before parsing it
         except orjson.JSONDecodeError as e:
-            why = "truncated JSON" if not line.endswith(b"\n") else f"invalid JSON: {e}"
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                why = f"invalid UTF-8 at byte {bad.start}"
+            else:
+                why = "truncated JSON" if not line.endswith(b"\n") else f"invalid JSON: {e}"
             yield Reject(origin, f"line {number}", why, _excerpt(line))
             continue
         if not isinstance(obj, dict):
