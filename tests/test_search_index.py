@@ -316,3 +316,42 @@ def test_search_command(indexed, encoder, monkeypatch):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert rows and all("cs.CL" in r["categories"] for r in rows)
     assert runner.invoke(search_command, ['"unbalanced -', "--mode", "keyword"]).exit_code == 0
+
+
+def test_filtered_vector_search_paths_agree():
+    """Kept rows, exact matrix scoring and graph over-fetch return the same allowed top-k."""
+    from paperfeed.search import vectors
+    from paperfeed.search.store import Allowed
+
+    rng = np.random.default_rng(3)
+    vecs = rng.standard_normal((3000, 32)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    graph = vectors.new_index(32, "f16")
+    graph.add(np.arange(3000, dtype=np.uint64), vecs)
+    matrix = vecs.astype(np.float16)
+    mask = rng.random(3000) < 0.3
+    keys = np.flatnonzero(mask).astype(np.uint64)
+    query = vecs[7]
+    want = keys[np.argsort(-(matrix[keys.astype(np.int64)].astype(np.float32) @ query))[:10]]
+    paths = {
+        "rows": vectors.search(graph, query, 10, Allowed(mask, keys, matrix[keys.astype(np.int64)].astype(np.float32))),
+        "matrix": vectors.search(graph, query, 10, Allowed(mask, keys), matrix),
+        "graph": vectors.search(graph, query, 10, Allowed(mask, keys)),
+    }
+    for name, (found, sims) in paths.items():
+        assert mask[found.astype(np.int64)].all(), name
+        assert list(sims) == sorted(sims, reverse=True), name
+        assert len(set(found.tolist()) & set(want.tolist())) >= 9, name
+    assert paths["rows"][0].tolist() == want.tolist() == paths["matrix"][0].tolist()
+
+
+def test_repeated_filters_reuse_their_papers_and_vectors(indexed, encoder):
+    gen = store.current()
+    window = parse("diffusion").with_filters(None, date(2020, 1, 1), date(2022, 1, 1))
+    kept = gen.allowed(window)
+    assert gen.allowed(parse("other words").with_filters(None, date(2020, 1, 1), date(2022, 1, 1))) is kept
+    assert gen.allowed(parse("diffusion")) is None  # no filters: everything allowed
+    days = [gen.published[int(k)] for k in kept.keys]
+    assert kept.keys.size and all(store.day_number(date(2020, 1, 1)) <= d < store.day_number(date(2022, 1, 1))
+                                  for d in days)
+    assert np.array_equal(kept.rows, np.asarray(gen.matrix[kept.keys.astype(np.int64)], np.float32))

@@ -26,6 +26,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -42,6 +43,24 @@ MISSING_DAY = np.iinfo(np.int32).min
 EPOCH = date(1970, 1, 1)
 # Papers fetched from tantivy to filter vector hits by author or excluded words.
 FILTER_CAP = 2_000_000
+# Filter results kept per process, and how many allowed papers may keep their
+# vectors as float32 rows (a week of arXiv is ~20,000 papers: 30 MB at 384-d).
+FILTERS_KEPT = 16
+ROWS_LIMIT = 40_000
+ROWS_BYTES = 160_000_000
+
+
+@dataclass
+class Allowed:
+    """Papers a query's filters allow: a mask by key, the keys, and maybe their vectors."""
+
+    mask: np.ndarray
+    keys: np.ndarray
+    rows: np.ndarray | None = None  # float32 vectors of `keys`, when few enough
+
+    @property
+    def nbytes(self) -> int:
+        return self.mask.nbytes + self.keys.nbytes + (self.rows.nbytes if self.rows is not None else 0)
 
 CATALOG_SCHEMA = """
 create table if not exists docs (
@@ -133,6 +152,8 @@ class Generation:
         self.folder = folder
         self.meta = Meta.read(folder)
         self._local = threading.local()
+        self._filters: OrderedDict[tuple, Allowed] = OrderedDict()
+        self._filters_lock = threading.Lock()
 
     @property
     def id(self) -> str:
@@ -192,19 +213,45 @@ class Generation:
                 mask[rows[ptr[i] : ptr[i + 1]]] = True
         return mask
 
-    def allowed(self, q: ParsedQuery) -> np.ndarray | None:
-        """Boolean mask by key of papers the query's constraints allow; None when all are.
+    def allowed(self, q: ParsedQuery) -> Allowed | None:
+        """The papers the query's constraints allow (None when all are), kept for reuse.
+
+        Every saved search of a digest run shares one date window, and readers
+        repeat filters, so the last few sets are kept with, when small, their
+        vectors as float32 rows: scoring a window is then one matrix product.
+        """
+        key = (q.categories, q.excluded_categories, q.after, q.before, q.authors, q.phrases)
+        if not any(key):
+            return None
+        with self._filters_lock:
+            if (found := self._filters.get(key)) is not None:
+                self._filters.move_to_end(key)
+                return found
+        mask = self._mask(q)
+        found = Allowed(mask, np.flatnonzero(mask).astype(np.uint64))
+        matrix = self.matrix
+        if matrix is not None and len(found.keys) <= ROWS_LIMIT:
+            found.rows = np.asarray(matrix[found.keys[found.keys < len(matrix)].astype(np.int64)], np.float32)
+        with self._filters_lock:
+            self._filters[key] = found
+            while len(self._filters) > 1 and (
+                len(self._filters) > FILTERS_KEPT or sum(a.nbytes for a in self._filters.values()) > ROWS_BYTES
+            ):
+                self._filters.popitem(last=False)
+        return found
+
+    def _mask(self, q: ParsedQuery) -> np.ndarray:
+        """Boolean mask by key of papers the query's constraints allow.
 
         Categories and dates come from the arrays, authors and phrases from
         tantivy (they are selective); exclusions are checked on the candidates
         afterwards (`rejected`), since "-cells" can match half the corpus.
         """
         size = len(self.published)
-        mask: np.ndarray | None = None
+        mask = np.ones(size, bool)
 
         def narrow(m: np.ndarray) -> None:
-            nonlocal mask
-            mask = m if mask is None else mask & m
+            np.logical_and(mask, m, out=mask)
 
         if q.categories:
             narrow(self._category_mask(q.categories, size))

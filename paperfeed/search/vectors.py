@@ -186,14 +186,15 @@ def search(
     index: Index,
     query: np.ndarray,
     k: int,
-    allowed: np.ndarray | None = None,
+    allowed=None,
     matrix: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The `k` nearest keys to unit vector `query` and their cosine similarities.
 
-    `allowed`, when given, is a boolean mask indexed by key: only those keys
-    may be returned.  `matrix` (from `write_matrix`) enables exact scoring of
-    small allowed sets.
+    `allowed`, when given, is a `store.Allowed`: only its keys may be returned
+    (its `rows`, when present, are their vectors).  `matrix` (from
+    `write_matrix`) gives exact scores and enables exact scoring of small
+    allowed sets.
     """
     size = len(index)
     if size == 0 or k <= 0:
@@ -209,17 +210,28 @@ def search(
         sims = similarities(matrix, query, keys)
         top = np.argsort(-sims, kind="stable")[:k]
         return keys[top], sims[top]
-    candidates = np.flatnonzero(allowed).astype(np.uint64)
+    candidates = allowed.keys
+    if allowed.rows is not None:
+        keys = candidates[: len(allowed.rows)]
+        sims = allowed.rows @ query
+        top = np.argpartition(-sims, k - 1)[:k] if len(sims) > k else np.arange(len(sims))
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return keys[top], sims[top]
     if matrix is not None and len(candidates) <= EXACT_LIMIT:
         return _exact(matrix, query, candidates, k)
     # Over-fetch in proportion to how much the filter removes, growing until enough
     # pass; past MAX_FETCH the graph walk costs more than scoring the allowed set.
+    mask = allowed.mask
     fetch = min(size, max(4 * k, int(2 * k * size / max(len(candidates), 1))))
     while fetch <= MAX_FETCH or matrix is None:
         m = index.search(query, fetch)
         keys = np.asarray(m.keys, np.uint64)
-        keep = (keys < len(allowed)) & allowed[np.minimum(keys, len(allowed) - 1)]
+        keep = (keys < len(mask)) & mask[np.minimum(keys, len(mask) - 1)]
         if keep.sum() >= k or fetch >= size:
+            if matrix is not None:
+                sims = similarities(matrix, query, keys[keep])
+                top = np.argsort(-sims, kind="stable")[:k]
+                return keys[keep][top], sims[top]
             sims = 1.0 - np.asarray(m.distances, np.float32)
             return keys[keep][:k], sims[keep][:k]
         fetch = min(size, fetch * 4)
