@@ -121,11 +121,11 @@ def _sqlite_datetime(value):
     """UTCDateTime's SQLite form: naive UTC, "2007-04-02 19:18:42.000000"."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        return value.isoformat(" ", "microseconds")
-    if value.tzinfo is not UTC:
+    if value.tzinfo is not None and value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (the fastest way, by a third)
+        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond,
+    )
 
 
 def make_engine(url: str) -> Engine:
