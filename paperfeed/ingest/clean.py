@@ -56,7 +56,11 @@ ARXIV_TEXT_FIELDS = {
 
 def arxiv_text_fields(get) -> dict[str, str | None]:
     """The single-line fields arXiv names the same way everywhere, read through `get(name)`."""
-    return {attr: text(get(name), name) for attr, name in ARXIV_TEXT_FIELDS.items()}
+    out = {}
+    for attr, name in ARXIV_TEXT_FIELDS.items():
+        value = get(name)
+        out[attr] = None if value is None else text(value, name)  # most are absent: skip the call
+    return out
 
 
 def abstract(value) -> str | None:

@@ -18,6 +18,7 @@ and re-running it converges to the same database.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -79,6 +80,9 @@ def _merge_versions(stored: list[dict], versions: list[dict]) -> list[dict]:
 
 def _versions(rec: PaperRecord) -> list[dict]:
     """`rec`'s versions as stored: oldest first, one entry per number, ISO dates."""
+    versions = rec.versions
+    if all(a[0] < b[0] for a, b in itertools.pairwise(versions)):  # in order, no repeats: nearly always
+        return [{"version": n, "created": None if c is None else c.isoformat()} for n, c in versions]
     by_number: dict = {}
     for number, created in rec.versions:
         if created is not None or number not in by_number:
