@@ -70,10 +70,9 @@ def abstract(value) -> str | None:
     if not isinstance(value, str):
         raise ValueError(f"abstract must be text, got {type(value).__name__}")
     value = value.strip()
-    if "\n " not in value and "\n\t" not in value:  # one paragraph, hard-wrapped (nearly all)
-        flat = value.replace("\n", " ")
-        if _clean(flat):
-            return flat or None
+    flat = value.replace("\n", " ")
+    if _clean(flat):  # one hard-wrapped paragraph (nearly all): a "\n " or "\n\t" break would fail this
+        return flat or None
     if _CONTROL.search(value):
         value = _CONTROL.sub("", value)
     value = value.strip()
