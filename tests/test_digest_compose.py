@@ -125,3 +125,24 @@ def test_work_is_shared_across_subscribers(engine):
                       last_window_end=NOW - timedelta(days=1, hours=7))
     composer.compose([late], [due(late, NOW)])
     assert len(rec.search_calls) == 3
+
+
+def test_saved_queries_are_embedded_once_per_batch_before_searching(engine):
+    papers(engine, "2611.00001", "2611.00002")
+    rec = Recorder([], {"a": ["2611.00001"], "b": ["2611.00002"]})
+    batches: list[list[str]] = []
+
+    def encode(texts):
+        assert not rec.search_calls or set(texts).isdisjoint(t for t, *_ in rec.search_calls)
+        batches.append(list(texts))
+
+    composer = Composer(engine, NOW, trending_fn=rec.trend, search_fn=rec.search, encode_fn=encode)
+    first = [subscriber(engine, f"s{i}@example.org", searches=["a", "b"]) for i in range(3)]
+    composer.compose(first, [due(r, NOW) for r in first])
+    second = [subscriber(engine, "t@example.org", searches=["b", "c"])]
+    composer.compose(second, [due(r, NOW) for r in second])
+    assert batches == [["a", "b"], ["c"]]  # each query once, before its first search
+    keyword_only = Composer(engine, NOW, search_mode="keyword", trending_fn=rec.trend, search_fn=rec.search,
+                            encode_fn=encode)
+    keyword_only.compose(first, [due(r, NOW) for r in first])
+    assert len(batches) == 2  # keyword search embeds nothing

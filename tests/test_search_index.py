@@ -355,3 +355,22 @@ def test_repeated_filters_reuse_their_papers_and_vectors(indexed, encoder):
     assert kept.keys.size and all(store.day_number(date(2020, 1, 1)) <= d < store.day_number(date(2022, 1, 1))
                                   for d in days)
     assert np.array_equal(kept.rows, np.asarray(gen.matrix[kept.keys.astype(np.int64)], np.float32))
+
+
+def test_batched_query_embeddings_serve_later_searches(indexed, encoder):
+    import paperfeed.search as search_pkg
+
+    text = "cat:cs.LG  sparse   mixture of experts after:2020"
+    search_pkg._vectors.clear()
+    search_pkg.encode_queries([text, text, ""], encoder)
+    key = (encoder.model_id, parse(text).text)
+    assert list(search_pkg._vectors) == [key]  # parsed free text, once; nothing for an empty query
+    assert float(search_pkg._vectors[key] @ encoder.encode_query(parse(text).text)) > 0.98
+
+    class Refuses:
+        model_id, dim = encoder.model_id, encoder.dim
+
+        def encode_query(self, text):
+            raise AssertionError("the query was embedded again")
+
+    assert search(indexed, text, mode="hybrid", encoder=Refuses()).hits

@@ -117,6 +117,12 @@ def search_ids(engine, text: str, mode: str, limit: int, after: date, before: da
     return [found[k] for k in keys.tolist() if k in found]
 
 
+def _encode_queries(texts: list[str]) -> None:
+    from paperfeed import search
+
+    search.encode_queries(texts)
+
+
 def category_keys(categories: list[str]) -> frozenset[str]:
     """A paper's categories and their archives (`cs.LG` → cs.LG, cs): what a filter can name."""
     return frozenset(categories) | {c.split(".", 1)[0] for c in categories}
@@ -127,7 +133,9 @@ class Composer:
 
     `trending_fn(engine, since, until, limit)` defaults to `paperfeed.trending.trending`,
     `search_fn(engine, text, mode=, limit=, after=, before=)` (arXiv ids, best
-    first) to `search_ids`, that is `paperfeed.search`.
+    first) to `search_ids`, that is `paperfeed.search`; `encode_fn(texts)`, which
+    embeds a batch's saved queries before they are searched, to
+    `paperfeed.search.encode_queries` with the default `search_fn`, else to nothing.
     """
 
     def __init__(
@@ -138,6 +146,7 @@ class Composer:
         trending_fn: Callable | None = None,
         search_fn: Callable | None = None,
         full: bool = True,
+        encode_fn: Callable | None = None,
     ):
         self.engine = engine
         self.now = now
@@ -145,9 +154,11 @@ class Composer:
         self.full = full  # read titles, authors and abstracts too (for rendering), not only filters
         self._trending_fn = trending_fn
         self._search_fn = search_fn
+        self._encode_fn = encode_fn if encode_fn or search_fn else _encode_queries
         self.papers: dict[str, PaperInfo] = {}
         self._trending: dict[str, list[str]] = {}
         self._searches: dict[tuple[str, date, date], list[str]] = {}
+        self._encoded: set[str] = set()
         self._windows: dict[tuple[str, date, date], list[str]] = {}
         self.search_calls = 0
         self.search_errors: set[str] = set()
@@ -166,6 +177,17 @@ class Composer:
             self._trending[frequency] = [arxiv_id for arxiv_id, _ in ranked]
             self.load_papers(self._trending[frequency])
         return self._trending[frequency]
+
+    def _encode_queries(self, texts: set[str]) -> None:
+        """Embed the batch's new saved queries at once (hybrid search embeds each query)."""
+        new = sorted(texts - self._encoded)
+        if not new or self.search_mode == "keyword" or self._encode_fn is None:
+            return
+        self._encoded.update(new)
+        try:
+            self._encode_fn(new)
+        except Exception as e:  # each search then embeds its own query, or reports why not
+            log.debug("digest: batch query embedding failed (%s: %s)", type(e).__name__, e)
 
     def search_ids(self, text: str, after: date, before: date) -> list[str]:
         key = (text, after, before)
@@ -244,6 +266,7 @@ class Composer:
         """Digests for subscriber rows and their due periods (empty digests included)."""
         plans = []
         candidates: set[str] = set()
+        self._encode_queries({q for row in rows for q in (row.searches or [])})
         for row, due in zip(rows, dues, strict=True):
             start = row.last_window_end or (due.due_at - due.length)
             after, before = search_window(start, self.now)

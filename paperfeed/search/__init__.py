@@ -66,7 +66,7 @@ __all__ = [
 
 MODES = ("hybrid", "keyword", "semantic")
 MAX_LIMIT = 1_000
-_QUERY_CACHE = 1_024  # query embeddings: paging and repeated queries skip the encoder
+_QUERY_CACHE = 4_096  # query embeddings: paging, repeated and digest queries skip the encoder
 
 
 @dataclass
@@ -109,6 +109,29 @@ def _query_vector(encoder, text: str) -> np.ndarray:
         while len(_vectors) > _QUERY_CACHE:
             _vectors.popitem(last=False)
     return vec
+
+
+def encode_queries(texts: list[str], encoder=None) -> None:
+    """Embed these queries in batches and keep them for the searches that follow.
+
+    A digest run searches thousands of saved queries: batched, the encoder takes
+    a fraction of the time it takes one query at a time.
+    """
+    if encoder is None:
+        from paperfeed.search.encoder import get_encoder
+
+        encoder = get_encoder()
+    with _vectors_lock:
+        todo = [t for t in dict.fromkeys(query.parse(t).text for t in texts)
+                if t and (encoder.model_id, t) not in _vectors]
+    for start in range(0, len(todo), _QUERY_CACHE // 4):
+        part = todo[start : start + _QUERY_CACHE // 4]
+        found = encoder.encode_documents(part)  # the same tokens and pooling as encode_query
+        with _vectors_lock:
+            for text, vec in zip(part, found, strict=True):
+                _vectors[(encoder.model_id, text)] = vec
+            while len(_vectors) > _QUERY_CACHE:
+                _vectors.popitem(last=False)
 
 
 def _semantic(gen: store.Generation, q: query.ParsedQuery, depth: int, vec: np.ndarray):

@@ -152,6 +152,13 @@ def write_matrix(path: Path, index: Index, size: int, staged, base: Path | None 
     os.replace(tmp, path)
 
 
+def _dot(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """rows @ query without BLAS: a matrix-vector product is bound by memory, and
+    OpenBLAS's threads made it 4x slower (6 ms for 17,500 rows) on a busy 2-core
+    machine, where one thread takes 1.4-1.6 ms."""
+    return np.einsum("ij,j->i", rows, query)
+
+
 def similarities(matrix: np.ndarray, query: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Cosine of unit vector `query` with the rows `keys` of `matrix` (float16 unit rows).
 
@@ -163,7 +170,7 @@ def similarities(matrix: np.ndarray, query: np.ndarray, keys: np.ndarray) -> np.
     if inside.any():
         rows = np.asarray(matrix[np.sort(keys[inside])], np.float32)  # sorted: sequential reads
         order = np.argsort(np.argsort(keys[inside], kind="stable"), kind="stable")
-        out[inside] = (rows @ np.asarray(query, np.float32))[order]
+        out[inside] = _dot(rows, np.asarray(query, np.float32))[order]
     return out
 
 
@@ -173,7 +180,7 @@ def _exact(matrix: np.ndarray, query: np.ndarray, keys: np.ndarray, k: int) -> t
     keys = keys[keys < len(matrix)]
     for start in range(0, len(keys), 32_768):  # chunks bound the float32 copy
         chunk = keys[start : start + 32_768]
-        sims = np.asarray(matrix[chunk.astype(np.int64)], np.float32) @ query
+        sims = _dot(np.asarray(matrix[chunk.astype(np.int64)], np.float32), query)
         top = np.argpartition(-sims, k - 1)[:k] if len(sims) > k else np.arange(len(sims))
         best_keys.append(chunk[top])
         best_sims.append(sims[top].astype(np.float32))
@@ -213,7 +220,7 @@ def search(
     candidates = allowed.keys
     if allowed.rows is not None:
         keys = candidates[: len(allowed.rows)]
-        sims = allowed.rows @ query
+        sims = _dot(allowed.rows, query)
         top = np.argpartition(-sims, k - 1)[:k] if len(sims) > k else np.arange(len(sims))
         top = top[np.argsort(-sims[top], kind="stable")]
         return keys[top], sims[top]
