@@ -224,14 +224,14 @@ def test_incremental_update_and_new_generation(indexed, encoder, data_dir):
 
 
 def test_matrix_holds_every_vector_exactly_across_updates(indexed, encoder):
-    """vectors.npy (float16) is what ranks results: each row must be its paper's own vector."""
+    """The matrix is what ranks results: each row must be its paper's own vector."""
     from paperfeed.search.encoder import document_text
 
     def check(papers):
         gen = store.current()
-        assert gen.matrix is not None and gen.matrix.dtype == np.float16
+        assert gen.matrix is not None and gen.matrix.rows.dtype == np.int8
         want = encoder.encode_documents([document_text(p.title, p.abstract) for p in papers])
-        rows = np.asarray(gen.matrix[[gen.key_of(p.arxiv_id) for p in papers]], np.float32)
+        rows = gen.matrix.get(np.array([gen.key_of(p.arxiv_id) for p in papers]))
         sims = rows @ want.T
         # int8 activations are scaled per batch, so batches differ in the last digits only
         assert np.all(np.diag(sims) > 0.98) and np.all(sims.argmax(axis=1) == np.arange(len(papers)))
@@ -251,8 +251,18 @@ def test_semantic_scores_are_exact_cosines(indexed, encoder):
     q = parse("diffusion models for image synthesis")
     _, keys, scores = ranked_keys(gen, q, "semantic", 5, encoder=encoder)
     vec = encoder.encode_query(q.text)
-    exact = [float(np.asarray(gen.matrix[int(k)], np.float32) @ vec) for k in keys]
+    exact = [float(gen.matrix.get(np.array([k]))[0] @ vec) for k in keys]
     assert np.allclose(scores, exact, atol=1e-5) and list(scores) == sorted(scores, reverse=True)
+
+
+def test_per_row_int8_keeps_cosines():
+    from paperfeed.search import vectors
+
+    vecs = np.random.default_rng(1).standard_normal((500, 384)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    back = vectors.Matrix(*vectors.quantise(vecs)).get(np.arange(500))
+    query = vecs[0]
+    assert np.abs(back @ query - vecs @ query).max() < 0.01
 
 
 def test_convex_fusion_scores_keyword_hits_by_their_real_cosine():
@@ -328,13 +338,13 @@ def test_filtered_vector_search_paths_agree():
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     graph = vectors.new_index(32, "f16")
     graph.add(np.arange(3000, dtype=np.uint64), vecs)
-    matrix = vecs.astype(np.float16)
+    matrix = vectors.Matrix(*vectors.quantise(vecs))
     mask = rng.random(3000) < 0.3
     keys = np.flatnonzero(mask).astype(np.uint64)
     query = vecs[7]
-    want = keys[np.argsort(-(matrix[keys.astype(np.int64)].astype(np.float32) @ query))[:10]]
+    want = keys[np.argsort(-(matrix.get(keys) @ query))[:10]]
     paths = {
-        "rows": vectors.search(graph, query, 10, Allowed(mask, keys, matrix[keys.astype(np.int64)].astype(np.float32))),
+        "rows": vectors.search(graph, query, 10, Allowed(mask, keys, matrix.get(keys))),
         "matrix": vectors.search(graph, query, 10, Allowed(mask, keys), matrix),
         "graph": vectors.search(graph, query, 10, Allowed(mask, keys)),
     }
@@ -354,7 +364,7 @@ def test_repeated_filters_reuse_their_papers_and_vectors(indexed, encoder):
     days = [gen.published[int(k)] for k in kept.keys]
     assert kept.keys.size and all(store.day_number(date(2020, 1, 1)) <= d < store.day_number(date(2022, 1, 1))
                                   for d in days)
-    assert np.array_equal(kept.rows, np.asarray(gen.matrix[kept.keys.astype(np.int64)], np.float32))
+    assert np.array_equal(kept.rows, gen.matrix.get(kept.keys))
 
 
 def test_batched_query_embeddings_serve_later_searches(indexed, encoder):

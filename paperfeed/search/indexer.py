@@ -300,8 +300,8 @@ def _finish(root, build, state, base, indexed, resumed, started, progress) -> In
     vectors.save(graph, folder / "vectors.usearch")
     count = build.conn.execute("select count(*) from docs").fetchone()[0]
     size = (build.conn.execute("select max(key) from docs").fetchone()[0] or 0) + 1
-    base_matrix = root / f"gen-{base.generation:06d}" / "vectors.npy" if base is not None else None
-    vectors.write_matrix(folder / "vectors.npy", graph, size, build.staged(), base_matrix)
+    base_folder = root / f"gen-{base.generation:06d}" if base is not None else None
+    vectors.write_matrix(folder, graph, size, build.staged(), base_folder)
     build.finish()
     generation = (base.generation if base else _last_generation(root)) + 1
     store.Meta(generation, state["model_id"], state["dim"], state["dtype"], state["upto"], count).write(folder)

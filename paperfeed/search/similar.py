@@ -58,8 +58,8 @@ def _compute(
     if key is None or limit <= 0:
         return empty
     matrix = gen.matrix
-    if matrix is not None and key < len(matrix) and matrix[key].any():
-        vec = np.asarray(matrix[key], np.float32)
+    if matrix is not None and key < len(matrix) and matrix.scales[key] > 0:
+        vec = matrix.get(np.array([key]))[0]
     elif (vec := vectors.vector_of(gen.vectors, key)) is None:
         return empty
     vec = vec / max(float(np.linalg.norm(vec)), 1e-12)

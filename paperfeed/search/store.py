@@ -10,7 +10,8 @@ Where the search indexes live on disk, and how a server opens them.
             keyword/         tantivy index (keyword.py)
             vectors.usearch  usearch index (vectors.py)
             catalog.sqlite   key <-> arXiv id, published day, categories
-            vectors.npy      every vector in float16, a key-indexed matrix: exact scores
+            vectors.npy, vector_scales.npy
+                             every vector, int8 per-row scaled, by key (vectors.Matrix)
             published.npy, cat_rows.npy, cat_ptr.npy, categories.json
                              the filter columns as arrays, memory-mapped
 
@@ -172,11 +173,8 @@ class Generation:
         return np.load(self.folder / "published.npy", mmap_mode="r")
 
     @cached_property
-    def matrix(self) -> np.ndarray | None:
-        path = self.folder / "vectors.npy"
-        matrix = np.load(path, mmap_mode="r") if path.exists() else None
-        # an index built before the matrix became float16 has an int8 copy: unused
-        return matrix if matrix is not None and matrix.dtype == np.float16 else None
+    def matrix(self) -> vectors.Matrix | None:
+        return vectors.Matrix.open(self.folder)
 
     @cached_property
     def _categories(self) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
@@ -231,7 +229,7 @@ class Generation:
         found = Allowed(mask, np.flatnonzero(mask).astype(np.uint64))
         matrix = self.matrix
         if matrix is not None and len(found.keys) <= ROWS_LIMIT:
-            found.rows = np.asarray(matrix[found.keys[found.keys < len(matrix)].astype(np.int64)], np.float32)
+            found.rows = matrix.get(found.keys[found.keys < len(matrix)])
         with self._filters_lock:
             self._filters[key] = found
             while len(self._filters) > 1 and (
