@@ -31,6 +31,7 @@ from starlette.requests import HTTPConnection
 from paperfeed import settings
 from paperfeed.models import User
 from paperfeed.web import security
+from paperfeed.web.asgi import HttpMiddleware
 
 router = APIRouter()
 users = User.__table__
@@ -139,20 +140,10 @@ def load_session(scope: dict) -> dict | None:
     return session if isinstance(session, dict) and isinstance(session.get("c"), str) else None
 
 
-class Sessions:
-    """Loads the signed session into `request.state.session`; writes it back when changed.
+class Sessions(HttpMiddleware):
+    """Loads the signed session into `request.state.session`; writes it back when changed."""
 
-    Pure ASGI middleware: `BaseHTTPMiddleware` runs the rest of the app in a
-    separate task and copies every response through a stream (issue #4).
-    """
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope, receive, send) -> None:
         session = load_session(scope)
         fresh = session is None
         state = scope.setdefault("state", {})

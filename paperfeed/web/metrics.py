@@ -46,6 +46,7 @@ from sqlalchemy import Engine, func, select, text
 from paperfeed import settings
 from paperfeed.ingest.run import LAST_RUN_KEY
 from paperfeed.models import DailyEntry, DigestOutbox, JobState, Paper, Subscriber, User, Vote
+from paperfeed.web.asgi import HttpMiddleware
 
 log = logging.getLogger("paperfeed.web")
 router = APIRouter()
@@ -98,16 +99,10 @@ def route_label(scope: dict) -> str:
     return "unmatched"
 
 
-class RequestMetrics:
-    """Pure ASGI middleware (no response buffering): counts and times every HTTP request."""
+class RequestMetrics(HttpMiddleware):
+    """Counts and times every HTTP request."""
 
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope, receive, send) -> None:
         started = time.perf_counter()
         status = 500  # an exception before the response started becomes the crash page
         recorded = False

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import settings
 from paperfeed.models import RateLimit
+from paperfeed.web.asgi import HttpMiddleware
 
 log = logging.getLogger("paperfeed.web")
 limits = RateLimit.__table__
@@ -65,17 +66,10 @@ REASONS = {
 }
 
 
-class SecurityHeaders:
-    """Adds `HEADERS` to every response that does not set them itself (pure ASGI middleware)."""
+class SecurityHeaders(HttpMiddleware):
+    """Adds `HEADERS` to every response that does not set them itself."""
 
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def handle(self, scope, receive, send) -> None:
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
