@@ -112,8 +112,8 @@ def postgres_database(admin_url: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--records", type=int, default=1_000_000)
-    ap.add_argument("--postgres", default=os.environ.get("PAPERFEED_TEST_POSTGRES_URL", ""))
+    ap.add_argument("--records", type=int, default=1_000_000, help="records to generate (default 1,000,000)")
+    ap.add_argument("--postgres", default=os.environ.get("PAPERFEED_TEST_POSTGRES_URL", ""), help="also ingest into a new database on this server")
     ap.add_argument("--input", type=Path, help="ingest this Kaggle-format file instead of generating one")
     ap.add_argument("--no-sqlite", action="store_true", help="only PostgreSQL")
     ap.add_argument("--keep", action="store_true", help="keep the generated file and databases")
