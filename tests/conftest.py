@@ -18,15 +18,14 @@ from sqlalchemy import create_engine, text
 
 from paperfeed import db
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+PACKAGE_DATA = Path(__file__).resolve().parents[1] / "paperfeed" / "data"
 PG_URL = os.environ.get("PAPERFEED_TEST_POSTGRES_URL", "")
 
 
 def shared_data(name: str) -> Path:
-    """A file of the real sample data in ../shared/data (skips when absent)."""
-    path = SHARED / "data" / name
-    if not path.exists():
-        pytest.skip(f"sample data {path} not present")
+    """A file of the real sample data, as the package ships it (copied from ../shared/data)."""
+    path = PACKAGE_DATA / name
+    assert path.exists(), f"sample data {path} missing from the package"
     return path
 
 
