@@ -45,11 +45,19 @@ class SubscriptionError(ValueError):
     """A value a subscriber gave that cannot be used; the message says why."""
 
 
-class TokenExpired(Exception):
+class TokenError(Exception):
+    """A link's token that cannot be used; `purpose` is what the link was for."""
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__(purpose)
+        self.purpose = purpose
+
+
+class TokenExpired(TokenError):
     pass
 
 
-class TokenInvalid(Exception):
+class TokenInvalid(TokenError):
     pass
 
 
@@ -174,17 +182,17 @@ def read_token(engine: Engine, purpose: str, token: str, now: datetime | None = 
         else:
             payload, signed = serializer.loads(token or "", return_timestamp=True)
             if ((now or utcnow()) - signed).total_seconds() > max_age:
-                raise TokenExpired()
+                raise TokenExpired(purpose)
     except SignatureExpired as e:
-        raise TokenExpired() from e
+        raise TokenExpired(purpose) from e
     except BadSignature as e:
-        raise TokenInvalid() from e
+        raise TokenInvalid(purpose) from e
     if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int)):
-        raise TokenInvalid()
+        raise TokenInvalid(purpose)
     with engine.connect() as conn:
         row = conn.execute(select(subscribers).where(subscribers.c.id == payload[0])).first()
     if row is None or _fingerprint(row.email) != payload[1]:
-        raise TokenInvalid()
+        raise TokenInvalid(purpose)
     return row
 
 
@@ -264,7 +272,7 @@ def confirm(engine: Engine, token: str, now: datetime | None = None):
                 .values(status="active", confirmed_at=now, failures=0)
             )
     elif row.status == "unsubscribed":
-        raise TokenInvalid()  # unsubscribing wins over an older confirmation link
+        raise TokenInvalid("confirm")  # unsubscribing wins over an older confirmation link
     return read_token(engine, "confirm", token, now)
 
 

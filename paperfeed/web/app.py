@@ -108,6 +108,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     # api before pages: it serves /papers/{id}.md, which the page route would shadow
     for module in (api, feeds, subscriptions, accounts, community):
         app.include_router(module.router)
+    subscriptions.install(app)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     return app
 

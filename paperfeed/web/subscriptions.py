@@ -31,8 +31,8 @@ from paperfeed.digest.subscriptions import (
     MAX_PAPERS,
     MAX_SEARCHES,
     SubscriptionError,
+    TokenError,
     TokenExpired,
-    TokenInvalid,
 )
 from paperfeed.web import accounts, security
 
@@ -61,14 +61,22 @@ def _page(request: Request, name: str, context: dict, status: int = 200) -> Resp
     return response
 
 
-def _token_error(request: Request, exc: Exception, purpose: str) -> Response:
+def install(app) -> None:
+    """Answer every unusable link (expired, tampered, for a removed subscription) with a page."""
+
+    @app.exception_handler(TokenError)
+    async def token_error(request: Request, exc: TokenError) -> Response:
+        return _token_error(request, exc)
+
+
+def _token_error(request: Request, exc: TokenError) -> Response:
     if isinstance(exc, TokenExpired):
         lines = ["This confirmation link has expired. Enter your address to get a new one."]
         return _page(request, "message.html", {"title": "This link has expired", "lines": lines, "resubscribe": True}, 400)
     lines = ["This link is not valid (it may be incomplete, or the subscription was removed)."]
-    if purpose == "confirm":
+    if exc.purpose == "confirm":
         lines.append("Enter your address to get a new one.")
-    return _page(request, "message.html", {"title": "This link does not work", "lines": lines, "resubscribe": purpose == "confirm"}, 400)
+    return _page(request, "message.html", {"title": "This link does not work", "lines": lines, "resubscribe": exc.purpose == "confirm"}, 400)
 
 
 def _engine(request: Request):
@@ -107,10 +115,7 @@ def subscribe(
 
 @router.get("/subscribe/confirm")
 def confirm(request: Request, token: str = "") -> Response:
-    try:
-        row = subscriptions.confirm(_engine(request), token)
-    except (TokenExpired, TokenInvalid) as e:
-        return _token_error(request, e, "confirm")
+    row = subscriptions.confirm(_engine(request), token)
     urls = render.links(render.site_url(str(request.base_url)), row.id, row.email)
     lines = [f"{row.email} will get the paperfeed digest: trending papers, plus new matches for your saved searches."]
     return _page(request, "message.html", {"title": "You are subscribed", "lines": lines, "manage_url": urls["manage_url"]})
@@ -122,10 +127,7 @@ def _unsubscribe_row(request: Request, token: str):
 
 @router.get("/unsubscribe")
 def unsubscribe_page(request: Request, token: str = "") -> Response:
-    try:
-        row = _unsubscribe_row(request, token)
-    except (TokenExpired, TokenInvalid) as e:
-        return _token_error(request, e, "unsubscribe")
+    row = _unsubscribe_row(request, token)
     urls = render.links(render.site_url(str(request.base_url)), row.id, row.email)
     return _page(request, "unsubscribe.html", {
         "email": row.email, "token": token, "done": row.status == "unsubscribed", "manage_url": urls["manage_url"],
@@ -135,10 +137,7 @@ def unsubscribe_page(request: Request, token: str = "") -> Response:
 @router.post("/unsubscribe")
 def unsubscribe(request: Request, token: str = "") -> Response:
     """The button on the page, and RFC 8058 one-click (`List-Unsubscribe=One-Click`)."""
-    try:
-        row = _unsubscribe_row(request, token)
-    except (TokenExpired, TokenInvalid) as e:
-        return _token_error(request, e, "unsubscribe")
+    row = _unsubscribe_row(request, token)
     subscriptions.unsubscribe(_engine(request), row.id)
     return _page(request, "unsubscribe.html", {"email": row.email, "token": token, "done": True})
 
@@ -170,19 +169,13 @@ def _prefs_of(row) -> dict:
 
 @router.get("/preferences")
 def preferences_page(request: Request, token: str = "") -> Response:
-    try:
-        row = _manage_row(request, token)
-    except (TokenExpired, TokenInvalid) as e:
-        return _token_error(request, e, "manage")
+    row = _manage_row(request, token)
     return _preferences_page(request, row, token, _prefs_of(row))
 
 
 @router.post("/preferences")
 async def save_preferences(request: Request, token: str = "") -> Response:
-    try:
-        row = _manage_row(request, token)
-    except (TokenExpired, TokenInvalid) as e:
-        return _token_error(request, e, "manage")
+    row = _manage_row(request, token)
     form = await request.form()
     given = {
         "frequency": str(form.get("frequency", "daily")),
@@ -206,10 +199,7 @@ async def save_preferences(request: Request, token: str = "") -> Response:
 def preview(request: Request, token: str = "") -> Response:
     from paperfeed.digest import outbox
 
-    try:
-        row = _manage_row(request, token)
-    except (TokenExpired, TokenInvalid) as e:
-        return _token_error(request, e, "manage")
+    row = _manage_row(request, token)
     base = render.site_url(str(request.base_url))
     digest, composer = outbox.preview(_engine(request), row)
     ctx = render.context(digest, composer.papers, row.frequency, base)
