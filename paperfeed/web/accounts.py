@@ -211,6 +211,28 @@ def current_user(request: Request) -> User | None:
     return user
 
 
+class LoginRequired(Exception):
+    """Raised by `require_user`; answered by `login_redirect` (see `install`)."""
+
+    def __init__(self, back: str | None) -> None:
+        super().__init__(back)
+        self.back = back
+
+
+def require_user(request: Request, back: str | None = None) -> User:
+    """The signed-in user; a visitor is sent to the login page, to come back to `back`."""
+    user = current_user(request)
+    if user is None:
+        raise LoginRequired(back)
+    return user
+
+
+def install(app) -> None:
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired) -> Response:
+        return login_redirect(request, exc.back)
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
     """A local path to go back to; anything else (other hosts, `//evil`) becomes `default`."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:

@@ -108,7 +108,8 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     # api before pages: it serves /papers/{id}.md, which the page route would shadow
     for module in (api, feeds, subscriptions, accounts, community):
         app.include_router(module.router)
-    subscriptions.install(app)
+    for module in (accounts, subscriptions):  # their errors answered with a page
+        module.install(app)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     return app
 

@@ -39,10 +39,6 @@ CURATOR_ACTIONS = {
 }
 
 
-def _back(request: Request, next_url: str | None, default: str = "/") -> str:
-    return accounts.safe_next(next_url, default)
-
-
 @router.post("/vote")
 def vote(
     request: Request,
@@ -52,9 +48,7 @@ def vote(
 ) -> Response:
     """Toggle the signed-in user's upvote of a paper."""
     accounts.check_csrf(request, csrf_token)
-    user = accounts.current_user(request)
-    if user is None:
-        return accounts.login_redirect(request, _back(request, next))
+    user = accounts.require_user(request, accounts.safe_next(next))
     engine: Engine = request.app.state.engine
     security.enforce(engine, "vote", f"user:{user.id}")
     try:
@@ -78,9 +72,9 @@ def vote(
     with engine.connect() as conn:
         count = queries.upvotes(conn, canon)
     if request.headers.get("HX-Request"):
-        context = {"arxiv_id": canon, "upvotes": count, "voted": voted, "next": _back(request, next)}
+        context = {"arxiv_id": canon, "upvotes": count, "voted": voted, "next": accounts.safe_next(next)}
         return render(request, "_vote.html", context)
-    return RedirectResponse(_back(request, next), status_code=303)
+    return RedirectResponse(accounts.safe_next(next), status_code=303)
 
 
 def _submit_form(request: Request, error: str | None = None, value: str = "", status: int = 200) -> Response:
@@ -96,8 +90,7 @@ def _submit_form(request: Request, error: str | None = None, value: str = "", st
 
 @router.get("/submit")
 def submit_page(request: Request) -> Response:
-    if accounts.current_user(request) is None:
-        return accounts.login_redirect(request, "/submit")
+    accounts.require_user(request, "/submit")
     return _submit_form(request)
 
 
@@ -121,9 +114,7 @@ def submit(
 ) -> Response:
     """Add a paper, by arXiv id or URL, to today's list."""
     accounts.check_csrf(request, csrf_token)
-    user = accounts.current_user(request)
-    if user is None:
-        return accounts.login_redirect(request, "/submit")
+    user = accounts.require_user(request, "/submit")
     engine: Engine = request.app.state.engine
     security.enforce(engine, "submit", f"user:{user.id}")
     privileged = accounts.has_role(user, "curator")
@@ -177,9 +168,7 @@ def curate(
 ) -> Response:
     """Pin, unpin, hide, unhide or remove a daily entry (curators and admins)."""
     accounts.check_csrf(request, csrf_token)
-    user = accounts.current_user(request)
-    if user is None:
-        return accounts.login_redirect(request, _back(request, next))
+    user = accounts.require_user(request, accounts.safe_next(next))
     if not accounts.has_role(user, "curator"):
         raise FriendlyError(403, "Only curators can change daily lists.")
     if action not in (*CURATOR_ACTIONS, "remove"):
@@ -195,4 +184,4 @@ def curate(
         raise FriendlyError(404, "That entry is no longer on the list.")
     pagecache.invalidate()
     log.info("curator %s: %s entry %s", user.username, action, entry_id)
-    return RedirectResponse(_back(request, next), status_code=303)
+    return RedirectResponse(accounts.safe_next(next), status_code=303)
