@@ -9,17 +9,14 @@ the suite once per database).
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from paperfeed import db
+from tests.databases import second_database
 
 PACKAGE_DATA = Path(__file__).resolve().parents[1] / "paperfeed" / "data"
-PG_URL = os.environ.get("PAPERFEED_TEST_POSTGRES_URL", "")
 
 
 def shared_data(name: str) -> Path:
@@ -39,22 +36,20 @@ def data_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def db_url(data_dir, monkeypatch):
-    if not PG_URL:
-        url = f"sqlite:///{data_dir / 'paperfeed.db'}"
+    with second_database(data_dir) as url:
         monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
         yield url
-        return
-    name = f"pftest_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_URL.rsplit("/", 1)[0] + "/" + name
-    monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
-    yield url
-    db.dispose(url)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+
+
+@pytest.fixture
+def smtp(monkeypatch, data_dir):
+    """A real SMTP server (aiosmtpd on loopback) that paperfeed's settings point at."""
+    from tests.mailserver import MailServer
+
+    with MailServer() as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        yield server
 
 
 @pytest.fixture

@@ -1,12 +1,14 @@
 """
-A second, empty database for tests that copy or restore into one: a SQLite
-file in a temporary directory, or a fresh PostgreSQL database on the test
-server when `PAPERFEED_TEST_POSTGRES_URL` is set (dropped afterwards).
+A new, empty database for a test (the `db_url` fixture, and tests that copy or
+restore into a second one): a SQLite file in a directory, or a fresh PostgreSQL
+database on the test server when `PAPERFEED_TEST_POSTGRES_URL` is set (dropped
+afterwards).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from paperfeed import db
-from tests.conftest import PG_URL
+
+PG_URL = os.environ.get("PAPERFEED_TEST_POSTGRES_URL", "")
 
 
 @contextlib.contextmanager

@@ -15,23 +15,13 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import itsdangerous.timed
-import pytest
 from bs4 import BeautifulSoup
 
 from paperfeed import search
 from paperfeed.digest import outbox, render, subscriptions
-from tests.mailserver import MailServer
 from tests.webdata import add_paper, client, csrf
 
 SITE = "https://papers.example.org"
-
-
-@pytest.fixture
-def smtp(monkeypatch, data_dir):
-    with MailServer() as server:
-        for name, value in server.env().items():
-            monkeypatch.setenv(name, value)
-        yield server
 
 
 def path_of(url: str) -> str:

@@ -25,19 +25,10 @@ from paperfeed.cli import cli
 from paperfeed.digest import outbox, subscriptions
 from paperfeed.digest.mail import Mailer, RateLimiter, SmtpConfig
 from paperfeed.models import DigestOutbox, Subscriber
-from tests.mailserver import MailServer
 from tests.webdata import add_paper
 
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
 TODAY = NOW.date()
-
-
-@pytest.fixture
-def smtp(monkeypatch, data_dir):
-    with MailServer() as server:
-        for name, value in server.env().items():
-            monkeypatch.setenv(name, value)
-        yield server
 
 
 def add_trending(engine, n: int = 3) -> None:

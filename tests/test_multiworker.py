@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from paperfeed.ingest.run import ingest_sources
 from paperfeed.models import Paper, Vote
 from paperfeed.web import accounts
-from tests.conftest import PG_URL
+from tests.databases import PG_URL
 
 pytestmark = pytest.mark.skipif(
     not PG_URL,
