@@ -97,6 +97,22 @@ _vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 _vectors_lock = threading.Lock()
 
 
+def _encoder(encoder):
+    if encoder is None:
+        from paperfeed.search.encoder import get_encoder
+
+        return get_encoder()
+    return encoder
+
+
+def _remember(model_id: str, texts: list[str], vecs) -> None:
+    with _vectors_lock:
+        for text, vec in zip(texts, vecs, strict=True):
+            _vectors[(model_id, text)] = vec
+        while len(_vectors) > _QUERY_CACHE:
+            _vectors.popitem(last=False)
+
+
 def _query_vector(encoder, text: str) -> np.ndarray:
     key = (encoder.model_id, text)
     with _vectors_lock:
@@ -104,10 +120,7 @@ def _query_vector(encoder, text: str) -> np.ndarray:
             _vectors.move_to_end(key)
             return _vectors[key]
     vec = np.asarray(encoder.encode_query(text), np.float32)
-    with _vectors_lock:
-        _vectors[key] = vec
-        while len(_vectors) > _QUERY_CACHE:
-            _vectors.popitem(last=False)
+    _remember(encoder.model_id, [text], [vec])
     return vec
 
 
@@ -117,21 +130,14 @@ def encode_queries(texts: list[str], encoder=None) -> None:
     A digest run searches thousands of saved queries: batched, the encoder takes
     a fraction of the time it takes one query at a time.
     """
-    if encoder is None:
-        from paperfeed.search.encoder import get_encoder
-
-        encoder = get_encoder()
+    encoder = _encoder(encoder)
     with _vectors_lock:
         todo = [t for t in dict.fromkeys(query.parse(t).text for t in texts)
                 if t and (encoder.model_id, t) not in _vectors]
     for start in range(0, len(todo), _QUERY_CACHE // 4):
         part = todo[start : start + _QUERY_CACHE // 4]
-        found = encoder.encode_documents(part)  # the same tokens and pooling as encode_query
-        with _vectors_lock:
-            for text, vec in zip(part, found, strict=True):
-                _vectors[(encoder.model_id, text)] = vec
-            while len(_vectors) > _QUERY_CACHE:
-                _vectors.popitem(last=False)
+        # the same tokens and pooling as encode_query, in batches
+        _remember(encoder.model_id, part, encoder.encode_documents(part))
 
 
 def _semantic(gen: store.Generation, q: query.ParsedQuery, depth: int, vec: np.ndarray):
@@ -145,10 +151,7 @@ def _semantic(gen: store.Generation, q: query.ParsedQuery, depth: int, vec: np.n
 
 def query_vector(gen: store.Generation, text: str, encoder=None) -> np.ndarray:
     """The query's unit vector from the encoder that built `gen` (refused if another)."""
-    if encoder is None:
-        from paperfeed.search.encoder import get_encoder
-
-        encoder = get_encoder()
+    encoder = _encoder(encoder)
     vectors.check_model(gen.meta.model_id, encoder.model_id)
     return _query_vector(encoder, text)
 

@@ -216,19 +216,23 @@ def similarities(matrix: Matrix, query: np.ndarray, keys: np.ndarray) -> np.ndar
     return out
 
 
+def _best(keys: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` highest-scoring keys and their scores, best first (ties in input order)."""
+    top = np.argpartition(-sims, k - 1)[:k] if len(sims) > k else np.arange(len(sims))
+    top = top[np.argsort(-sims[top], kind="stable")]
+    return np.asarray(keys, np.uint64)[top], np.asarray(sims, np.float32)[top]
+
+
 def _exact(matrix: Matrix, query: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Cosine of `query` with the rows `keys` of `matrix`, best `k` first."""
     best_keys, best_sims = [np.empty(0, np.uint64)], [np.empty(0, np.float32)]
     keys = keys[keys < len(matrix)]
     for start in range(0, len(keys), 32_768):  # chunks bound the float32 copy
         chunk = keys[start : start + 32_768]
-        sims = _dot(matrix.get(chunk), query)
-        top = np.argpartition(-sims, k - 1)[:k] if len(sims) > k else np.arange(len(sims))
-        best_keys.append(chunk[top])
-        best_sims.append(sims[top].astype(np.float32))
-    all_keys, all_sims = np.concatenate(best_keys), np.concatenate(best_sims)
-    top = np.argsort(-all_sims, kind="stable")[:k]
-    return all_keys[top].astype(np.uint64), all_sims[top]
+        chunk_keys, chunk_sims = _best(chunk, _dot(matrix.get(chunk), query), k)
+        best_keys.append(chunk_keys)
+        best_sims.append(chunk_sims)
+    return _best(np.concatenate(best_keys), np.concatenate(best_sims), k)
 
 
 def search(
@@ -253,19 +257,12 @@ def search(
         if matrix is None:
             m = index.search(query, min(k, size))
             return np.asarray(m.keys, np.uint64), (1.0 - np.asarray(m.distances, np.float32))
-        # the graph's (int8) distances only pick candidates; exact float16 scores rank them
-        m = index.search(query, min(k + k // 2, size))
-        keys = np.asarray(m.keys, np.uint64)
-        sims = similarities(matrix, query, keys)
-        top = np.argsort(-sims, kind="stable")[:k]
-        return keys[top], sims[top]
+        # the graph's (int8) distances only pick candidates; the matrix's finer scores rank them
+        keys = np.asarray(index.search(query, min(k + k // 2, size)).keys, np.uint64)
+        return _best(keys, similarities(matrix, query, keys), k)
     candidates = allowed.keys
     if allowed.rows is not None:
-        keys = candidates[: len(allowed.rows)]
-        sims = _dot(allowed.rows, query)
-        top = np.argpartition(-sims, k - 1)[:k] if len(sims) > k else np.arange(len(sims))
-        top = top[np.argsort(-sims[top], kind="stable")]
-        return keys[top], sims[top]
+        return _best(candidates[: len(allowed.rows)], _dot(allowed.rows, query), k)
     if matrix is not None and len(candidates) <= EXACT_LIMIT:
         return _exact(matrix, query, candidates, k)
     # Over-fetch in proportion to how much the filter removes, growing until enough
@@ -278,9 +275,7 @@ def search(
         keep = (keys < len(mask)) & mask[np.minimum(keys, len(mask) - 1)]
         if keep.sum() >= k or fetch >= size:
             if matrix is not None:
-                sims = similarities(matrix, query, keys[keep])
-                top = np.argsort(-sims, kind="stable")[:k]
-                return keys[keep][top], sims[top]
+                return _best(keys[keep], similarities(matrix, query, keys[keep]), k)
             sims = 1.0 - np.asarray(m.distances, np.float32)
             return keys[keep][:k], sims[keep][:k]
         fetch = min(size, fetch * 4)
