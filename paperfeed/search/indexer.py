@@ -291,17 +291,19 @@ def _finish(root, build, state, base, indexed, resumed, started, progress) -> In
                              base.dim, base.dtype, view=False)
     else:
         graph = vectors.new_index(state["dim"], state["dtype"])
-    if progress:
-        progress("graph", 0, staged)
-    for keys, vecs in build.staged():
-        vectors.upsert(graph, keys, vecs)
-        if progress:
-            progress("graph", len(keys), staged)
-    vectors.save(graph, folder / "vectors.usearch")
     count = build.conn.execute("select count(*) from docs").fetchone()[0]
     size = (build.conn.execute("select max(key) from docs").fetchone()[0] or 0) + 1
     base_folder = root / f"gen-{base.generation:06d}" if base is not None else None
-    vectors.write_matrix(folder, graph, size, build.staged(), base_folder)
+    matrix = vectors.MatrixWriter(folder, graph, size, base_folder)
+    if progress:
+        progress("graph", 0, staged)
+    for keys, vecs in build.staged():  # one pass over the staged vectors feeds both
+        vectors.upsert(graph, keys, vecs)
+        matrix.put(keys, vecs)
+        if progress:
+            progress("graph", len(keys), staged)
+    matrix.close()
+    vectors.save(graph, folder / "vectors.usearch")
     build.finish()
     generation = (base.generation if base else _last_generation(root)) + 1
     store.Meta(generation, state["model_id"], state["dim"], state["dtype"], state["upto"], count).write(folder)

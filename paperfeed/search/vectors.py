@@ -159,39 +159,44 @@ def quantise(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.rint(vecs / scales[:, None]).astype(np.int8), scales.astype(np.float32)
 
 
-def write_matrix(folder: Path, index: Index, size: int, staged, base: Path | None = None) -> None:
-    """Every paper's vector as a `Matrix` in `folder`, indexed by key.
+class MatrixWriter:
+    """Writes a generation's `Matrix` into `folder`, indexed by key.
 
     Search re-scores the graph's candidates from it, fusion scores keyword hits
     the graph did not return, and filtered searches score the allowed rows
     directly (~10x faster than `Index.get`, which builds one array per key).
-    Rows come from the base generation's matrix (or, for an index made before
-    this format, from the graph), then `staged`, an iterable of (keys, vectors),
-    overwrites the papers this build embedded.
+    Rows start as the base generation's matrix (or, for an index made before
+    this format, the graph's vectors); `put` then writes the papers this build
+    embedded, and `close` puts the files in place.
     """
-    tmp = {name: folder / f".{name}.{os.getpid()}.tmp.npy" for name in (Matrix.ROWS, Matrix.SCALES)}
-    rows = np.lib.format.open_memmap(tmp[Matrix.ROWS], mode="w+", dtype=np.int8, shape=(size, index.ndim))
-    scales = np.lib.format.open_memmap(tmp[Matrix.SCALES], mode="w+", dtype=np.float32, shape=(size,))
-    old = Matrix.open(base) if base is not None else None
-    if old is not None and old.rows.shape[1] == index.ndim:
-        for start in range(0, min(len(old), size), 50_000):
-            stop = min(start + 50_000, len(old), size)
-            rows[start:stop], scales[start:stop] = old.rows[start:stop], old.scales[start:stop]
-    else:
-        keys = np.asarray(index.keys, np.uint64)
+
+    def __init__(self, folder: Path, graph: Index, size: int, base: Path | None = None) -> None:
+        self.folder = folder
+        self.tmp = {name: folder / f".{name}.{os.getpid()}.tmp.npy" for name in (Matrix.ROWS, Matrix.SCALES)}
+        self.rows = np.lib.format.open_memmap(self.tmp[Matrix.ROWS], mode="w+", dtype=np.int8, shape=(size, graph.ndim))
+        self.scales = np.lib.format.open_memmap(self.tmp[Matrix.SCALES], mode="w+", dtype=np.float32, shape=(size,))
+        old = Matrix.open(base) if base is not None else None
+        if old is not None and old.rows.shape[1] == graph.ndim:
+            for start in range(0, min(len(old), size), 50_000):
+                stop = min(start + 50_000, len(old), size)
+                self.rows[start:stop], self.scales[start:stop] = old.rows[start:stop], old.scales[start:stop]
+            return
+        keys = np.asarray(graph.keys, np.uint64)
         for start in range(0, len(keys), 50_000):
             part = keys[start : start + 50_000]
-            vecs = np.asarray(index.get(part, dtype=np.float32), np.float32).reshape(len(part), -1)
-            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-            rows[part.astype(np.int64)], scales[part.astype(np.int64)] = quantise(vecs)
-    del old
-    for keys, vecs in staged:
-        rows[np.asarray(keys, np.int64)], scales[np.asarray(keys, np.int64)] = quantise(vecs)
-    for array in (rows, scales):
-        array.flush()
-    del rows, scales
-    for name, path in tmp.items():
-        os.replace(path, folder / name)
+            vecs = np.asarray(graph.get(part, dtype=np.float32), np.float32).reshape(len(part), -1)
+            self.put(part, vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12))
+
+    def put(self, keys: np.ndarray, vecs: np.ndarray) -> None:
+        keys = np.asarray(keys, np.int64)
+        self.rows[keys], self.scales[keys] = quantise(vecs)
+
+    def close(self) -> None:
+        for array in (self.rows, self.scales):
+            array.flush()
+        del self.rows, self.scales
+        for name, path in self.tmp.items():
+            os.replace(path, self.folder / name)
 
 
 def _dot(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -246,7 +251,7 @@ def search(
 
     `allowed`, when given, is a `store.Allowed`: only its keys may be returned
     (its `rows`, when present, are their vectors).  `matrix` (from
-    `write_matrix`) gives exact scores and enables exact scoring of small
+    `MatrixWriter`) gives exact scores and enables exact scoring of small
     allowed sets.
     """
     size = len(index)
