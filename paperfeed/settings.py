@@ -110,9 +110,18 @@ def get_float(name: str) -> float:
     return float(get(name))
 
 
+_made_dirs: set[Path] = set()
+
+
 def data_dir() -> Path:
+    """The data directory, created the first time this process asks for it.
+
+    Every search asks (for the index), so the mkdir is made once, not per call.
+    """
     path = Path(get("data_dir")).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    if path not in _made_dirs:
+        path.mkdir(parents=True, exist_ok=True)
+        _made_dirs.add(path)
     return path
 
 
