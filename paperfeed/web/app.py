@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
+from paperfeed.digest import render
 from paperfeed.web import accounts, metrics, pagecache, security
 
 HERE = Path(__file__).parent
@@ -41,18 +42,11 @@ def site_context(request: Request) -> dict:
 
 
 def excerpt(value: str | None, limit: int = 320) -> str:
-    text = " ".join((value or "").split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[: cut if cut > limit // 2 else limit].rstrip(",.;: ") + " …"
+    return render.shorten(value, limit)  # the digest's cut: at a word, "…" when cut
 
 
 def author_list(names: list[str] | None, limit: int = 8) -> str:
-    names = list(names or [])
-    if len(names) <= limit:
-        return ", ".join(names)
-    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
+    return render.authors(names, limit)
 
 
 def nice_date(value) -> str:
