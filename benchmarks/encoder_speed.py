@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import quantisation
 
 from paperfeed.search import encoder as enc
 
@@ -60,6 +61,8 @@ def make_encoder(variant: str, device: str) -> enc.Encoder:
         e.st = torch.ao.quantization.quantize_dynamic(e.st, {torch.nn.Linear}, dtype=torch.qint8)  # a copy
         e.model_id = e.model_id.replace("/torch/", "/torch-qint8/")
         return e
+    if variant.startswith(quantisation.EXPERIMENTAL):  # measured, not shipped: see quantisation.py
+        return quantisation.experimental_encoder(variant)
     return enc.get_encoder(variant=variant, device=device)
 
 
