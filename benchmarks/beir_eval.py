@@ -56,15 +56,16 @@ def load(folder: Path):
     return corpus, queries, qrels
 
 
-def evaluate(qrels: dict, run: dict) -> dict[str, float]:
+def evaluate(qrels: dict, run: dict, per_query: bool = False) -> dict:
+    """METRICS averaged over the queries, or (`per_query`) an array of each query's values."""
     from ranx import Qrels, Run
     from ranx import evaluate as ranx_evaluate
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba's uint64 cast chatter
         run = {q: (r or {"__none__": 0.0}) for q, r in run.items()}
-        scores = ranx_evaluate(Qrels(qrels), Run(run), METRICS)
-    return {m: float(scores[m]) for m in METRICS}
+        scores = ranx_evaluate(Qrels(qrels), Run(run), METRICS, return_mean=not per_query)
+    return {m: np.asarray(scores[m]) if per_query else float(scores[m]) for m in METRICS}
 
 
 def build(workdir: Path, corpus: list[dict]):
@@ -107,32 +108,38 @@ def run_mode(engine, index_dir, queries: dict[str, str], mode: str, depth: int =
 
 
 def candidates(index_dir, queries: dict[str, str], depth: int):
-    """Each query's keyword and vector candidates (keys, scores) and exact cosine scorer,
-    for offline fusion."""
+    """Each query's keyword and vector candidates (keys, scores) and its query vector
+    (None for a query without words), for offline fusion."""
     gen = store.current(index_dir)
     out = {}
     for qid, text in queries.items():
         q = query.parse(text)
         kw = keyword.search(gen.keyword, q, depth)
-        vec, score = (np.empty(0, np.uint64), np.empty(0)), None
+        vec, qvec = (np.empty(0, np.uint64), np.empty(0)), None
         if q.text:
             qvec = pfsearch.query_vector(gen, q.text)
             vec = pfsearch._semantic(gen, q, depth, qvec)
-            score = functools.partial(vectors.similarities, gen.matrix, qvec)
-        out[qid] = ((kw.keys, kw.scores), vec, score)
+        out[qid] = ((kw.keys, kw.scores), vec, qvec)
     return gen, out
 
 
-def fused_run(gen, cands, params: hybrid.Fusion) -> dict:
+def keyed_run(gen, ranked: dict[str, list[int]]) -> dict:
+    """A ranx run from each query's index keys, best first."""
+    ids: dict[int, str] = {}
     run = {}
-    ids = {}
-    for qid, (kw, vec, score) in cands.items():
-        keys, _ = hybrid.fuse(kw, vec, params, score)
-        keys = keys[:100].tolist()
+    for qid, keys in ranked.items():
         missing = [k for k in keys if k not in ids]
         ids.update(gen.arxiv_ids(missing) if missing else {})
-        run[qid] = {ids[k]: float(100 - i) for i, k in enumerate(keys)}
+        run[qid] = {ids[k]: float(len(keys) - i) for i, k in enumerate(keys)}
     return run
+
+
+def fused_run(gen, cands, params: hybrid.Fusion) -> dict:
+    ranked = {}
+    for qid, (kw, vec, qvec) in cands.items():
+        score = None if qvec is None else functools.partial(vectors.similarities, gen.matrix, qvec)
+        ranked[qid] = hybrid.fuse(kw, vec, params, score)[0][:100].tolist()
+    return keyed_run(gen, ranked)
 
 
 def tune(index_dir, queries, qrels_train) -> tuple[hybrid.Fusion, list]:

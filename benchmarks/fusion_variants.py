@@ -27,6 +27,7 @@ the default fusion.  Results: benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import sys
 from dataclasses import dataclass
@@ -37,8 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import beir_eval  # noqa: E402
 
-from paperfeed import search as pfsearch  # noqa: E402
-from paperfeed.search import hybrid, keyword, query, store, vectors  # noqa: E402
+from paperfeed.search import hybrid, store, vectors  # noqa: E402
 
 DEPTH = 200  # candidates from each list, as the default fusion
 ALPHAS = [round(float(a), 2) for a in np.arange(0.3, 0.8, 0.05)]
@@ -46,99 +46,88 @@ ALPHAS = [round(float(a), 2) for a in np.arange(0.3, 0.8, 0.05)]
 
 @dataclass
 class Candidates:
-    """One query's candidate union with everything a fusion method may use."""
+    """One query's candidates: both lists, and their union with what fusion methods use."""
 
-    keys: np.ndarray  # uint64
-    bm25: np.ndarray  # 0 where the keyword list lacks the paper
-    kw_rank: np.ndarray  # 1-based, 0 where absent
-    cosine: np.ndarray  # exact cosine from the matrix, for every candidate
-    vec_rank: np.ndarray  # 1-based, 0 where absent from the vector list
-    rows: np.ndarray  # the candidates' vectors
+    kw: tuple[np.ndarray, np.ndarray]  # keyword keys and BM25 scores, best first
+    vec_keys: np.ndarray  # vector candidates, best first
+    keys: np.ndarray  # the union, keyword candidates first
+    cosine: np.ndarray  # exact cosine of every candidate in `keys`
+    rows: np.ndarray  # their vectors
     qvec: np.ndarray
 
+    @functools.cached_property
+    def position(self) -> dict[int, int]:
+        return {k: i for i, k in enumerate(self.keys.tolist())}
 
-def gather(gen, queries: dict[str, str]) -> dict[str, Candidates | None]:
+    def at(self, keys: np.ndarray) -> np.ndarray:
+        return np.array([self.position[k] for k in keys.tolist()], np.int64)
+
+    def aligned(self, keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """`values` of `keys` placed on the union, 0 for the other candidates."""
+        out = np.zeros(len(self.keys))
+        out[self.at(keys)] = values
+        return out
+
+
+def gather(gen, index_dir, queries: dict[str, str]) -> dict[str, Candidates | None]:
+    _, found = beir_eval.candidates(index_dir, queries, DEPTH)
     out = {}
-    for qid, text in queries.items():
-        q = query.parse(text)
-        kw = keyword.search(gen.keyword, q, DEPTH)
-        qvec = pfsearch.query_vector(gen, q.text)
-        vec_keys, _ = pfsearch._semantic(gen, q, DEPTH, qvec)
-        keys = np.array(list(dict.fromkeys([*kw.keys.tolist(), *vec_keys.tolist()])), np.uint64)
-        if not len(keys):  # e.g. a quoted phrase no paper contains: every mode returns nothing
+    for qid, (kw, (vec_keys, _), qvec) in found.items():
+        keys = np.array(list(dict.fromkeys([*kw[0].tolist(), *vec_keys.tolist()])), np.uint64)
+        if not len(keys) or qvec is None:  # e.g. a quoted phrase no paper contains: no mode finds any
             out[qid] = None
             continue
-        at = {k: i for i, k in enumerate(keys.tolist())}
-        bm25, kw_rank, vec_rank = (np.zeros(len(keys)) for _ in range(3))
-        for rank, (k, s) in enumerate(zip(kw.keys.tolist(), kw.scores.tolist(), strict=True), 1):
-            bm25[at[k]], kw_rank[at[k]] = s, rank
-        for rank, k in enumerate(vec_keys.tolist(), 1):
-            vec_rank[at[k]] = rank
         rows = gen.matrix.get(keys)
-        out[qid] = Candidates(keys, bm25, kw_rank, vectors._dot(rows, qvec), vec_rank, rows, qvec)
+        out[qid] = Candidates(kw, vec_keys, keys, vectors._dot(rows, qvec), rows, qvec)
     return out
 
 
-def convex_scores(c: Candidates, a: float, cosine: np.ndarray | None = None, norm: str = "minmax") -> np.ndarray:
+def convex(c: Candidates, a: float, cosine: np.ndarray | None = None) -> np.ndarray:
+    """paperfeed's own fusion (`hybrid.convex`), as a score for each candidate in `c.keys`."""
     cos = c.cosine if cosine is None else cosine
-    in_kw, in_vec = c.kw_rank > 0, c.vec_rank > 0
-    top = c.bm25.max() if in_kw.any() else 1.0
-    if norm == "zscore":
-        kw_part = np.where(in_kw, (c.bm25 - c.bm25[in_kw].mean()) / (c.bm25[in_kw].std() + 1e-9), -1.0) if in_kw.any() else 0.0
-        ref = cos[in_vec] if in_vec.any() else cos
-        vec_part = (cos - ref.mean()) / (ref.std() + 1e-9)
-    else:
-        kw_part = c.bm25 / (top or 1.0)
-        if norm == "raw":
-            vec_part = np.clip(cos, 0, None)
-        else:
-            low, high = cos.min(), cos.max()
-            vec_part = (cos - low) / ((high - low) or 1.0)
-    return a * kw_part + (1 - a) * vec_part
+    keys, fused = hybrid.convex(c.kw, (c.vec_keys, cos[c.at(c.vec_keys)]), a, lambda ks: cos[c.at(ks)])
+    return c.aligned(keys, fused)
+
+
+def normalised(c: Candidates, a: float, norm: str) -> np.ndarray:
+    """Convex fusion with other score scalings: "zscore" or "raw" (cosine clipped at 0)."""
+    bm25 = c.aligned(*c.kw)
+    in_kw = c.aligned(c.kw[0], np.ones(len(c.kw[0]))) > 0
+    if norm == "raw":
+        return a * bm25 / (bm25.max() or 1.0) + (1 - a) * np.clip(c.cosine, 0, None)
+    kw_part = np.where(in_kw, (bm25 - bm25[in_kw].mean()) / (bm25[in_kw].std() + 1e-9), -1.0) if in_kw.any() else 0.0
+    ref = c.cosine[c.at(c.vec_keys)] if len(c.vec_keys) else c.cosine
+    return a * kw_part + (1 - a) * (c.cosine - ref.mean()) / (ref.std() + 1e-9)
 
 
 def rocchio(c: Candidates, a: float, k: int, beta: float) -> np.ndarray:
-    first = convex_scores(c, a)
-    top = np.argsort(-first, kind="stable")[:k]
+    top = np.argsort(-convex(c, a), kind="stable")[:k]
     q = c.qvec + beta * c.rows[top].mean(axis=0)
-    return convex_scores(c, a, vectors._dot(c.rows, q / np.linalg.norm(q)))
+    return convex(c, a, vectors._dot(c.rows, q / np.linalg.norm(q)))
 
 
 def propagate(c: Candidates, a: float, k: int, lam: float) -> np.ndarray:
-    first = convex_scores(c, a)
+    first = convex(c, a)
     top = np.argsort(-first, kind="stable")[:k]
     return first + lam * (c.rows @ c.rows[top].T).mean(axis=1)
 
 
 def features(c: Candidates) -> np.ndarray:
-    top = c.bm25.max() or 1.0
+    bm25 = c.aligned(*c.kw)
+    rrf = lambda keys: c.aligned(keys, 60.0 / (60.0 + np.arange(1, len(keys) + 1)))  # noqa: E731
     low, high = c.cosine.min(), c.cosine.max()
-    inv = lambda r: np.where(r > 0, 60.0 / (60.0 + r), 0.0)  # noqa: E731
     return np.stack([
-        c.bm25 / top, (c.cosine - low) / ((high - low) or 1.0), inv(c.kw_rank), inv(c.vec_rank),
-        c.cosine, (c.cosine - c.cosine.mean()) / (c.cosine.std() + 1e-9), (c.kw_rank > 0).astype(float),
+        bm25 / (bm25.max() or 1.0), (c.cosine - low) / ((high - low) or 1.0), rrf(c.kw[0]), rrf(c.vec_keys),
+        c.cosine, (c.cosine - c.cosine.mean()) / (c.cosine.std() + 1e-9), (rrf(c.kw[0]) > 0).astype(float),
     ], axis=1)
 
 
-def ndcg(gen, cands: dict[str, Candidates], qrels: dict, scorer, per_query: bool = False):
-    run = {}
-    ids: dict[int, str] = {}
-    for qid, c in cands.items():
-        if c is None:
-            run[qid] = {}
-            continue
-        order = np.argsort(-scorer(c), kind="stable")[:100]
-        keys = c.keys[order].tolist()
-        missing = [k for k in keys if k not in ids]
-        ids.update(gen.arxiv_ids(missing) if missing else {})
-        run[qid] = {ids[k]: float(100 - i) for i, k in enumerate(keys)}
-    if per_query:
-        from ranx import Qrels, Run
-        from ranx import evaluate as ranx_evaluate
-
-        run = {q: r or {"__none__": 0.0} for q, r in run.items()}
-        return np.asarray(ranx_evaluate(Qrels(qrels), Run(run), "ndcg@10", return_mean=False))
-    return beir_eval.evaluate(qrels, run)["ndcg@10"]
+def ndcg(gen, cands: dict[str, Candidates | None], qrels: dict, scorer, per_query: bool = False):
+    ranked = {
+        qid: [] if c is None else c.keys[np.argsort(-scorer(c), kind="stable")[:100]].tolist()
+        for qid, c in cands.items()
+    }
+    return beir_eval.evaluate(qrels, beir_eval.keyed_run(gen, ranked), per_query)["ndcg@10"]
 
 
 def main() -> None:
@@ -151,13 +140,13 @@ def main() -> None:
     _, index_dir = beir_eval.build(args.workdir, corpus)
     gen = store.current(index_dir)
     print(f"index {index_dir}: {gen.meta.model_id}")
-    train = gather(gen, {q: queries[q] for q in qrels["train"]})
-    test = gather(gen, {q: queries[q] for q in qrels["test"]})
+    train = gather(gen, index_dir, {q: queries[q] for q in qrels["train"]})
+    test = gather(gen, index_dir, {q: queries[q] for q in qrels["test"]})
 
     methods = {
-        "convex": ([(a,) for a in ALPHAS], lambda c, a: convex_scores(c, a)),
-        "zscore": ([(a,) for a in ALPHAS], lambda c, a: convex_scores(c, a, norm="zscore")),
-        "raw-cosine": ([(round(float(a), 2),) for a in np.arange(0.15, 0.7, 0.05)], lambda c, a: convex_scores(c, a, norm="raw")),
+        "convex": ([(a,) for a in ALPHAS], convex),
+        "zscore": ([(a,) for a in ALPHAS], lambda c, a: normalised(c, a, "zscore")),
+        "raw-cosine": ([(round(float(a), 2),) for a in np.arange(0.15, 0.7, 0.05)], lambda c, a: normalised(c, a, "raw")),
         "rocchio": (list(itertools.product(ALPHAS[3:7], (1, 2, 3, 5), (0.25, 0.5, 1.0))), rocchio),
         "propagate": (list(itertools.product(ALPHAS[3:7], (1, 2, 3, 5), (0.1, 0.2, 0.3, 0.5))), propagate),
     }
@@ -182,7 +171,7 @@ def main() -> None:
     print(f"{'logistic':12} {ndcg(gen, train, qrels['train'], learned):7.4f} "
           f"{ndcg(gen, test, qrels['test'], learned):7.4f}  coefficients {np.round(model.coef_[0], 2).tolist()}")
 
-    per = ndcg(gen, test, qrels["test"], lambda c: convex_scores(c, hybrid.DEFAULT.keyword_weight), per_query=True)
+    per = ndcg(gen, test, qrels["test"], lambda c: convex(c, hybrid.DEFAULT.keyword_weight), per_query=True)
     rng = np.random.default_rng(0)
     boot = np.array([per[rng.integers(0, len(per), len(per))].mean() for _ in range(10_000)])
     low, high = np.percentile(boot, [2.5, 97.5])
