@@ -136,8 +136,7 @@ def encode_queries(texts: list[str], encoder=None) -> None:
                 if t and (encoder.model_id, t) not in _vectors]
     for start in range(0, len(todo), _QUERY_CACHE // 4):
         part = todo[start : start + _QUERY_CACHE // 4]
-        # the same tokens and pooling as encode_query, in batches
-        _remember(encoder.model_id, part, encoder.encode_documents(part))
+        _remember(encoder.model_id, part, encoder.encode_queries(part))
 
 
 def _semantic(gen: store.Generation, q: query.ParsedQuery, depth: int, vec: np.ndarray):

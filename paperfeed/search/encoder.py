@@ -125,9 +125,18 @@ class Encoder:
                 progress(len(rows))
         return _normalised(out)
 
+    def encode_queries(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Unit vectors of search queries, shape (len(texts), dim), float32.
+
+        Queries are embedded as documents are (sentence-transformers models such as
+        MiniLM are symmetric); a model that wants a query prefix would add it here,
+        for single and batched queries alike.
+        """
+        return self.encode_documents(texts, batch_size)
+
     def encode_query(self, text: str) -> np.ndarray:
         """The unit vector of one query, shape (dim,), float32."""
-        return _normalised(self._embed(self._tokenize([text])))[0]
+        return self.encode_queries([text])[0]
 
     def _tokenize(self, texts: list[str]) -> list:
         raise NotImplementedError
@@ -195,13 +204,17 @@ class OnnxEncoder(Encoder):
         return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
 
     def _embed(self, tokens: list) -> np.ndarray:
+        return self.session.run(None, self.inputs(tokens))[0]
+
+    def inputs(self, tokens: list) -> dict[str, np.ndarray]:
+        """The session's inputs for a batch of token lists, padded to the longest."""
         width = max(len(t) for t in tokens)
         ids = np.full((len(tokens), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(tokens), width), dtype=np.int64)
         for row, t in enumerate(tokens):
             ids[row, : len(t)] = t
             mask[row, : len(t)] = 1
-        return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return {"input_ids": ids, "attention_mask": mask}
 
 
 def get_encoder(
