@@ -146,3 +146,16 @@ def test_saved_queries_are_embedded_once_per_batch_before_searching(engine):
                             encode_fn=encode)
     keyword_only.compose(first, [due(r, NOW) for r in first])
     assert len(batches) == 2  # keyword search embeds nothing
+
+
+def test_a_large_batch_embeds_its_queries_in_slices_the_query_cache_holds(engine, monkeypatch):
+    import paperfeed.digest.compose as compose_module
+
+    monkeypatch.setattr(compose_module, "ENCODE_ROWS", 2)
+    papers(engine, "2611.00001")
+    rec = Recorder([], {})
+    batches: list[list[str]] = []
+    composer = Composer(engine, NOW, trending_fn=rec.trend, search_fn=rec.search, encode_fn=batches.append)
+    rows = [subscriber(engine, f"s{i}@example.org", searches=[f"q{i}"]) for i in range(5)]
+    composer.compose(rows, [due(r, NOW) for r in rows])
+    assert batches == [["q0", "q1"], ["q2", "q3"], ["q4"]]

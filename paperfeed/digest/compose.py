@@ -41,6 +41,10 @@ ANNOUNCE_LAG = timedelta(days=3)
 TRENDING_DEPTH = 60  # trending papers considered (subscribers filter by category and history)
 SEARCH_DEPTH = 100  # hits considered per saved search and window
 CHUNK = 500  # ids per IN (...) list
+# Subscribers whose new saved queries are embedded in one go: at most 200 x 10
+# (subscriptions.MAX_SEARCHES) = 2,000 queries, inside the search package's
+# 4,096-vector query cache, so none is evicted before its own search runs.
+ENCODE_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -266,8 +270,9 @@ class Composer:
         """Digests for subscriber rows and their due periods (empty digests included)."""
         plans = []
         candidates: set[str] = set()
-        self._encode_queries({q for row in rows for q in (row.searches or [])})
-        for row, due in zip(rows, dues, strict=True):
+        for i, (row, due) in enumerate(zip(rows, dues, strict=True)):
+            if i % ENCODE_ROWS == 0:
+                self._encode_queries({q for r in rows[i : i + ENCODE_ROWS] for q in (r.searches or [])})
             start = row.last_window_end or (due.due_at - due.length)
             after, before = search_window(start, self.now)
             trending = self.trending_ids(row.frequency)
