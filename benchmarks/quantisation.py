@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import time
@@ -55,12 +56,8 @@ def experimental_encoder(variant: str) -> enc.Encoder:
             static_int8(fp32, path, e)
         else:
             per_token_int8(enc.onnx_file(e.model_dir, int8=True), path)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = int(os.environ.get("PAPERFEED_EMBEDDING_THREADS") or 0) or len(os.sched_getaffinity(0))
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    clone = object.__new__(type(e))
-    clone.__dict__.update(e.__dict__)
-    clone.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    clone = copy.copy(e)  # the same tokenizer and settings, another graph
+    clone.session = ort.InferenceSession(str(path), e.session.get_session_options(), providers=e.session.get_providers())
     clone.model_id = e.model_id.replace("/onnx/", f"/{runtime}/")
     return clone
 
@@ -79,7 +76,7 @@ def static_int8(fp32: Path, out: Path, e: enc.Encoder) -> None:
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
             tokens = e._tokenize(texts)
-            self.batches = iter([_padded(tokens[i : i + 16], e.pad_id) for i in range(0, len(tokens), 16)])
+            self.batches = iter([e.inputs(tokens[i : i + 16]) for i in range(0, len(tokens), 16)])
 
         def get_next(self):
             return next(self.batches, None)
@@ -89,15 +86,6 @@ def static_int8(fp32: Path, out: Path, e: enc.Encoder) -> None:
         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
         calibrate_method=CalibrationMethod.MinMax, extra_options={"DefaultTensorType": 1},
     )
-
-
-def _padded(tokens: list, pad_id: int) -> dict:
-    width = max(len(t) for t in tokens)
-    ids = np.full((len(tokens), width), pad_id, np.int64)
-    mask = np.zeros((len(tokens), width), np.int64)
-    for row, t in enumerate(tokens):
-        ids[row, : len(t)], mask[row, : len(t)] = t, 1
-    return {"input_ids": ids, "attention_mask": mask}
 
 
 def per_token_int8(dynamic: Path, out: Path) -> None:
