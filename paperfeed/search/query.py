@@ -81,6 +81,15 @@ class ParsedQuery:
             or self.excluded
         )
 
+    def constraints(self) -> ParsedQuery:
+        """Only what restricts the papers before ranking: phrases, authors, categories
+        and dates (exclusions are checked on the candidates afterwards).  Hashable:
+        the key under which an index keeps the set it allows."""
+        return ParsedQuery(
+            phrases=self.phrases, authors=self.authors, categories=self.categories,
+            excluded_categories=self.excluded_categories, after=self.after, before=self.before,
+        )
+
     def with_filters(
         self,
         category: str | list[str] | None = None,

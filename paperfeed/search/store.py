@@ -218,14 +218,14 @@ class Generation:
         repeat filters, so the last few sets are kept with, when small, their
         vectors as float32 rows: scoring a window is then one matrix product.
         """
-        key = (q.categories, q.excluded_categories, q.after, q.before, q.authors, q.phrases)
-        if not any(key):
+        key = q.constraints()  # _mask sees only these, so the key covers all it reads
+        if key == ParsedQuery():
             return None
         with self._filters_lock:
             if (found := self._filters.get(key)) is not None:
                 self._filters.move_to_end(key)
                 return found
-        mask = self._mask(q)
+        mask = self._mask(key)
         found = Allowed(mask, np.flatnonzero(mask).astype(np.uint64))
         matrix = self.matrix
         if matrix is not None and len(found.keys) <= ROWS_LIMIT:
