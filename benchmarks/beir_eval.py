@@ -18,7 +18,6 @@ stemming 0.686, all-MiniLM-L6-v2 0.645 (MTEB), RRF of those two 0.717.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import re
 import sqlite3
@@ -36,7 +35,7 @@ from paperfeed import db  # noqa: E402
 from paperfeed import search as pfsearch  # noqa: E402
 from paperfeed.ingest.upsert import write_batch  # noqa: E402
 from paperfeed.records import PaperRecord  # noqa: E402
-from paperfeed.search import hybrid, keyword, query, store, vectors  # noqa: E402
+from paperfeed.search import hybrid, keyword, query, store  # noqa: E402
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 METRICS = ["ndcg@10", "recall@100"]
@@ -137,7 +136,7 @@ def keyed_run(gen, ranked: dict[str, list[int]]) -> dict:
 def fused_run(gen, cands, params: hybrid.Fusion) -> dict:
     ranked = {}
     for qid, (kw, vec, qvec) in cands.items():
-        score = None if qvec is None else functools.partial(vectors.similarities, gen.matrix, qvec)
+        score = None if qvec is None else pfsearch.vector_scorer(gen, qvec)
         ranked[qid] = hybrid.fuse(kw, vec, params, score)[0][:100].tolist()
     return keyed_run(gen, ranked)
 

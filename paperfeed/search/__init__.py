@@ -33,6 +33,7 @@ when the configured embedding model is not the one the index was built with
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -148,6 +149,13 @@ def _semantic(gen: store.Generation, q: query.ParsedQuery, depth: int, vec: np.n
     return keys[keep][:depth], sims[keep][:depth]
 
 
+def vector_scorer(gen: store.Generation, vec: np.ndarray):
+    """`keys -> cosines with vec`, which fusion uses for keyword hits the vector list
+    lacks; None for an index without a vector matrix."""
+    matrix = gen.matrix
+    return None if matrix is None else functools.partial(vectors.similarities, matrix, vec)
+
+
 def query_vector(gen: store.Generation, text: str, encoder=None) -> np.ndarray:
     """The query's unit vector from the encoder that built `gen` (refused if another)."""
     encoder = _encoder(encoder)
@@ -174,12 +182,8 @@ def ranked_keys(
         return len(keys), keys[offset : offset + limit], scores[offset : offset + limit]
     depth = max(fusion.depth, offset + limit)
     kw = keyword.search(gen.keyword, q, depth)
-    matrix = gen.matrix
     keys, scores = hybrid.fuse(
-        (kw.keys, kw.scores),
-        _semantic(gen, q, depth, vec),
-        replace(fusion, depth=depth),
-        (lambda keys: vectors.similarities(matrix, vec, keys)) if matrix is not None else None,
+        (kw.keys, kw.scores), _semantic(gen, q, depth, vec), replace(fusion, depth=depth), vector_scorer(gen, vec)
     )
     return len(keys), keys[offset : offset + limit], scores[offset : offset + limit]
 
