@@ -58,7 +58,7 @@ def _compute(
     if key is None or limit <= 0:
         return empty
     matrix = gen.matrix
-    if matrix is not None and key < len(matrix) and matrix.scales[key] > 0:
+    if matrix is not None and matrix.has(key):
         vec = matrix.get(np.array([key]))[0]
     elif (vec := vectors.vector_of(gen.vectors, key)) is None:
         return empty

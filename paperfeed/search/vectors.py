@@ -146,6 +146,10 @@ class Matrix:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def has(self, key: int) -> bool:
+        """Whether `key` has a row (rows never written keep scale 0)."""
+        return key < len(self) and bool(self.scales[key] > 0)
+
     def get(self, keys: np.ndarray) -> np.ndarray:
         """float32 vectors of `keys` (all inside the matrix), shape (len(keys), dim)."""
         keys = np.asarray(keys, np.int64)
@@ -215,9 +219,9 @@ def similarities(matrix: Matrix, query: np.ndarray, keys: np.ndarray) -> np.ndar
     inside = keys < len(matrix)
     out = np.full(len(keys), -1.0, np.float32)
     if inside.any():
-        rows = matrix.get(np.sort(keys[inside]))  # sorted: sequential reads
-        order = np.argsort(np.argsort(keys[inside], kind="stable"), kind="stable")
-        out[inside] = _dot(rows, np.asarray(query, np.float32))[order]
+        at = np.flatnonzero(inside)
+        at = at[np.argsort(keys[at], kind="stable")]  # read the rows in key order
+        out[at] = _dot(matrix.get(keys[at]), np.asarray(query, np.float32))
     return out
 
 
