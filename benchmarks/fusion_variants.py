@@ -69,8 +69,8 @@ class Candidates:
         return out
 
 
-def gather(gen, index_dir, queries: dict[str, str]) -> dict[str, Candidates | None]:
-    _, found = beir_eval.candidates(index_dir, queries, DEPTH)
+def gather(index_dir, queries: dict[str, str]) -> dict[str, Candidates | None]:
+    gen, found = beir_eval.candidates(index_dir, queries, DEPTH)
     out = {}
     for qid, (kw, (vec_keys, _), qvec) in found.items():
         keys = np.array(list(dict.fromkeys([*kw[0].tolist(), *vec_keys.tolist()])), np.uint64)
@@ -140,8 +140,8 @@ def main() -> None:
     _, index_dir = beir_eval.build(args.workdir, corpus)
     gen = store.current(index_dir)
     print(f"index {index_dir}: {gen.meta.model_id}")
-    train = gather(gen, index_dir, {q: queries[q] for q in qrels["train"]})
-    test = gather(gen, index_dir, {q: queries[q] for q in qrels["test"]})
+    train = gather(index_dir, {q: queries[q] for q in qrels["train"]})
+    test = gather(index_dir, {q: queries[q] for q in qrels["test"]})
 
     methods = {
         "convex": ([(a,) for a in ALPHAS], convex),
