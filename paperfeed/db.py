@@ -79,7 +79,8 @@ def _pg_writer(engine: Engine):
         yield conn
 
 
-def _json_dumps(value) -> str:
+def json_text(value) -> str:
+    """`value` as the JSON text JSON columns store."""
     return orjson.dumps(value).decode()
 
 
@@ -129,7 +130,7 @@ def _sqlite_datetime(value):
 
 
 def make_engine(url: str) -> Engine:
-    json = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    json = {"json_serializer": json_text, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

@@ -95,19 +95,19 @@ def test_reader_process_stores_and_rejects_exactly_as_in_process(engine, data_di
 
 def test_staged_hash_is_the_content_hash_of_the_row():
     from paperfeed.ingest import kaggle
-    from paperfeed.ingest.upsert import content_hash, new_row
+    from paperfeed.ingest.upsert import content_hash, new_row, stage
 
     for number, line in enumerate(shared_data("arxiv-kaggle-sample.jsonl").open("rb"), 1):
-        row = new_row(kaggle.to_record(orjson.loads(line), f"line {number}"))
+        row = new_row(stage(kaggle.to_record(orjson.loads(line), f"line {number}")))
         assert row["content_hash"] == content_hash(row)  # from the JSON text as sent == from the values
 
 
 def test_versions_are_stored_in_order_once_each_whatever_order_they_came_in():
-    from paperfeed.ingest.upsert import new_row
+    from paperfeed.ingest.upsert import new_row, stage
     from paperfeed.records import PaperRecord
 
     t1, t2 = datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 2, 1, tzinfo=UTC)
     rec = PaperRecord("2001.00001", "test", versions=[(2, t2), (1, None), (1, t1), (2, None)], abstract="x")
-    assert new_row(rec)["versions"] == [{"version": 1, "created": t1.isoformat()}, {"version": 2, "created": t2.isoformat()}]
+    assert new_row(stage(rec))["versions"] == [{"version": 1, "created": t1.isoformat()}, {"version": 2, "created": t2.isoformat()}]
     rec = PaperRecord("2001.00001", "test", versions=[(1, t1), (3, None)], abstract="x")
-    assert new_row(rec)["versions"] == [{"version": 1, "created": t1.isoformat()}, {"version": 3, "created": None}]
+    assert new_row(stage(rec))["versions"] == [{"version": 1, "created": t1.isoformat()}, {"version": 3, "created": None}]

@@ -2,8 +2,9 @@
 Parse a file in a second process while this one writes to the database.
 
 The reader parses, cleans, checks and stages records (`upsert.stage`: the row
-a new paper makes, with its content hash), so the writer only compares and
-inserts; on a machine with two or more cores the two halves run in parallel.  Batches travel through a bounded queue, so memory stays
+a new paper makes, less its content hash, which the writer computes), so the
+writer only hashes, compares and inserts; on a machine with two or more cores
+the two halves run in parallel.  Batches travel through a bounded queue, so memory stays
 constant however large the file; the reader exits by itself if its parent dies
 (for example when an ingest is killed), so nothing is left running.
 """
@@ -16,7 +17,7 @@ import queue
 from collections.abc import Iterator
 from pathlib import Path
 
-from paperfeed.ingest.upsert import Staged
+from paperfeed.ingest.upsert import Staged, stage
 from paperfeed.records import PaperRecord, Reject
 
 BATCH = 1000
@@ -41,7 +42,6 @@ def _put(q, item, parent: int) -> bool:
 
 def _reader(path: str, fmt: str | None, q, parent: int) -> None:
     from paperfeed.ingest import formats
-    from paperfeed.ingest.upsert import stage
 
     try:
         with formats.open_file(Path(path)) as f:

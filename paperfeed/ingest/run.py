@@ -110,7 +110,7 @@ def ingest(
         if on_batch:
             on_batch()
 
-    def take(item: PaperRecord | Reject | Checkpoint) -> None:
+    def take(item: PaperRecord | Staged | Reject | Checkpoint) -> None:
         if isinstance(item, Checkpoint):
             flush()
             item.commit()

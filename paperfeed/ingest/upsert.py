@@ -80,14 +80,10 @@ def _merge_versions(stored: list[dict], versions: list[dict]) -> list[dict]:
 
 def _versions(rec: PaperRecord) -> list[dict]:
     """`rec`'s versions as stored: oldest first, one entry per number, ISO dates."""
-    versions = rec.versions
-    if all(a[0] < b[0] for a, b in itertools.pairwise(versions)):  # in order, no repeats: nearly always
-        return [{"version": n, "created": None if c is None else c.isoformat()} for n, c in versions]
-    by_number: dict = {}
-    for number, created in rec.versions:
-        if created is not None or number not in by_number:
-            by_number[number] = created.isoformat() if created is not None else None
-    return [{"version": n, "created": by_number[n]} for n in sorted(by_number)]
+    versions = [{"version": n, "created": None if c is None else c.isoformat()} for n, c in rec.versions]
+    if all(a[0] < b[0] for a, b in itertools.pairwise(rec.versions)):  # in order, no repeats: nearly always
+        return versions
+    return _merge_versions([], versions)
 
 
 # A staged record is a tuple: the values of the STAGED columns, JSON columns as JSON
@@ -97,10 +93,6 @@ JSON_COLUMNS = frozenset(("versions", "authors", "categories", "sources"))
 _SOURCE, _DAILY = len(STAGED), len(STAGED) + 1
 _JSON_CONTENT = [i for i, name in enumerate(CONTENT) if name in JSON_COLUMNS]
 Staged = tuple
-
-
-def _json(value) -> str:
-    return orjson.dumps(value).decode()
 
 
 def stage(rec: PaperRecord) -> Staged:
@@ -124,8 +116,8 @@ def stage(rec: PaperRecord) -> Staged:
             values.append(value)
             sources[name] = source
     for i in _JSON_CONTENT:
-        values[i] = _json(values[i])
-    return (rec.arxiv_id, *values, _json(sources), source, rec.daily)
+        values[i] = db.json_text(values[i])
+    return (rec.arxiv_id, *values, db.json_text(sources), source, rec.daily)
 
 
 def staged_hash(rec: Staged) -> str:
@@ -139,20 +131,24 @@ def staged_hash(rec: Staged) -> str:
     return _hash(values)
 
 
-def new_row(rec: PaperRecord | Staged) -> dict:
-    """The stored row (without revision) of a paper first seen in `rec`."""
-    staged = rec if isinstance(rec, tuple) else stage(rec)
+def _row(staged: Staged) -> dict:
+    """A staged record's row with its JSON decoded, content hash not set."""
     row = dict(zip(STAGED, staged[:_SOURCE], strict=True))
     for name in JSON_COLUMNS:
         row[name] = orjson.loads(row[name])
+    return row
+
+
+def new_row(staged: Staged) -> dict:
+    """The stored row (without revision) of a paper first seen in `staged`."""
+    row = _row(staged)
     row["content_hash"] = staged_hash(staged)
     return row
 
 
-def merge(old: dict, rec: PaperRecord | Staged) -> dict:
-    """The row that results from applying `rec` to the stored row `old` (content hash not set)."""
-    staged = rec if isinstance(rec, tuple) else stage(rec)
-    source, new = staged[_SOURCE], new_row(staged)
+def merge(old: dict, staged: Staged) -> dict:
+    """The row that results from applying `staged` to the stored row `old` (content hash not set)."""
+    source, new = staged[_SOURCE], _row(staged)
     row = dict(old)
     row["sources"] = dict(old["sources"])
     theirs, ours = new["version"], old["version"]  # the record's highest version, the stored one
@@ -288,4 +284,4 @@ def _write(conn, records: list[Staged]) -> Counts:
 def _insert_values(row: Staged | dict, revision: int) -> tuple:
     if isinstance(row, tuple):
         return (*row[:_SOURCE], staged_hash(row), revision)
-    return (*(_json(row[k]) if k in JSON_COLUMNS else row[k] for k in STAGED), row["content_hash"], revision)
+    return (*(db.json_text(row[k]) if k in JSON_COLUMNS else row[k] for k in STAGED), row["content_hash"], revision)
