@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from paperfeed.web import accounts, finder
+from paperfeed.web import accounts, finder, pagecache
 from tests.webdata import TODAY, add_paper, add_vote, client, soup
 
 D1, D2, D3 = date(2026, 9, 28), date(2026, 10, 1), date(2026, 10, 3)  # Mon, Thu, Sat
@@ -235,8 +235,8 @@ def test_voted_state_and_submitter_on_cards(engine, site):
     uid = accounts.create_user(engine, "bob", "long enough")
     add_vote(engine, uid, "2609.00001", at=datetime.now(UTC) - timedelta(hours=1))
     # a vote written straight to the database (not through /vote) reaches visitors
-    # when the page cache expires (tests/test_web_pagecache.py); expire it now
-    site.app.state.page_cache.clear()
+    # when the page cache expires (tests/test_web_pagecache.py); invalidate it now, as /vote does
+    pagecache.invalidate()
     r = site.get(f"/papers/date/{D1}")
     assert soup(r).select_one(".vote-count").get_text() == "6"
 

@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 
 from paperfeed import settings
+from paperfeed.web.asgi import HttpMiddleware
 
 CACHE_PARAMS = {"sort", "p", "days"}  # the listing pages' own query parameters
 MAX_ENTRIES = 200  # ~85 KB each
@@ -71,8 +72,7 @@ def invalidate() -> None:
 
 
 @dataclass
-class Entry:
-    status: int
+class Entry:  # of a 200 response: only those are kept
     headers: list[tuple[bytes, bytes]]  # without content-length
     body: bytes  # with MARKER where the CSRF token was
     route: object  # the matched route, for the request metrics
@@ -104,10 +104,6 @@ class PageStore:
         while len(self.entries) > self.max_entries:
             self.entries.popitem(last=False)
 
-    def clear(self) -> None:
-        self.entries.clear()
-
-
 def cache_key(scope: dict) -> str | None:
     """The key of a request that may be served from the cache, or None."""
     if scope["method"] != "GET":
@@ -118,18 +114,15 @@ def cache_key(scope: dict) -> str | None:
     return scope["path"] + ("?" + query if query else "")
 
 
-class PageCache:
+class PageCache(HttpMiddleware):
     """The middleware: serves and stores shareable pages for anonymous visitors."""
 
     def __init__(self, app, store: PageStore) -> None:
-        self.app = app
+        super().__init__(app)
         self.store = store
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def handle(self, scope, receive, send) -> None:
         store = self.store
-        if scope["type"] != "http" or store.seconds <= 0:
-            await self.app(scope, receive, send)
-            return
         state = scope.setdefault("state", {})
         session = state.get("session") or {}
         key = cache_key(scope)
@@ -158,7 +151,7 @@ class PageCache:
         scope["route"] = entry.route
         body = entry.body.replace(self.store.marker, token)
         headers = [*entry.headers, (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     async def fill(self, key: str, token: bytes, generation: tuple, scope, receive, send) -> None:
@@ -167,7 +160,7 @@ class PageCache:
         renewing = key in store.entries and key not in store.filling
         if renewing:
             store.filling[key] = asyncio.get_running_loop().create_future()
-        started: dict | None = None  # the response's status and own headers, when it is kept
+        started: list | None = None  # the response's own headers, when it is kept
         chunks: list[bytes] = []
 
         async def capture(message) -> None:
@@ -177,7 +170,7 @@ class PageCache:
                 if (message["status"] == 200 and scope["state"].get("page_shareable")
                         and not any(name.lower() == b"set-cookie" for name, _ in headers)):
                     # a copy: the outer middleware add the visitor's cookie and headers to this list
-                    started = {"status": message["status"], "headers": list(headers)}
+                    started = list(headers)
             elif started is not None and message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
             await send(message)
@@ -185,10 +178,9 @@ class PageCache:
         try:
             await self.app(scope, receive, capture)
             if started is not None:
-                headers = [(n, v) for n, v in started["headers"] if n.lower() != b"content-length"]
+                headers = [(n, v) for n, v in started if n.lower() != b"content-length"]
                 body = b"".join(chunks).replace(token, store.marker)
-                store.put(key, Entry(started["status"], headers, body, scope.get("route"), generation,
-                                     store.clock() + store.seconds))
+                store.put(key, Entry(headers, body, scope.get("route"), generation, store.clock() + store.seconds))
         finally:
             if renewing:
                 store.filling.pop(key).set_result(None)
@@ -198,5 +190,6 @@ def install(app) -> PageStore:
     """Add the page cache to `app` (before the session and header middleware: it runs inside them)."""
     store = PageStore(settings.get_float("page_cache_seconds"), stamp_path())
     app.state.page_cache = store
-    app.add_middleware(PageCache, store=store)
+    if store.seconds > 0:  # 0 turns the cache off
+        app.add_middleware(PageCache, store=store)
     return store
