@@ -48,7 +48,8 @@ def vote(
 ) -> Response:
     """Toggle the signed-in user's upvote of a paper."""
     accounts.check_csrf(request, csrf_token)
-    user = accounts.require_user(request, accounts.safe_next(next))
+    back = accounts.safe_next(next)
+    user = accounts.require_user(request, back)
     engine: Engine = request.app.state.engine
     security.enforce(engine, "vote", f"user:{user.id}")
     try:
@@ -72,9 +73,9 @@ def vote(
     with engine.connect() as conn:
         count = queries.upvotes(conn, canon)
     if request.headers.get("HX-Request"):
-        context = {"arxiv_id": canon, "upvotes": count, "voted": voted, "next": accounts.safe_next(next)}
+        context = {"arxiv_id": canon, "upvotes": count, "voted": voted, "next": back}
         return render(request, "_vote.html", context)
-    return RedirectResponse(accounts.safe_next(next), status_code=303)
+    return RedirectResponse(back, status_code=303)
 
 
 def _submit_form(request: Request, error: str | None = None, value: str = "", status: int = 200) -> Response:
@@ -168,7 +169,8 @@ def curate(
 ) -> Response:
     """Pin, unpin, hide, unhide or remove a daily entry (curators and admins)."""
     accounts.check_csrf(request, csrf_token)
-    user = accounts.require_user(request, accounts.safe_next(next))
+    back = accounts.safe_next(next)
+    user = accounts.require_user(request, back)
     if not accounts.has_role(user, "curator"):
         raise FriendlyError(403, "Only curators can change daily lists.")
     if action not in (*CURATOR_ACTIONS, "remove"):
@@ -184,4 +186,4 @@ def curate(
         raise FriendlyError(404, "That entry is no longer on the list.")
     pagecache.invalidate()
     log.info("curator %s: %s entry %s", user.username, action, entry_id)
-    return RedirectResponse(accounts.safe_next(next), status_code=303)
+    return RedirectResponse(back, status_code=303)
