@@ -145,6 +145,9 @@ def main() -> None:
         print(f"{name}_cpu_us_per_record: {r['cpu'] / records * 1e6:.1f}")
         print(f"{name}_peak_rss_mb: {r['peak_process_mb']:.0f}")
         print(f"{name}_peak_rss_with_reader_mb: {r['peak_tree_mb']:.0f}")
+    if "sqlite" in results:  # the database file the sizing table in docs/operations.md scales
+        size = sum(f.stat().st_size for f in work.glob("bench.db*"))
+        print(f"sqlite_database_mb: {size / 1e6:.0f}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
