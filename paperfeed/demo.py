@@ -39,7 +39,6 @@ def fresh_directory(path: Path) -> None:
 def run_demo(data_dir: Path, host: str, port: int, serve: bool) -> int:
     from paperfeed import db
     from paperfeed.ingest.run import ingest_sources
-    from paperfeed.search import update_index
     from paperfeed.stats import collect, render
     from paperfeed.web.app import serve as serve_site
 
@@ -52,7 +51,12 @@ def run_demo(data_dir: Path, host: str, port: int, serve: bool) -> int:
     if summary.exit_status:
         click.echo("the bundled sample had rejects: see rejects.jsonl in the data directory", err=True)
         return summary.exit_status
-    update_index(engine)
+    try:
+        from paperfeed.search import update_index
+    except ImportError as e:  # installed without the [search] extra: the site falls back to substring search
+        click.echo(f"no search index ({e.name} is not installed: pip install 'paperfeed[search]')", err=True)
+    else:
+        update_index(engine)
     click.echo(render(collect(engine)))
     click.echo(f"data directory: {data_dir.resolve()}")
     if serve:
