@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 
 from paperfeed import db
+from paperfeed.demo import SAMPLES
 from tests.databases import second_database
-
-PACKAGE_DATA = Path(__file__).resolve().parents[1] / "paperfeed" / "data"
 
 
 def shared_data(name: str) -> Path:
     """A file of the real sample data, as the package ships it (copied from ../shared/data)."""
-    path = PACKAGE_DATA / name
+    path = SAMPLES / name
     assert path.exists(), f"sample data {path} missing from the package"
     return path
 
@@ -54,9 +53,7 @@ def smtp(monkeypatch, data_dir):
 
 @pytest.fixture
 def engine(db_url):
-    engine = db.connect(db_url)
-    yield engine
-    db.dispose(db_url)
+    return db.connect(db_url)  # disposed with its database (db_url)
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from paperfeed.demo import SAMPLES
 from paperfeed.ingest.run import ingest_sources
 from paperfeed.models import User, Vote
 
-DATA = Path(__file__).resolve().parents[1] / "paperfeed" / "data"
-SAMPLE_DAILY = DATA / "hf-daily-papers-sample.json"
+SAMPLE_DAILY = SAMPLES / "hf-daily-papers-sample.json"
 SAMPLE_DAY = date(2026, 10, 3)
 VOTED = "2609.22753"  # first paper of the sample list (imported upvotes 0)
 
@@ -70,7 +70,7 @@ def sample_papers() -> list[dict]:
 def load(engine: Engine, tmp_path: Path) -> None:
     extra = tmp_path / "extra-daily.json"
     extra.write_text(json.dumps(EXTRA))
-    sources = [str(DATA / "arxiv-kaggle-sample.jsonl"), str(SAMPLE_DAILY), str(extra)]
+    sources = [str(SAMPLES / "arxiv-kaggle-sample.jsonl"), str(SAMPLE_DAILY), str(extra)]
     summary = ingest_sources(sources, engine=engine)
     assert summary.rejected == 0 and not summary.failed_inputs, summary.line()
     now = datetime.now(UTC)

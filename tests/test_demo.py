@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from click.testing import CliRunner
 
 from paperfeed import db, search
@@ -12,15 +11,20 @@ from paperfeed.stats import collect
 
 def test_demo_loads_indexes_and_refuses_foreign_directories(tmp_path, monkeypatch):
     target = tmp_path / "demo"
+    # run_demo points PAPERFEED_* at the demo directory; monkeypatch undoes it after the test
     monkeypatch.setenv("PAPERFEED_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", "")
     result = CliRunner().invoke(cli, ["demo", "--data-dir", str(target), "--no-serve"])
     assert result.exit_code == 0, result.output
     url = f"sqlite:///{(target / 'paperfeed.db').resolve()}"
     engine = db.connect(url)
-    assert collect(engine).papers == 356 and collect(engine).daily_entries == 50
-    hits = search.search(engine, '"graph decompositions"', mode="keyword", limit=3, index_dir=target / "index").hits
-    assert [h.arxiv_id for h in hits][:1] == ["0704.0002"]
-    db.dispose(url)
+    try:
+        stats = collect(engine)
+        assert stats.papers == 356 and stats.daily_entries == 50
+        hits = search.search(engine, '"graph decompositions"', mode="keyword", limit=3, index_dir=target / "index").hits
+        assert [h.arxiv_id for h in hits][:1] == ["0704.0002"]
+    finally:
+        db.dispose(url)
 
     other = tmp_path / "mine"
     other.mkdir()
@@ -28,9 +32,3 @@ def test_demo_loads_indexes_and_refuses_foreign_directories(tmp_path, monkeypatc
     refused = CliRunner().invoke(cli, ["demo", "--data-dir", str(other), "--no-serve"])
     assert refused.exit_code != 0 and "not a paperfeed demo directory" in refused.output
     assert (other / "notes.txt").read_text() == "keep me"
-
-
-@pytest.fixture(autouse=True)
-def _restore_env(monkeypatch):
-    # run_demo points PAPERFEED_* at the demo directory; monkeypatch undoes it after the test
-    monkeypatch.setenv("PAPERFEED_DATABASE_URL", "")

@@ -26,6 +26,7 @@ from paperfeed.ingest.run import ingest_sources
 from paperfeed.models import DailyEntry, Paper
 from paperfeed.records import PaperRecord, Reject
 from tests.conftest import shared_data
+from tests.ingest_support import rejects
 from tests.replay import ReplayServer
 
 LIVE = Path(__file__).parent / "fixtures" / "hf-daily" / "daily_papers-live.json"
@@ -39,11 +40,6 @@ def _daily(engine) -> dict[str, DailyEntry]:
 def _paper(engine, arxiv_id: str):
     with engine.connect() as conn:
         return conn.execute(select(Paper.__table__).where(Paper.arxiv_id == arxiv_id)).one()
-
-
-def _rejects(data_dir: Path) -> list[dict]:
-    path = data_dir / "rejects.jsonl"
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
 
 
 def test_mirror_sample_ingests_50_papers_on_its_day(engine):
@@ -111,7 +107,7 @@ def test_bad_papers_are_rejected_alone(engine, data_dir, tmp_path):
     summary = ingest_sources([str(path)], engine=engine)
     assert (summary.read, summary.rejected, summary.exit_status) == (2, 7, 1)
     assert set(_daily(engine)) == {"2609.22753", "2609.00005"}
-    assert [r["location"] for r in _rejects(data_dir)] == [f"paper {n}" for n in range(2, 9)]
+    assert [r["location"] for r in rejects(data_dir)] == [f"paper {n}" for n in range(2, 9)]
 
 
 def test_invalid_utf8_loses_only_its_paper(tmp_path):

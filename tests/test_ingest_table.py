@@ -20,6 +20,7 @@ from paperfeed.ingest import table
 from paperfeed.ingest.run import ingest_sources
 from paperfeed.models import Paper
 from paperfeed.records import MAX_ABSTRACT, PaperRecord, Reject
+from tests import ingest_support
 
 HUGE = "x" * (MAX_ABSTRACT + 1)
 
@@ -30,9 +31,7 @@ def _papers(engine) -> dict[str, dict]:
 
 
 def _reject_lines(data_dir: Path) -> dict[str, str]:
-    path = data_dir / "rejects.jsonl"
-    entries = [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
-    return {e["location"]: e["reason"] for e in entries}
+    return {e["location"]: e["reason"] for e in ingest_support.rejects(data_dir)}
 
 
 def _line(obj: dict) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -17,6 +16,7 @@ from sqlalchemy import delete, func, insert, select
 
 from paperfeed import db
 from paperfeed.cli import cli
+from paperfeed.demo import sample_files
 from paperfeed.ingest.run import ingest_sources
 from paperfeed.migrate import TargetNotEmpty, copy_database, tables, uncopied
 from paperfeed.models import (
@@ -32,21 +32,16 @@ from paperfeed.models import (
 )
 from tests.databases import second_database
 
-SAMPLE = sorted(
-    p for p in (Path(__file__).resolve().parents[1] / "paperfeed" / "data").iterdir()
-    if p.suffix in (".xml", ".json", ".jsonl")
-)
 T0 = datetime(2026, 11, 20, 8, 30, 15, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
 def source(data_dir, monkeypatch):
-    url = f"sqlite:///{data_dir / 'paperfeed.db'}"
-    monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
-    engine = db.connect(url)
-    fill(engine)
-    yield engine
-    db.dispose(url)
+    with second_database(data_dir, postgres=False) as url:  # migrate-db copies from SQLite
+        monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
+        engine = db.connect(url)
+        fill(engine)
+        yield engine
 
 
 @pytest.fixture
@@ -57,7 +52,7 @@ def target_url(tmp_path):
 
 def fill(engine) -> None:
     """The demo corpus plus users, votes, submissions, subscriptions and digests."""
-    summary = ingest_sources([str(p) for p in SAMPLE], engine=engine)
+    summary = ingest_sources([str(p) for p in sample_files()], engine=engine)
     assert summary.new > 300 and summary.daily_entries > 0
     rng = random.Random(7)
     with engine.connect() as conn:

@@ -31,6 +31,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
+from paperfeed.demo import SAMPLES
 from paperfeed.ingest.run import ingest_sources
 from paperfeed.models import Paper, Vote
 from paperfeed.web import accounts
@@ -41,7 +42,6 @@ pytestmark = pytest.mark.skipif(
     reason="several web workers need PostgreSQL: set PAPERFEED_TEST_POSTGRES_URL (make test does)",
 )
 
-DATA = Path(__file__).resolve().parents[1] / "paperfeed" / "data"
 USERS = 8  # each upvotes each of VOTED papers exactly once
 VOTED = 12
 THREADS = 4  # USERS / THREADS users per thread, one after another
@@ -177,7 +177,7 @@ def scrape(base: str, traffic: Traffic) -> dict:
 
 def test_two_workers_under_load_with_ingest_and_reindex(engine, db_url, data_dir, tmp_path):
     started = time.monotonic()
-    summary = ingest_sources([str(DATA / "arxiv-kaggle-sample.jsonl"), str(DATA / "hf-daily-papers-sample.json")],
+    summary = ingest_sources([str(SAMPLES / "arxiv-kaggle-sample.jsonl"), str(SAMPLES / "hf-daily-papers-sample.json")],
                              engine=engine)
     assert summary.new >= 200 and summary.rejected == 0, summary.line()
     names = [f"voter{i}" for i in range(USERS)]
