@@ -20,17 +20,22 @@ from paperfeed.demo import sample_files
 from paperfeed.ingest.run import ingest_sources
 from paperfeed.migrate import TargetNotEmpty, copy_database, tables, uncopied
 from paperfeed.models import (
+    AccessToken,
+    Collection,
+    CollectionPaper,
     DailyEntry,
     DigestOutbox,
     DigestSentPaper,
+    Dismissal,
+    Follow,
     JobState,
     Paper,
     RateLimit,
+    SavedPaper,
     Subscriber,
     User,
     Vote,
 )
-from paperfeed.models import AccessToken, Collection, CollectionPaper, Dismissal, Follow, SavedPaper
 from tests.databases import second_database
 
 T0 = datetime(2026, 11, 20, 8, 30, 15, 123456, tzinfo=UTC)
