@@ -17,12 +17,25 @@ from paperfeed import settings
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="paperfeed")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """paperfeed: self-hosted research-paper discovery.
 
     Settings come from PAPERFEED_* environment variables (`paperfeed settings`
     lists them); the data directory defaults to ./paperfeed-data.
     """
+    # Every setting is checked before any command runs, so a bad value is one
+    # line now rather than a traceback (or a 500 per login) later.  `settings`
+    # reports them itself; help must show whatever the environment holds (the
+    # subcommand's --help is parsed after this callback, hence argv).
+    asks_help = any(arg in ctx.help_option_names for arg in sys.argv[1:])
+    if ctx.invoked_subcommand == "settings" or asks_help or ctx.resilient_parsing:
+        return
+    lines = settings.problems()
+    for line in lines:
+        click.echo(f"Error: {line}", err=True)
+    if lines:
+        ctx.exit(2)
 
 
 @cli.command()
@@ -110,16 +123,27 @@ def demo(data_dir: Path, port: int, host: str, no_serve: bool) -> None:
 
 @cli.command("settings")
 @click.option("--markdown", is_flag=True, help="Print the reference table of docs/configuration.md instead.")
-def show_settings(markdown: bool) -> None:
+@click.option("--check", is_flag=True, help="Only check the values: one line for each bad one, exit status 2 if any.")
+def show_settings(markdown: bool, check: bool) -> None:
     """List every setting with its environment variable, current value and help.
 
     Example: paperfeed settings
+
+    Example: paperfeed settings --check
     """
     if markdown:
         click.echo(settings.reference(), nl=False)
         return
+    if check:
+        lines = settings.problems()
+        for line in lines:
+            click.echo(f"Error: {line}", err=True)
+        if lines:
+            sys.exit(2)
+        click.echo(f"all {len(settings.SETTINGS)} settings are valid")
+        return
     for s in settings.SETTINGS.values():
-        value = settings.get(s.name)
+        value = settings.raw(s.name)  # unchecked: this listing is how an operator finds a bad one
         if "secret" in s.name or "password" in s.name:
             value = "(set)" if value else "(unset)"
         click.echo(f"{s.env}={value}\n    {s.help}")

@@ -87,7 +87,7 @@ def due(row, now: datetime, on_date: date | None = None) -> Due | None:
 
 
 def enabled() -> bool:
-    return settings.get("digest_scheduler").strip().lower() in ("1", "true", "yes", "on")
+    return settings.value("digest_scheduler")
 
 
 async def run_forever(engine, every: float = CHECK_EVERY_SECONDS) -> None:

@@ -100,7 +100,7 @@ def count_users(engine: Engine) -> int:
 
 
 def signup_open() -> bool:
-    return settings.get("allow_signup").strip().lower() in ("1", "true", "yes", "on")
+    return settings.value("allow_signup")
 
 
 def has_role(user: User | None, role: str) -> bool:

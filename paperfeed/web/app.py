@@ -75,6 +75,9 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     `scheduler` runs the digest sender inside the server (the embedded default);
     its job lock makes that safe with several workers or a cron job as well.
     """
+    from paperfeed import settings
+
+    settings.validate()  # refuse bad settings now, not with a 500 at the first request that reads one
     from paperfeed import db
     from paperfeed.digest import schedule
     from paperfeed.web import api, community, feeds, pages, subscriptions

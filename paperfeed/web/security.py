@@ -101,8 +101,7 @@ class RateLimited(FriendlyError):
 
 def parse_limit(name: str) -> tuple[int, int]:
     """A `rate_limit_*` setting, "COUNT/SECONDS", as (count, seconds)."""
-    count, _, seconds = settings.get(f"rate_limit_{name}").partition("/")
-    return max(int(count), 1), max(int(seconds or 60), 1)
+    return settings.value(f"rate_limit_{name}")
 
 
 def hit(engine: Engine, name: str, who: str, now: float | None = None) -> int:
