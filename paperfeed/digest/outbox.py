@@ -39,7 +39,7 @@ from paperfeed import db, settings
 from paperfeed.digest import render
 from paperfeed.digest.compose import Composer, Digest
 from paperfeed.digest.mail import Mailer, PermanentFailure, ServerRefused, TemporaryFailure
-from paperfeed.digest.schedule import due
+from paperfeed.digest.schedule import Due, due, latest_due, period_length
 from paperfeed.digest.subscriptions import purge_unconfirmed, utcnow
 from paperfeed.models import DigestOutbox, DigestSentPaper, Subscriber
 
@@ -301,8 +301,6 @@ def run(
 
 def preview(engine: Engine, row, now: datetime | None = None, search_mode: str = "hybrid") -> tuple[Digest, Composer]:
     """The digest `row` would get next (composed, not queued, nothing recorded)."""
-    from paperfeed.digest.schedule import Due, latest_due, period_length
-
     now = now or utcnow()
     period, due_at = latest_due(row.frequency, row.hour, row.weekday, row.timezone, now)
     composer = Composer(engine, now, search_mode=search_mode)
