@@ -52,7 +52,7 @@ def ingest(sources: tuple[str, ...], fmt: str | None, batch_size: int | None, ca
     Example: paperfeed ingest arxiv --categories cs.LG,cs.CL --since yesterday
     """
     from paperfeed.ingest.run import ingest_sources
-    from paperfeed.jobs import job_lock_or_exit
+    from paperfeed.locks import job_lock_or_exit
 
     if "arxiv" in sources or categories or since:
         from paperfeed.ops_commands import ingest_arxiv

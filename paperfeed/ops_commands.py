@@ -19,7 +19,7 @@ def ingest_arxiv(
     """`paperfeed ingest arxiv --categories ... [--since ...]`; exits with the ingest status."""
     from paperfeed import db
     from paperfeed.ingest import harvest
-    from paperfeed.jobs import job_lock_or_exit
+    from paperfeed.locks import job_lock_or_exit
 
     if sources != ("arxiv",):
         raise click.UsageError("--categories and --since go with the single source `arxiv` (a file named arxiv: ./arxiv)")
@@ -81,7 +81,7 @@ def restore_command(path: Path, force: bool) -> None:
     """
     from paperfeed import db, settings
     from paperfeed.backup import BackupError, restore
-    from paperfeed.jobs import EXIT_LOCKED, JobLocked, job_lock
+    from paperfeed.locks import EXIT_LOCKED, JobLocked, job_lock
 
     url = settings.database_url()
     lock_engine = db.make_engine(url)  # not migrated: the restore decides what the schema becomes
@@ -120,7 +120,7 @@ def migrate_db(target: str, force: bool, batch_size: int) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from paperfeed import db, settings
-    from paperfeed.jobs import job_lock_or_exit
+    from paperfeed.locks import job_lock_or_exit
     from paperfeed.migrate import MigrateError, copy_database, uncopied
 
     if target == settings.database_url():
