@@ -16,9 +16,7 @@ from sqlalchemy import delete, func, insert, select
 
 from paperfeed import db
 from paperfeed.cli import cli
-from paperfeed.demo import sample_files
 from paperfeed.ingest.run import ingest_sources
-from paperfeed.migrate import TargetNotEmpty, copy_database, tables, uncopied
 from paperfeed.models import (
     AccessToken,
     Collection,
@@ -36,6 +34,8 @@ from paperfeed.models import (
     User,
     Vote,
 )
+from paperfeed.ops.demo import sample_files
+from paperfeed.ops.migrate import TargetNotEmpty, copy_database, tables, uncopied
 from tests.databases import second_database
 
 T0 = datetime(2026, 11, 20, 8, 30, 15, 123456, tzinfo=UTC)

@@ -79,11 +79,11 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
 
     settings.validate()  # refuse bad settings now, not with a 500 at the first request that reads one
     from paperfeed import db
-    from paperfeed.digest import schedule
+    from paperfeed.digest import scheduler as digest_scheduler
     from paperfeed.web import api, community, feeds, pages, subscriptions
 
     app = FastAPI(
-        lifespan=schedule.lifespan if scheduler else None,
+        lifespan=digest_scheduler.lifespan if scheduler else None,
         title="paperfeed",
         description="Self-hosted research-paper discovery: daily papers, trending, search, feeds.",
         docs_url=None,  # served below from vendored files: the CDN page breaks offline and under our CSP
