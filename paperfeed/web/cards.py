@@ -1,0 +1,281 @@
+"""
+Papers as lists show them (a `Card`), and every list of them: the daily list
+of a day, an ISO week or a month (pages and the API), what is trending, papers
+by id (with the daily list each came from), the newest papers, and the API's
+paged daily query (by period or submitter, or every day).
+
+Upvotes are counted as in `votes` (imported + this site's votes) and trending
+scores come from `paperfeed.trending`, so the pages, the API and the feeds all
+show the same numbers.  Hidden entries are left out unless a curator is looking.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from sqlalchemy import Connection, Engine, exists, func, literal, select
+
+from paperfeed import trending
+from paperfeed.models import DailyEntry, Paper, User, Vote
+from paperfeed.web import entries as daily_entries
+from paperfeed.web import votes as site_votes
+
+papers = Paper.__table__
+entries = DailyEntry.__table__
+votes = Vote.__table__
+users = User.__table__
+
+Sort = Literal["upvotes", "trending", "newest"]
+SORTS: tuple[str, ...] = ("upvotes", "trending", "newest")
+CARD_COLUMNS = (
+    papers.c.arxiv_id,
+    papers.c.title,
+    papers.c.authors,
+    papers.c.abstract,
+    papers.c.published,
+    papers.c.primary_category,
+    papers.c.categories,
+)
+
+
+@dataclass
+class Card:
+    """One paper as a list shows it."""
+
+    arxiv_id: str
+    title: str
+    authors: list[str]
+    abstract: str
+    published: datetime | None
+    primary_category: str | None
+    categories: list[str] = field(default_factory=list)
+    upvotes: int = 0
+    voted: bool = False
+    submitter: str | None = None
+    day: date | None = None
+    entry_id: int | None = None
+    pinned: bool = False
+    hidden: bool = False
+    curated: bool = False
+    snippet: str | None = None  # search: highlighted abstract, checked by search_bridge.safe_snippet
+    title_html: str | None = None  # search: highlighted title, likewise
+    score: float | None = None  # trending or search score
+
+
+def _card(row, **extra) -> Card:
+    return Card(
+        arxiv_id=row.arxiv_id,
+        title=row.title or row.arxiv_id,
+        authors=list(row.authors or []),
+        abstract=row.abstract or "",
+        published=row.published,
+        primary_category=row.primary_category,
+        categories=list(row.categories or []),
+        **extra,
+    )
+
+
+def submitted_at(card: Card) -> datetime | None:
+    """When the paper joined its daily list: the list's day (entries have no time)."""
+    return trending.day_start(card.day) if card.day else None
+
+
+# --- a period's daily list ---------------------------------------------------------
+
+
+def daily_cards(
+    conn: Connection,
+    first: date,
+    last: date,
+    user_id: int | None = None,
+    sort: Sort = "upvotes",
+    show_hidden: bool = False,
+    now: datetime | None = None,
+) -> list[Card]:
+    """The papers listed from `first` to `last` (inclusive): pinned first, then by `sort`.
+
+    One query: the vote counts and the reader's own votes are correlated subqueries
+    (indexed by paper), not separate round trips (issue #4)."""
+    submitter = func.coalesce(users.c.username, entries.c.submitted_by_name)
+    on_paper = votes.c.arxiv_id == entries.c.arxiv_id
+    counted = select(func.count()).where(on_paper).correlate(entries).scalar_subquery()
+    if user_id is None:
+        mine = literal(False)
+    else:
+        mine = exists().where(on_paper, votes.c.user_id == user_id).correlate(entries)
+    q = (
+        select(
+            *CARD_COLUMNS,
+            entries.c.id.label("entry_id"),
+            entries.c.day,
+            entries.c.imported_upvotes,
+            entries.c.pinned,
+            entries.c.hidden,
+            entries.c.curated,
+            submitter.label("submitter"),
+            counted.label("votes"),
+            mine.label("mine"),
+        )
+        .join(papers, papers.c.arxiv_id == entries.c.arxiv_id)
+        .outerjoin(users, users.c.id == entries.c.submitted_by_user)
+        .where(entries.c.day >= first, entries.c.day <= last)
+        .order_by(entries.c.day.desc(), entries.c.id)
+    )
+    if not show_hidden:
+        q = q.where(entries.c.hidden.is_(False))
+    best: dict[str, tuple] = {}
+    for row in conn.execute(q):
+        kept = best.get(row.arxiv_id)  # a paper on several days of a week: its best entry
+        if kept is None or (row.pinned, row.imported_upvotes) > (kept.pinned, kept.imported_upvotes):
+            best[row.arxiv_id] = row
+    cards = []
+    for row in best.values():
+        cards.append(
+            _card(
+                row,
+                upvotes=row.imported_upvotes + row.votes,
+                voted=bool(row.mine),
+                submitter=row.submitter,
+                day=row.day,
+                entry_id=row.entry_id,
+                pinned=row.pinned,
+                hidden=row.hidden,
+                curated=row.curated,
+            )
+        )
+    if sort == "trending":
+        _add_trend(conn, cards, now or datetime.now(UTC))
+    return sort_cards(cards, sort)
+
+
+def _add_trend(conn: Connection, cards: list[Card], now: datetime) -> None:
+    ids = [c.arxiv_id for c in cards]
+    moments: dict[str, list] = {i: [] for i in ids}
+    if ids:
+        q = select(votes.c.arxiv_id, votes.c.created_at).where(votes.c.arxiv_id.in_(ids))
+        for arxiv_id, at in conn.execute(q):
+            moments[arxiv_id].append((at, 1))
+    for card in cards:
+        imported = card.upvotes - len(moments[card.arxiv_id])
+        if card.day is not None:
+            moments[card.arxiv_id].append((trending.day_start(card.day), imported))
+        card.score = trending.log_score(moments[card.arxiv_id], now)
+
+
+def sort_cards(cards: list[Card], sort: Sort) -> list[Card]:
+    def published(c: Card) -> float:
+        return c.published.timestamp() if c.published else 0.0
+
+    if sort == "newest":
+        key = lambda c: (not c.pinned, -published(c), c.arxiv_id)  # noqa: E731
+    elif sort == "trending":
+        key = lambda c: (not c.pinned, -(c.score if c.score is not None else -math.inf), -c.upvotes, c.arxiv_id)  # noqa: E731
+    else:
+        key = lambda c: (not c.pinned, -c.upvotes, -published(c), c.arxiv_id)  # noqa: E731
+    return sorted(cards, key=key)
+
+
+# --- papers by id, trending, newest -------------------------------------------------
+
+
+def paper_cards(conn: Connection, ids: list[str], user_id: int | None = None) -> list[Card]:
+    """Cards for papers by id, in the order given; unknown ids are skipped."""
+    if not ids:
+        return []
+    rows = {r.arxiv_id: r for r in conn.execute(select(*CARD_COLUMNS).where(papers.c.arxiv_id.in_(ids)))}
+    found = [i for i in ids if i in rows]
+    counts, imported = site_votes.vote_counts(conn, found), site_votes.imported_upvotes(conn, found)
+    mine = site_votes.user_votes(conn, user_id, found)
+    return [
+        _card(rows[i], upvotes=imported.get(i, 0) + counts.get(i, 0), voted=i in mine) for i in found
+    ]
+
+
+def listed_cards(engine: Engine, arxiv_ids: Iterable[str]) -> list[Card]:
+    """Cards for the stored papers among `arxiv_ids`, in order, each with the first
+    visible daily list it was on (its day and submitter), if any."""
+    with engine.connect() as conn:
+        cards = paper_cards(conn, list(dict.fromkeys(arxiv_ids)))
+        first = daily_entries.first_entries(conn, [c.arxiv_id for c in cards])
+    for card in cards:
+        if card.arxiv_id in first:
+            card.day, card.submitter = first[card.arxiv_id]
+    return cards
+
+
+def trending_cards(engine: Engine, limit: int) -> list[Card]:
+    """The trending papers (as on the trending page), best first, with their daily entries."""
+    ranked = trending.trending(engine, limit=limit)
+    cards = listed_cards(engine, [arxiv_id for arxiv_id, _ in ranked])
+    for card, (_, score) in zip(cards, ranked, strict=False):
+        card.score = score
+    return cards
+
+
+def recent_cards(engine: Engine, limit: int) -> list[Card]:
+    """The most recently published papers (the search endpoint without a query)."""
+    with engine.connect() as conn:
+        newest = conn.execute(
+            select(Paper.arxiv_id)
+            .order_by(Paper.published.desc().nulls_last(), Paper.arxiv_id.desc())
+            .limit(limit)
+        ).scalars()
+        ids = list(newest)
+    return listed_cards(engine, ids)
+
+
+# --- the API's daily query ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DailyQuery:
+    start: date | None = None  # inclusive; start and end None: every day
+    end: date | None = None  # inclusive
+    submitter: str | None = None
+    sort: str = "publishedAt"  # or "trending"
+    page: int = 0
+    limit: int = 50
+
+
+def daily(engine: Engine, q: DailyQuery, now: datetime | None = None) -> list[Card]:
+    """One page of a period's daily papers: newest day first and most upvoted first
+    within a day (`publishedAt`), or by trending score.  A paper listed on several
+    days of the period appears once.  Without a period: the newest days, or what is
+    trending now."""
+    wanted = (q.page + 1) * q.limit
+    if q.start is None and q.sort == "trending":
+        cards = trending_cards(engine, wanted)  # what is trending now, as on the trending page
+        if q.submitter:
+            cards = [c for c in cards if c.submitter == q.submitter]
+        return cards[q.page * q.limit : wanted]
+    with engine.connect() as conn:
+        if q.start is not None and q.end is not None:
+            cards = _period(conn, q, q.start, q.end, now)
+        else:
+            cards = _recent_days(conn, q, wanted, now)
+    return cards[q.page * q.limit : wanted]
+
+
+def _period(conn: Connection, q: DailyQuery, first: date, last: date, now: datetime | None) -> list[Card]:
+    sort = "trending" if q.sort == "trending" else "upvotes"
+    cards = daily_cards(conn, first, last, sort=sort, now=now)
+    if q.submitter:
+        cards = [c for c in cards if c.submitter == q.submitter]
+    if q.sort != "trending":  # stable: upvote order is kept within a day
+        cards.sort(key=lambda c: c.day or date.min, reverse=True)
+    return cards
+
+
+def _recent_days(conn: Connection, q: DailyQuery, wanted: int, now: datetime | None) -> list[Card]:
+    """Enough of the newest days (with the submitter's entries) to fill the requested page."""
+    days = daily_entries.entry_counts_by_day(conn, q.submitter)  # newest first
+    total, first = 0, None
+    for day, count in days:  # counts over-estimate (a paper on two days is listed once): safe
+        total, first = total + count, day
+        if total >= wanted:
+            break
+    return _period(conn, q, first, days[0][0], now) if first else []
