@@ -11,5 +11,5 @@ once-a-week) email of trending papers plus new matches for saved searches.
 - `outbox`: the exactly-once send job behind `paperfeed digest send`;
 - `commands`: the `subscribe` and `digest` CLI commands.
 The web routes (`/subscribe`, `/unsubscribe`, `/preferences`, `/digest/preview`)
-are in `paperfeed.web.subscriptions`.
+are in `paperfeed.web.subscribe_pages`.
 """

@@ -32,6 +32,7 @@ from paperfeed import settings
 from paperfeed.models import User
 from paperfeed.web import security
 from paperfeed.web.asgi import HttpMiddleware
+from paperfeed.web.templating import render
 
 router = APIRouter()
 users = User.__table__
@@ -255,9 +256,7 @@ def login_redirect(request: Request, back: str | None = None) -> Response:
 
 
 def _render(request: Request, name: str, context: dict, status: int = 200) -> Response:
-    from paperfeed.web.app import templates
-
-    return templates.TemplateResponse(request, name, context, status_code=status)
+    return render(request, name, context, status)
 
 
 @router.get("/login")

@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperfeed import settings
 from paperfeed.models import RateLimit
 from paperfeed.web.asgi import HttpMiddleware
+from paperfeed.web.templating import render
 
 log = logging.getLogger("paperfeed.web")
 limits = RateLimit.__table__
@@ -160,13 +161,11 @@ def error_response(request: Request, status: int, title: str, message: str, head
     headers = {**HEADERS, **(headers or {})}
     if _wants_json(request):
         return JSONResponse({"error": message}, status_code=status, headers=headers)
-    from paperfeed.web.app import templates
-
-    return templates.TemplateResponse(
+    return render(
         request,
         "error.html",
         {"status": status, "title": title, "message": message},
-        status_code=status,
+        status=status,
         headers=headers,
     )
 
