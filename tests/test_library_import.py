@@ -100,7 +100,7 @@ def test_duplicates_are_reported_and_never_abort(engine, ada):
 
 @pytest.mark.parametrize("data", [
     b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\x00<< /Type /Catalog >>",
-    "Dear reader, this is a letter and not a bibliography.".encode(),
+    b"Dear reader, this is a letter and not a bibliography.",
     b"",
     b'{"some": "json"}',
     b"arxiv_id,title\n",

@@ -29,7 +29,7 @@ import bibtexparser
 from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock
 
 from paperfeed import ids
-from paperfeed.library.entries import DUPLICATE, MALFORMED, ImportEntry
+from paperfeed.library.entries import DUPLICATE, ImportEntry
 
 MARKER = "paperfeed-library"
 _ID = r"(\d{4}\.\d{4,5}(?:v\d+)?|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)"

@@ -33,8 +33,8 @@ from paperfeed import db
 from paperfeed.library import bibtex, csvfile, jsonfile, paste
 from paperfeed.library import collection as coll
 from paperfeed.library import fetch as remote
+from paperfeed.library.csvfile import parse_time
 from paperfeed.library.entries import (
-    DUPLICATE,
     FETCHED,
     MATCHED,
     NOT_FETCHED,
@@ -42,7 +42,6 @@ from paperfeed.library.entries import (
     ImportEntry,
     Outcome,
 )
-from paperfeed.library.csvfile import parse_time
 from paperfeed.library.errors import LibraryError
 from paperfeed.library.names import title_hash
 from paperfeed.library.saved import MAX_NOTE, members, papers, saved
