@@ -98,6 +98,10 @@ from paperfeed.search.commands import index_command, search_command  # noqa: E40
 cli.add_command(index_command)
 cli.add_command(search_command)
 
+from paperfeed.library.commands import library  # noqa: E402
+
+cli.add_command(library)
+
 
 def main() -> None:
     cli()

@@ -312,3 +312,40 @@ class AccessToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+# --- the library's lookup index (filled by the ingest upsert; rebuildable from `papers`) ---
+
+
+class PaperAuthor(Base):
+    """One author of one paper, under the folded full-name key (`paperfeed.library.names`).
+
+    Lets an author page, a follow or the "maybe the same person" list find papers
+    by index instead of reading every paper's JSON author list.  One index,
+    (short, key), answers both "papers of this key" (its short key is a function
+    of it) and "keys with this surname and initial"; the names as written stay
+    in `papers.authors` (`position` points there).  SQLite stores the rows in
+    primary-key order (WITHOUT ROWID): one B-tree fewer for the bulk ingest to fill.
+    """
+
+    __tablename__ = "paper_authors"
+    __table_args__ = (Index("ix_paper_authors_short_key", "short", "key"), {"sqlite_with_rowid": False})
+
+    arxiv_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0 = first author
+    short: Mapped[str] = mapped_column(String(300))  # surname and first initial: "gu a"
+    key: Mapped[str] = mapped_column(String(300))  # author_key(name): "albert gu"
+
+
+class PaperTitle(Base):
+    """A paper's folded title (hashed), so an imported BibTeX entry finds its paper by title."""
+
+    __tablename__ = "paper_titles"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    arxiv_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    )
+    title_hash: Mapped[str] = mapped_column(String(32), index=True)

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from paperfeed import db
 from paperfeed.ingest.records import PAPER_FIELDS, PaperRecord
+from paperfeed.library import paper_index
 from paperfeed.models import DailyEntry, Paper
 
 papers = Paper.__table__
@@ -272,13 +273,26 @@ def _write(conn, records: list[Staged]) -> Counts:
         revision = (conn.execute(select(func.coalesce(func.max(papers.c.revision), 0))).scalar() or 0) + 1
         if inserts:
             db.insert_rows(conn, papers, (*STAGED, "content_hash", "revision"), [_insert_values(r, revision) for r in inserts], JSON_COLUMNS)
+            paper_index.write(conn, [_indexed(r) for r in inserts], new=True)
         if updates:
             # executemany with column-named keys: SQLAlchemy SETs exactly those columns
             cols = [*CONTENT, "sources", "content_hash"]
             stmt = update(papers).where(papers.c.arxiv_id == bindparam("_id"))
             conn.execute(stmt, [{"_id": u["arxiv_id"], "revision": revision, **{k: u[k] for k in cols}} for u in updates])
+            renamed = [u for u in updates if (u["title"], u["authors"]) != (stored[u["arxiv_id"]]["title"], stored[u["arxiv_id"]]["authors"])]
+            paper_index.write(conn, [_indexed(u) for u in renamed])
     counts.daily_entries = _write_daily(conn, entries)
     return counts
+
+
+_TITLE, _AUTHORS = STAGED.index("title"), STAGED.index("authors")
+
+
+def _indexed(row: Staged | dict) -> tuple:
+    """(arxiv_id, title, authors) of a row to write, for the library's author and title index."""
+    if isinstance(row, tuple):
+        return row[0], row[_TITLE], orjson.loads(row[_AUTHORS])
+    return row["arxiv_id"], row["title"], row["authors"]
 
 
 def _insert_values(row: Staged | dict, revision: int) -> tuple:
