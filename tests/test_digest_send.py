@@ -22,12 +22,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, insert, select
 
+from paperfeed import locks
 from paperfeed.cli import cli
-from paperfeed.demo import SAMPLES
 from paperfeed.digest import outbox, subscriptions
 from paperfeed.digest.mail import Mailer, RateLimiter, SmtpConfig
 from paperfeed.ingest.run import ingest_sources
 from paperfeed.models import DailyEntry, DigestOutbox, Subscriber
+from paperfeed.ops.demo import SAMPLES
 from tests.webdata import add_paper
 
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
@@ -218,10 +219,10 @@ def test_a_second_run_exits_locked(engine, smtp):
     add_trending(engine)
     add_subscribers(engine, 2)
     with outbox.send_lock(engine):
-        with pytest.raises(outbox.Locked):
+        with pytest.raises(locks.JobLocked):
             outbox.run(engine, now=NOW)
         result = CliRunner().invoke(cli, ["digest", "send"])
-        assert result.exit_code == outbox.EXIT_LOCKED, result.output
+        assert result.exit_code == locks.EXIT_LOCKED, result.output
     assert len(smtp.messages) == 0
     assert outbox.run(engine, now=NOW).sent == 2
 
