@@ -19,6 +19,10 @@ upvotes beat fewer, and a paper that keeps getting upvotes stays up.
 and the daily digest use the last `trending_days` days).  Papers a curator hid
 from a daily list in that window are left out.  Scores are also available as
 base-2 logarithms (`log_score`), which never underflow, for sorting old lists.
+
+Trending knows only papers with upvotes, so on a quiet day it is short or
+empty; `daily_list()` gives the papers listed on some days, in list order, for
+the digest to fill with.
 """
 
 from __future__ import annotations
@@ -132,3 +136,26 @@ def trending(
             ranked.append((-value, -total, arxiv_id, value))
     ranked.sort()
     return [(arxiv_id, value) for _, _, arxiv_id, value in ranked[:limit]]
+
+
+def daily_list(engine: Engine | Connection, first: date, last: date, limit: int = 60) -> list[tuple[str, date]]:
+    """Up to `limit` (arxiv_id, day) listed from day `first` to `last`, as a reader sees them:
+    pinned first, then the newest day first, each day in list order; hidden papers left out."""
+    q = (
+        select(entries.c.arxiv_id, entries.c.day, entries.c.pinned, entries.c.hidden)
+        .where(entries.c.day >= first, entries.c.day <= last)
+        .order_by(entries.c.day.desc(), entries.c.id)
+    )
+    if isinstance(engine, Engine):
+        with engine.connect() as conn:
+            rows = conn.execute(q).all()
+    else:
+        rows = engine.execute(q).all()
+    hidden = {r.arxiv_id for r in rows if r.hidden}
+    pinned = {r.arxiv_id for r in rows if r.pinned}
+    listed: dict[str, date] = {}
+    for r in rows:  # a paper on several days counts once, on its newest day
+        if r.arxiv_id not in hidden:
+            listed.setdefault(r.arxiv_id, r.day)
+    ordered = sorted(listed.items(), key=lambda item: item[0] not in pinned)  # stable: list order kept
+    return ordered[:limit]

@@ -7,13 +7,14 @@ Retry-After, timeouts, query encoding — runs over a real socket.  A
 `ThreadingHTTPServer` listens on 127.0.0.1 at a random port in a background
 thread; a route table maps a path plus the query parameters a request must
 carry to a recorded file (or body) and status; a route can answer 503 with
-`Retry-After` to its first N requests, or fail for good; every request is
-recorded for the test to check.
+`Retry-After` to its first N requests, fail for good, or answer only after a
+delay (a slow source); every request is recorded for the test to check.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +33,7 @@ class Route:
     busy_first: int = 0  # answer this many requests with 503 + Retry-After first
     retry_after: str = "0"
     fail_always: bool = False  # answer 500 forever (a source that went away)
+    delay: float = 0.0  # seconds to wait before answering (a slow source)
     hits: int = 0
 
 
@@ -89,6 +91,8 @@ class ReplayServer:
                     self._send(404, b"no route", "text/plain")
                     return
                 route.hits += 1
+                if route.delay:
+                    time.sleep(route.delay)
                 if route.fail_always:
                     self._send(500, b"server error", "text/plain")
                 elif route.hits <= route.busy_first:

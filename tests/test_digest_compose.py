@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from paperfeed.digest import outbox
 from paperfeed.digest.compose import Composer
 from paperfeed.digest.schedule import due
-from paperfeed.models import DigestSentPaper, Subscriber
+from paperfeed.models import DailyEntry, DigestSentPaper, Subscriber
 from tests.webdata import add_paper
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -159,3 +159,52 @@ def test_a_large_batch_embeds_its_queries_in_slices_the_query_cache_holds(engine
     rows = [subscriber(engine, f"s{i}@example.org", searches=[f"q{i}"]) for i in range(5)]
     composer.compose(rows, [due(r, NOW) for r in rows])
     assert batches == [["q0", "q1"], ["q2", "q3"], ["q4"]]
+
+
+def listed(engine, day, *ids, category="cs.LG"):
+    for a in ids:
+        add_paper(engine, a, f"Paper {a}", categories=[category], published=NOW - timedelta(days=1), day=day)
+
+
+def set_entry(engine, arxiv_id, **values):
+    t = DailyEntry.__table__
+    with engine.begin() as conn:
+        conn.execute(update(t).where(t.c.arxiv_id == arxiv_id).values(**values))
+
+
+def test_a_short_trending_list_is_filled_from_the_daily_list(engine):
+    """Quiet days (issue 12, item 8): pinned first, then list order; hidden, sent and
+    off-category papers left out; the section titled for what it holds."""
+    today, yesterday = NOW.date(), NOW.date() - timedelta(days=1)
+    listed(engine, today, "2611.00011", "2611.00012", "2611.00013", "2611.00014", "2611.00015")
+    listed(engine, today, "m2611.0001", category="math.OC")
+    listed(engine, yesterday, "2611.00021")
+    set_entry(engine, "2611.00014", pinned=True)
+    set_entry(engine, "2611.00012", hidden=True)
+    papers(engine, "2611.00001")
+    rec = Recorder(["2611.00001"], {})
+    row = subscriber(engine, "a@example.org", categories=["cs"], max_papers=5)
+    with engine.begin() as conn:
+        conn.execute(insert(DigestSentPaper.__table__).values(subscriber_id=row.id, arxiv_id="2611.00013", period="D2026-11-19"))
+    _, [d] = compose(engine, rec, [row])
+    [section] = d.sections
+    assert (section.kind, section.title) == ("trending", "Trending, then today's and yesterday's papers")
+    assert d.arxiv_ids == ["2611.00001", "2611.00014", "2611.00011", "2611.00015", "2611.00021"]
+    reasons = dict(section.entries)
+    assert reasons["2611.00001"] == ["trending"] and reasons["2611.00011"] == ["listed today"]
+    assert reasons["2611.00021"] == [f"listed {yesterday.isoformat()}"]
+
+    only_list = subscriber(engine, "b@example.org", max_papers=2)
+    _, [d2] = compose(engine, Recorder([], {}), [only_list])
+    assert d2.sections[0].title == "Today's papers" and d2.arxiv_ids == ["2611.00014", "2611.00011"]
+    weekly = subscriber(engine, "w@example.org", frequency="weekly", confirmed_at=NOW - timedelta(days=10))
+    _, [d3] = compose(engine, Recorder([], {}), [weekly])
+    assert d3.sections[0].title == "This week's papers" and "2611.00021" in d3.arxiv_ids
+
+
+def test_a_full_trending_list_is_not_filled(engine):
+    listed(engine, NOW.date(), "2611.00011")
+    papers(engine, "2611.00001", "2611.00002")
+    row = subscriber(engine, "a@example.org", max_papers=2)
+    _, [d] = compose(engine, Recorder(["2611.00001", "2611.00002"], {}), [row])
+    assert d.sections[0].title == "Trending" and d.arxiv_ids == ["2611.00001", "2611.00002"]

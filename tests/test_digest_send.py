@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -25,7 +26,9 @@ from paperfeed import locks
 from paperfeed.cli import cli
 from paperfeed.digest import outbox, subscriptions
 from paperfeed.digest.mail import Mailer, RateLimiter, SmtpConfig
-from paperfeed.models import DigestOutbox, Subscriber
+from paperfeed.ingest.run import ingest_sources
+from paperfeed.models import DailyEntry, DigestOutbox, Subscriber
+from paperfeed.ops.demo import SAMPLES
 from tests.webdata import add_paper
 
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
@@ -246,3 +249,41 @@ def test_cli_subscribe_dry_run_send_and_preview(engine, smtp):
     assert r.exit_code == 0 and "0 sent" in r.output, r.output
     assert len(smtp.handler.to("ops@example.org")) == 1
     assert os.environ["PAPERFEED_SMTP_PORT"] == str(smtp.port)
+
+
+def listed_on(engine, day) -> list[str]:
+    t = DailyEntry.__table__
+    with engine.connect() as conn:
+        return list(conn.scalars(select(t.c.arxiv_id).where(t.c.day == day).order_by(t.c.id)))
+
+
+def mailed_ids(message) -> list[str]:
+    text = message.get_body(("plain",)).get_content()
+    return re.findall(r"/papers/(\d{4}\.\d{4,5})\b", text)
+
+
+def test_a_quiet_day_sends_that_days_listed_papers(engine, smtp):
+    """The sample day has 50 listed papers and no upvotes: trending is empty, the
+    digest still goes out, with that day's list (issue 12, item 8)."""
+    summary = ingest_sources([str(SAMPLES / "hf-daily-papers-sample.json")], engine=engine)
+    assert summary.rejected == 0
+    listed = listed_on(engine, date(2026, 10, 3))
+    assert len(listed) == 50
+    runner = CliRunner()
+    r = runner.invoke(cli, ["subscribe", "quiet@example.org", "--confirmed"])  # no saved searches
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["digest", "send", "--date", "2026-10-03", "--search-mode", "keyword"])
+    assert r.exit_code == 0 and "1 sent" in r.output, r.output
+    [message] = smtp.handler.to("quiet@example.org")
+    first = mailed_ids(message)
+    assert first == listed[:10]  # digest_papers, in list order
+    text = message.get_body(("plain",)).get_content()
+    assert "TODAY'S PAPERS" in text and "TRENDING" not in text and "listed today" in text
+    assert "Today&#39;s papers" in message.get_body(("html",)).get_content()  # autoescaped
+    r = runner.invoke(cli, ["digest", "send", "--date", "2026-10-03", "--search-mode", "keyword"])
+    assert "0 sent" in r.output and len(smtp.handler.to("quiet@example.org")) == 1  # exactly once
+    r = runner.invoke(cli, ["digest", "send", "--date", "2026-10-04", "--search-mode", "keyword"])
+    assert "1 sent" in r.output, r.output
+    second = mailed_ids(smtp.handler.to("quiet@example.org")[1])
+    assert second == listed[10:20]  # the day after: the rest of the list, never a paper twice
+    assert "YESTERDAY'S PAPERS" in smtp.handler.to("quiet@example.org")[1].get_body(("plain",)).get_content()

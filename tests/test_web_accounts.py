@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from paperfeed.cli import cli
 from paperfeed.models import User
 from paperfeed.web import accounts
+from paperfeed.web.app import create_app
 from tests.webdata import client, csrf, sign_in, soup
 
 
@@ -119,6 +121,58 @@ def test_login_rate_limit(engine, monkeypatch):
     r = c.post("/login", data={"username": "bob", "password": "correct horse", "csrf_token": token})
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
     assert "Slow down" in r.text
+
+
+def at(engine, address: str) -> TestClient:
+    """A browser at `address` (every client shares the database's counters)."""
+    return TestClient(create_app(engine), raise_server_exceptions=False, client=(address, 50000))
+
+
+def log_in(c, username, password="correct horse"):
+    data = {"username": username, "password": password, "csrf_token": csrf(c)}
+    return c.post("/login", data=data, follow_redirects=False).status_code
+
+
+# Login limits must not lock out the innocent (issue 12, item 6).
+
+
+def test_successful_logins_are_not_counted(engine, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_LOGIN", "3/86400")
+    accounts.create_user(engine, "bob", "correct horse")
+    c = at(engine, "192.0.2.7")
+    assert [log_in(c, "bob") for _ in range(5)] == [303] * 5
+    assert [log_in(c, "bob", "wrong") for _ in range(4)] == [400, 400, 400, 429]
+
+
+def test_guessing_at_an_account_does_not_lock_its_owner_out(engine, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_LOGIN", "3/86400")
+    accounts.create_user(engine, "bob", "correct horse")
+    guesses = [log_in(at(engine, f"198.51.100.{i}"), "bob", f"guess{i}") for i in range(1, 6)]
+    assert guesses == [400] * 5  # spread over addresses: the account is now over its limit
+    newcomer = at(engine, "198.51.100.50")
+    assert [log_in(newcomer, "bob", "guess") for _ in range(2)] == [400, 429]  # one wrong guess each
+    assert log_in(at(engine, "203.0.113.9"), "bob") == 303  # the owner, from their own address
+
+
+def test_login_and_signup_have_their_own_buckets(engine, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_LOGIN", "2/86400")
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_SIGNUP", "3/86400")
+
+    def sign_up(name):
+        c = at(engine, "192.0.2.1")
+        data = {"username": name, "password": "long enough", "csrf_token": csrf(c, "/signup")}
+        return c.post("/signup", data=data, follow_redirects=False).status_code
+
+    assert [sign_up(f"student{i}") for i in range(4)] == [303, 303, 303, 429]
+    c = at(engine, "192.0.2.1")  # the same campus address can still log in
+    assert log_in(c, "student0", "long enough") == 303
+
+
+def test_ipv6_clients_are_counted_by_their_64(engine, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_LOGIN", "2/86400")
+    rotating = [log_in(at(engine, f"2001:db8:1:2::{i}"), f"name{i}", "wrong") for i in range(1, 4)]
+    assert rotating == [400, 400, 429]
+    assert log_in(at(engine, "2001:db8:1:3::1"), "other", "wrong") == 400  # a neighbouring /64
 
 
 def test_user_create_command(engine):

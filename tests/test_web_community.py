@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -176,3 +177,76 @@ def test_admins_are_curators(engine, site):
     sign_in(site, engine, "root", role="admin")
     assert curate(site, entry_id(engine, "2610.00001"), "pin").status_code == 303
 
+
+
+# A web request makes one call to arXiv with a short timeout: it never sits
+# through the ingest client's retries and Retry-After waits (issue 12, item 5).
+
+
+@pytest.fixture
+def quick_arxiv(monkeypatch):
+    from paperfeed.web import community
+
+    monkeypatch.setenv("PAPERFEED_ARXIV_DELAY", "0")
+    monkeypatch.setenv("PAPERFEED_HTTP_RETRIES", "4")  # the CLI's retries must not apply here
+    monkeypatch.setattr(community, "ARXIV_TIMEOUT", 0.3, raising=False)
+    with ReplayServer() as arxiv:
+        monkeypatch.setenv("PAPERFEED_ARXIV_API_URL", arxiv.url("/api/query"))
+        yield arxiv
+
+
+def stored(engine, arxiv_id):
+    with engine.connect() as conn:
+        table = Paper.__table__
+        return conn.execute(select(table.c.arxiv_id).where(table.c.arxiv_id == arxiv_id)).first() is not None
+
+
+def test_submit_when_arxiv_is_slow(engine, site, quick_arxiv):
+    quick_arxiv.add("/api/query", ARXIV_FIXTURE, query={"id_list": "1707.08567"}, delay=1.5)
+    sign_in(site, engine)
+    began = time.monotonic()
+    r = submit(site, "1707.08567")
+    assert time.monotonic() - began < 1.2
+    assert r.status_code == 504
+    message = soup(r).select_one(".error").get_text()
+    assert "did not answer" in message and "try again" in message
+    assert "Traceback" not in r.text
+    assert len(quick_arxiv.requests) == 1
+    assert not stored(engine, "1707.08567")
+
+
+def test_submit_when_arxiv_refuses_with_retry_after(engine, site, quick_arxiv):
+    quick_arxiv.add("/api/query", ARXIV_FIXTURE, busy_first=100, retry_after="120")
+    sign_in(site, engine)
+    began = time.monotonic()
+    r = submit(site, "1707.08567")
+    assert time.monotonic() - began < 1.0  # not the 120 s arXiv asked for, nor any backoff
+    assert r.status_code == 503 and r.headers["Retry-After"] == "120"
+    message = soup(r).select_one(".error").get_text()
+    assert "arXiv is busy" in message and "try again in 2 minutes" in message
+    assert len(quick_arxiv.requests) == 1
+    assert not stored(engine, "1707.08567")
+
+
+def test_submit_does_not_queue_behind_other_requests(engine, site, quick_arxiv, monkeypatch):
+    from paperfeed.ingest import http
+
+    quick_arxiv.add("/api/query", ARXIV_FIXTURE)
+    monkeypatch.setenv("PAPERFEED_ARXIV_DELAY", "3")
+    host = quick_arxiv.url("").removeprefix("http://")
+    monkeypatch.setitem(http._last_request, host, http.CLOCK() + 30)  # a long queue claimed the next turns
+    sign_in(site, engine)
+    began = time.monotonic()
+    r = submit(site, "1707.08567")
+    assert time.monotonic() - began < 1.0
+    assert r.status_code == 503 and "arXiv is busy" in r.text and int(r.headers["Retry-After"]) >= 30
+    assert quick_arxiv.requests == []
+
+
+def test_submit_checks_the_age_before_storing(engine, site, quick_arxiv):
+    quick_arxiv.add("/api/query", ARXIV_FIXTURE, query={"id_list": "1707.08567"})
+    sign_in(site, engine)
+    r = submit(site, "1707.08567")
+    assert r.status_code == 400 and "last 14 days" in r.text
+    assert not stored(engine, "1707.08567")
+    assert len(quick_arxiv.requests) == 1

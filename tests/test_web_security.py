@@ -66,3 +66,23 @@ def test_rate_limits_are_shared_through_the_database(engine, monkeypatch):
     assert security.hit(engine, "login", "ip:1.2.3.4", now=1021.0) == 0  # next window
     security.reset_limits(engine, "login", "ip:1.2.3.4")
     assert security.hit(engine, "login", "ip:1.2.3.4", now=1022.0) == 0
+
+
+def test_reset_limits_matches_exact_keys(engine, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_LOGIN", "2/86400")  # one window for the whole test
+    for who in ("user:abc", "user:a_c:x", "user:a%", "user:a_c"):
+        security.hit(engine, "login", who)
+        security.hit(engine, "login", who)
+    security.reset_limits(engine, "login", "user:a_c")  # `_` and `%` are no wildcards
+    assert security.hit(engine, "login", "user:a_c") == 0
+    for other in ("user:abc", "user:a_c:x", "user:a%"):
+        assert security.hit(engine, "login", other) > 0, other
+
+
+def test_ipv6_clients_share_a_bucket_per_64():
+    bucket = security.address_bucket
+    assert bucket("2001:db8:1:2::1") == bucket("2001:db8:1:2:ffff:1:2:3") == "2001:db8:1:2::/64"
+    assert bucket("2001:db8:1:3::1") != bucket("2001:db8:1:2::1")
+    assert bucket("192.0.2.1") == "192.0.2.1" and bucket("192.0.2.2") == "192.0.2.2"
+    assert bucket("::ffff:192.0.2.1") == "192.0.2.1"  # IPv4-mapped: the IPv4 client
+    assert bucket("testclient") == "testclient"

@@ -8,6 +8,13 @@ last digest.  Each paper appears once (with every reason it is there:
 subscriber appears again, and only the subscriber's categories count when they
 chose some.  A digest with no papers is not sent.
 
+Trending ranks only papers with upvotes, so on a quiet day (most days on a
+small deployment) it is short or empty; then the section is filled from the
+period's daily list (`trending.daily_list`: pinned first, then list order)
+and titled for what it holds: "Trending", "Today's papers", or "Trending,
+then today's papers".  The filled papers obey the same rules (once, never twice,
+the subscriber's categories).
+
 Work is shared across subscribers, which is what makes 100,000 digests cheap
 (`benchmarks/digest.py`): a `Composer` computes the trending list once per
 frequency, runs each distinct saved query once per search window (hybrid
@@ -60,7 +67,7 @@ class PaperInfo:
 
 @dataclass
 class Section:
-    title: str  # "Trending" or the saved query
+    title: str  # "Trending" (or what the filled section holds, see `top_title`) or the saved query
     kind: str  # "trending" or "search"
     entries: list[tuple[str, list[str]]] = field(default_factory=list)  # (arxiv_id, reasons)
 
@@ -127,6 +134,30 @@ def _encode_queries(texts: list[str]) -> None:
     search.encode_queries(texts)
 
 
+def list_days(frequency: str, now: datetime) -> tuple[date, date]:
+    """The first and last day of the daily lists a digest at `now` fills from: the period's
+    days, and the day before a daily one (today's list may not be out yet at an early hour)."""
+    return (now - timedelta(days=7 if frequency == "weekly" else 1)).date(), now.date()
+
+
+def top_title(trended: bool, days: set[date], today: date, frequency: str) -> str:
+    """The first section's title, saying what it holds: trending papers, listed ones or both."""
+    if not days:
+        return "Trending"
+    yesterday = today - timedelta(days=1)
+    if days == {today}:
+        listed = "today's papers"
+    elif frequency == "weekly":
+        listed = "this week's papers"
+    elif days == {yesterday}:
+        listed = "yesterday's papers"
+    elif days == {today, yesterday}:
+        listed = "today's and yesterday's papers"
+    else:
+        listed = "recent papers"
+    return f"Trending, then {listed}" if trended else listed[0].upper() + listed[1:]
+
+
 def category_keys(categories: list[str]) -> frozenset[str]:
     """A paper's categories and their archives (`cs.LG` → cs.LG, cs): what a filter can name."""
     return frozenset(categories) | {c.split(".", 1)[0] for c in categories}
@@ -139,7 +170,9 @@ class Composer:
     `search_fn(engine, text, mode=, limit=, after=, before=)` (arXiv ids, best
     first) to `search_ids`, that is `paperfeed.search`; `encode_fn(texts)`, which
     embeds a batch's saved queries before they are searched, to
-    `paperfeed.search.encode_queries` with the default `search_fn`, else to nothing.
+    `paperfeed.search.encode_queries` with the default `search_fn`, else to nothing;
+    `listed_fn(engine, first, last, limit)` ((arxiv_id, day), in list order) to
+    `paperfeed.trending.daily_list`.
     """
 
     def __init__(
@@ -151,6 +184,7 @@ class Composer:
         search_fn: Callable | None = None,
         full: bool = True,
         encode_fn: Callable | None = None,
+        listed_fn: Callable | None = None,
     ):
         self.engine = engine
         self.now = now
@@ -161,6 +195,8 @@ class Composer:
         self._encode_fn = encode_fn if encode_fn or search_fn else _encode_queries
         self.papers: dict[str, PaperInfo] = {}
         self._trending: dict[str, list[str]] = {}
+        self._listed_fn = listed_fn
+        self._listed: dict[str, list[tuple[str, date]]] = {}
         self._searches: dict[tuple[str, date, date], list[str]] = {}
         self._encoded: set[str] = set()
         self._windows: dict[tuple[str, date, date], list[str]] = {}
@@ -181,6 +217,17 @@ class Composer:
             self._trending[frequency] = [arxiv_id for arxiv_id, _ in ranked]
             self.load_papers(self._trending[frequency])
         return self._trending[frequency]
+
+    def listed_ids(self, frequency: str) -> list[tuple[str, date]]:
+        """(arxiv_id, day) of the period's daily lists, to fill a short trending section."""
+        if frequency not in self._listed:
+            fn = self._listed_fn
+            if fn is None:
+                from paperfeed.trending import daily_list as fn
+            first, last = list_days(frequency, self.now)
+            self._listed[frequency] = list(fn(self.engine, first, last, TRENDING_DEPTH))
+            self.load_papers(a for a, _ in self._listed[frequency])
+        return self._listed[frequency]
 
     def _encode_queries(self, texts: set[str]) -> None:
         """Embed the batch's new saved queries at once (hybrid search embeds each query)."""
@@ -276,19 +323,21 @@ class Composer:
             start = row.last_window_end or (due.due_at - due.length)
             after, before = search_window(start, self.now)
             trending = self.trending_ids(row.frequency)
+            listed = self.listed_ids(row.frequency)
             searched = [(q, self.window_ids(q, after, before)) for q in (row.searches or [])]
             candidates.update(trending)
+            candidates.update(a for a, _ in listed)
             for _, ids in searched:
                 candidates.update(ids)
-            plans.append((row, due, start, trending, searched))
+            plans.append((row, due, start, trending, listed, searched))
         sent = self.sent_sets([row.id for row, *_ in plans], candidates)
         empty: set[str] = set()
         return [
-            self._assemble(row, due, start, trending, searched, sent.get(row.id, empty))
-            for row, due, start, trending, searched in plans
+            self._assemble(row, due, start, trending, listed, searched, sent.get(row.id, empty))
+            for row, due, start, trending, listed, searched in plans
         ]
 
-    def _assemble(self, row, due: Due, start, trending, searched, already: set[str]) -> Digest:
+    def _assemble(self, row, due: Due, start, trending, listed, searched, already: set[str]) -> Digest:
         cats = frozenset(row.categories or [])
         papers = self.papers
 
@@ -304,8 +353,16 @@ class Composer:
             return out
 
         trend = fresh(trending)
-        lists = [(q, fresh(ids)) for q, ids in searched]
         reasons: dict[str, list[str]] = {a: ["trending"] for a in trend}
+        listed_on: dict[str, date] = {}
+        if len(trend) < n:  # a quiet period: the daily list fills what trending cannot
+            day_of = dict(listed)
+            today = self.now.date()
+            for a in fresh([a for a, _ in listed if a not in reasons])[: 2 * n - len(trend)]:
+                trend.append(a)
+                listed_on[a] = day_of[a]
+                reasons[a] = ["listed today" if day_of[a] == today else f"listed {day_of[a].isoformat()}"]
+        lists = [(q, fresh(ids)) for q, ids in searched]
         for q, ids in lists:
             for a in ids:
                 reasons.setdefault(a, []).append(f"matches: {q}")
@@ -337,5 +394,10 @@ class Composer:
                 break
             if a not in chosen:
                 take(trend_section, a)
+        held = [a for a, _ in trend_section.entries]
+        trend_section.title = top_title(
+            any(a not in listed_on for a in held), {listed_on[a] for a in held if a in listed_on},
+            self.now.date(), row.frequency,
+        )
         sections = [s for s in [trend_section, *search_sections] if s.entries]
         return Digest(row.id, row.email, due.period, start, due.due_at, sections)

@@ -127,13 +127,14 @@ def query_url(
 
 
 def fetch(
-    url: str, origin: str, page_size: int = PAGE_SIZE
+    url: str, origin: str, page_size: int = PAGE_SIZE, **patience: float | None
 ) -> Iterator[PaperRecord | Reject | Checkpoint]:
     """Run a live query: `max_results` from the URL is the total wanted, fetched in pages.
 
     Stops when that many entries came, when `opensearch:totalResults` is
     reached, or on an empty page (arXiv's API sometimes returns one mid-way;
-    asking again is the caller's choice, not ours).
+    asking again is the caller's choice, not ours).  `patience` (`retries`,
+    `max_wait`, `timeout`) goes to each `http.get`.
     """
     parts = urlsplit(url)
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -142,11 +143,11 @@ def fetch(
     wanted = DEFAULT_MAX_RESULTS if wanted is None else wanted
     base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     got = 0
-    with http.session() as client:
+    with http.session(patience.get("timeout")) as client:
         while got < wanted:
             params.update(start=str(start + got), max_results=str(min(page_size, wanted - got)))
             try:
-                body = http.get(base, params, client=client)
+                body = http.get(base, params, client=client, **patience)
             except http.FetchError as e:
                 if e.status == 400 and b"<feed" in e.body[:2000]:
                     body = e.body  # arXiv explains a bad query in an error feed: read it
@@ -167,18 +168,19 @@ def _nothing() -> None:
     pass
 
 
-def fetch_ids(arxiv_ids: list[str]) -> list[PaperRecord]:
+def fetch_ids(arxiv_ids: list[str], **patience: float | None) -> list[PaperRecord]:
     """The current metadata of these papers from the arXiv API (unknown ids are left out).
 
     Ids are checked locally first (`ids.BadArxivId`); an error arXiv reports
-    anyway raises `FetchError` with its message.
+    anyway raises `FetchError` with its message.  `patience` is as for `fetch`:
+    a web request passes `retries=0` and a short `timeout`.
     """
     wanted = [ids.canonical(i) for i in arxiv_ids]
     records: list[PaperRecord] = []
     for at in range(0, len(wanted), PAGE_SIZE):
         chunk = wanted[at : at + PAGE_SIZE]
         url = query_url(id_list=chunk, max_results=len(chunk))
-        for item in fetch(url, url):
+        for item in fetch(url, url, **patience):
             if isinstance(item, Reject):
                 raise http.FetchError(item.reason, url)
             if isinstance(item, PaperRecord):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import secrets
+import time
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
@@ -274,21 +275,53 @@ def login(
 ) -> Response:
     check_csrf(request, csrf_token)
     engine: Engine = request.app.state.engine
-    ip = security.client_address(request)
-    security.enforce(engine, "login", f"ip:{ip}")
-    security.enforce(engine, "login", f"user:{username.strip().lower()}")
+    name = username.strip().lower()
+    attempt = LoginAttempt(engine, security.client_bucket(request), name)
     with engine.connect() as conn:
         row = conn.execute(
-            select(users.c.id, users.c.password_hash).where(
-                func.lower(users.c.username) == username.strip().lower()
-            )
+            select(users.c.id, users.c.password_hash).where(func.lower(users.c.username) == name)
         ).first()
     if not verify_password(row.password_hash if row else None, password):
         context = {"next": safe_next(next), "username": username, "error": "Wrong username or password."}
         return _render(request, "login.html", context, 400)
-    security.reset_limits(engine, "login", f"user:{username.strip().lower()}")
+    attempt.succeeded()
     start_session(request, row.id)
     return RedirectResponse(safe_next(next), status_code=303)
+
+
+class LoginAttempt:
+    """The login limit's counters for one attempt: only failures stay counted.
+
+    Three counters (limit `rate_limit_login`) count failed logins: per client
+    (address, or IPv6 /64) over all usernames; per username over all clients;
+    per username and client.  A client over its own limit is refused.  An
+    account over its limit is refused only to clients that have already
+    failed at it in this window: someone guessing at an account cannot lock
+    its owner out (the owner's first try from their own address goes through),
+    and guessers spread over many addresses get one wrong guess each.  The
+    attempt is counted before the password is checked, so parallel guesses
+    cannot all slip past the limit; a success or a refusal gives the count back.
+    """
+
+    def __init__(self, engine: Engine, client: str, name: str):
+        self.engine = engine
+        self.now = time.time()
+        self.keys = (f"ip:{client}", f"user:{name}", f"user:{name}@{client}")
+        counts = [security.count(engine, "login", key, self.now) for key in self.keys]
+        allowed, _ = security.parse_limit("login")
+        (by_client, wait), (by_name, _), (by_both, _) = counts
+        if by_client > allowed or (by_name > allowed and by_both > 1):
+            self._give_back()
+            raise security.RateLimited(wait)
+
+    def _give_back(self) -> None:
+        for key in self.keys:
+            security.count(self.engine, "login", key, self.now, by=-1)
+
+    def succeeded(self) -> None:
+        """A success counts nothing, and clears this client's failures at this account."""
+        self._give_back()
+        security.reset_limits(self.engine, "login", self.keys[2])
 
 
 @router.get("/signup")
@@ -311,7 +344,8 @@ def signup(
     if not signup_open():
         raise security.FriendlyError(403, "Sign-up is closed on this site.")
     engine: Engine = request.app.state.engine
-    security.enforce(engine, "login", f"ip:{security.client_address(request)}")
+    # its own bucket: a campus signing up behind one NAT must not use up its logins
+    security.enforce(engine, "signup", f"ip:{security.client_bucket(request)}")
     try:
         uid = create_user(engine, username, password, email or None)
     except AccountError as e:

@@ -7,13 +7,18 @@ Every action is a POST form with a CSRF token, so it works without JavaScript
 new button only.  Upvotes and submissions are rate-limited per user (settings
 `rate_limit_vote`, `rate_limit_submit`); a reader may submit `submit_per_day`
 papers a day, none older than `submit_max_age_days`.  An unknown paper's
-metadata is fetched from the arXiv API (`paperfeed.ingest.atom.fetch_ids`) and
-stored through the shared upsert like any ingested record.
+metadata is fetched from the arXiv API (`paperfeed.ingest.atom.fetch_ids`) and,
+once its age is checked, stored through the shared upsert like any ingested
+record.  That lookup is one call with a short timeout and no retries: a web
+request must not hold a worker thread through the ingest client's backoff and
+`Retry-After` waits, so when arXiv is slow or busy the page says so and asks
+the reader to try again.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Form, Request
@@ -98,16 +103,37 @@ def submit_page(request: Request) -> Response:
     return _submit_form(request)
 
 
-def _fetch(engine: Engine, canon: str) -> bool:
-    """Store `canon`'s metadata from the arXiv API; False when arXiv does not know it."""
-    from paperfeed.ingest.atom import fetch_ids
-    from paperfeed.ingest.upsert import write_batch
+ARXIV_TIMEOUT = 10.0  # seconds a submission waits for arXiv to answer
+ARXIV_TURN_WAIT = 5.0  # seconds it waits for its polite turn (one request ahead at the default delay)
 
-    records = [r for r in fetch_ids([canon]) if r.arxiv_id == canon and not r.problems()]
-    if not records:
-        return False
-    write_batch(engine, records)
-    return True
+
+def _lookup(canon: str):
+    """`canon`'s metadata from the arXiv API (one call, no retries); None when arXiv does not know it."""
+    from paperfeed.ingest.atom import fetch_ids
+
+    found = fetch_ids([canon], retries=0, timeout=ARXIV_TIMEOUT, max_wait=ARXIV_TURN_WAIT)
+    records = [r for r in found if r.arxiv_id == canon and not r.problems()]
+    return records[0] if records else None
+
+
+def _arxiv_failed(request: Request, canon: str, error: OSError | ValueError, value: str) -> Response:
+    """The submit form saying why arXiv could not look `canon` up, and when to try again."""
+    log.warning("arXiv lookup for %s failed: %s", canon, error)
+    retry_after = getattr(error, "retry_after", None)
+    if getattr(error, "timed_out", False):
+        message = f"arXiv did not answer within {ARXIV_TIMEOUT:.0f} seconds, so {canon} could not be looked up. Please try again in a minute."
+        return _submit_form(request, message, value, 504)
+    if retry_after is not None or getattr(error, "status", None) in (429, 503):
+        wait = max(1, round((retry_after or 60) / 60))
+        message = f"arXiv is busy and asked us to wait, so {canon} could not be looked up. Please try again in {wait} minute{'s' if wait > 1 else ''}."
+        response = _submit_form(request, message, value, 503)
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after or 60)))
+        return response
+    return _submit_form(request, "arXiv could not be reached to look this paper up. Try again later.", value, 502)
+
+
+def _first_published(when: datetime | None) -> datetime | None:
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
 @router.post("/submit")
@@ -128,25 +154,29 @@ def submit(
         return _submit_form(request, "Enter an arXiv id such as 2406.09415 or an arxiv.org link.", paper, 400)
     day = today()
     with engine.connect() as conn:
-        known = catalog.get_paper(conn, canon) is not None
+        row = catalog.get_paper(conn, canon)
         if not privileged and submissions_on(conn, user.id, day) >= settings.get_int("submit_per_day"):
             message = f"You have submitted {settings.get_int('submit_per_day')} papers today, the daily limit. Thank you!"
             return _submit_form(request, message, paper, 429)
-    if not known:
+    record = None
+    if row is None:
         try:
-            found = _fetch(engine, canon)
+            record = _lookup(canon)
         except (OSError, ValueError) as e:  # FetchError is an OSError
-            log.warning("arXiv lookup for %s failed: %s", canon, e)
-            return _submit_form(request, "arXiv could not be reached to look this paper up. Try again later.", paper, 502)
-        if not found:
+            return _arxiv_failed(request, canon, e, paper)
+        if record is None:
             return _submit_form(request, f"arXiv has no paper {canon}.", paper, 404)
-    with engine.connect() as conn:
-        row = catalog.get_paper(conn, canon)
+    published = _first_published(row.published if row is not None else record.published)
     max_age = settings.get_int("submit_max_age_days")
     oldest = datetime.now(UTC) - timedelta(days=max_age)
-    if not privileged and row.published is not None and row.published < oldest:
-        message = f"{canon} was first published on {row.published.date().isoformat()}; only papers from the last {max_age} days can be submitted."
+    # checked before an unknown paper is stored: a refused submission leaves nothing behind
+    if not privileged and published is not None and published < oldest:
+        message = f"{canon} was first published on {published.date().isoformat()}; only papers from the last {max_age} days can be submitted."
         return _submit_form(request, message, paper, 400)
+    if record is not None:
+        from paperfeed.ingest.upsert import write_batch
+
+        write_batch(engine, [record])
     try:
         with engine.begin() as conn:
             conn.execute(

@@ -8,13 +8,17 @@ What keeps the site safe to expose: response headers, rate limits, error pages.
   this origin; plus `X-Content-Type-Options`, `Referrer-Policy`,
   `X-Frame-Options` and a restrictive `Permissions-Policy`.
 - Rate limits are fixed-window counters in the database (`rate_limits` table),
-  so every worker process of a deployment shares them.
+  so every worker process of a deployment shares them.  A client is counted
+  by its address, an IPv6 client by its /64 (one host is handed a whole /64
+  and may rotate through it).
 - No stack trace ever reaches a visitor: unknown pages, bad parameters and
   crashes render friendly pages (JSON under `/api/`), and crashes are logged.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import logging
 import time
 from datetime import UTC, datetime
@@ -105,30 +109,46 @@ def parse_limit(name: str) -> tuple[int, int]:
     return settings.value(f"rate_limit_{name}")
 
 
-def hit(engine: Engine, name: str, who: str, now: float | None = None) -> int:
-    """Count one request by `who` against limit `name`; returns seconds to wait (0: allowed)."""
-    allowed, window = parse_limit(name)
+def _key(name: str, who: str, index: int | None = None) -> str:
+    """The counter's row key, `NAME:WHO:WINDOW` (WHO hashed where the key would be too long)."""
+    if len(name) + len(who) > 160:
+        who = "sha256-" + hashlib.sha256(who.encode()).hexdigest()
+    return f"{name}:{who}:" + ("" if index is None else str(index))
+
+
+def count(engine: Engine, name: str, who: str, now: float | None = None, by: int = 1) -> tuple[int, int]:
+    """Add `by` to `who`'s count in the current window of limit `name`.
+
+    Returns the count after that and the seconds until the window ends.  A
+    negative `by` gives back an earlier count (never below zero, never a new row).
+    """
+    _, window = parse_limit(name)
     now = time.time() if now is None else now
     index = int(now // window)
-    key = f"{name}:{who}:{index}"[:200]
+    key = _key(name, who, index)
     expires = datetime.fromtimestamp((index + 1) * window, UTC)
-    bump = update(limits).where(limits.c.key == key).values(count=limits.c.count + 1)
+    left = max(int((index + 1) * window - now), 1)
+    bump = update(limits).where(limits.c.key == key)
+    bump = bump.values(count=limits.c.count + by) if by >= 0 else bump.where(limits.c.count > 0).values(count=limits.c.count + by)
     for _ in range(2):
         try:
             with engine.begin() as conn:
-                if conn.execute(bump).rowcount == 0:
+                if conn.execute(bump).rowcount == 0 and by > 0:
                     # a new window: clear finished windows first, so the table stays small
                     conn.execute(delete(limits).where(limits.c.expires_at < datetime.now(UTC)))
-                    conn.execute(insert(limits).values(key=key, count=1, expires_at=expires))
-                count = conn.execute(select(limits.c.count).where(limits.c.key == key)).scalar_one()
-            break
+                    conn.execute(insert(limits).values(key=key, count=by, expires_at=expires))
+                found = conn.execute(select(limits.c.count).where(limits.c.key == key)).scalar()
+            return found or 0, left
         except IntegrityError:  # another worker inserted the same window first: bump theirs
             continue
-    else:
-        return 0  # never refuse a request because the counter itself failed twice
-    if count > allowed:
-        return max(int((index + 1) * window - now), 1)
-    return 0
+    return 0, left  # never refuse a request because the counter itself failed twice
+
+
+def hit(engine: Engine, name: str, who: str, now: float | None = None) -> int:
+    """Count one request by `who` against limit `name`; returns seconds to wait (0: allowed)."""
+    allowed, _ = parse_limit(name)
+    counted, left = count(engine, name, who, now)
+    return left if counted > allowed else 0
 
 
 def enforce(engine: Engine, name: str, who: str) -> None:
@@ -139,14 +159,41 @@ def enforce(engine: Engine, name: str, who: str) -> None:
 
 
 def reset_limits(engine: Engine, name: str, who: str) -> None:
-    """Forget `who`'s counts for `name` (after a successful login, for instance)."""
+    """Forget `who`'s counts for `name` (after a successful login, for instance).
+
+    Only `who`'s own keys: a prefix match escapes `%` and `_`, and the rest of
+    the key must be the window number, so `user:a_c` leaves `user:abc` and
+    `user:a_c:x` alone.
+    """
+    prefix = _key(name, who)
     with engine.begin() as conn:
-        conn.execute(delete(limits).where(limits.c.key.like(f"{name}:{who}:%")))
+        found = conn.scalars(select(limits.c.key).where(limits.c.key.startswith(prefix, autoescape=True)))
+        mine = [key for key in found if key[len(prefix):].isdigit()]
+        if mine:
+            conn.execute(delete(limits).where(limits.c.key.in_(mine)))
 
 
 def client_address(request: Request) -> str:
     # uvicorn rewrites request.client from X-Forwarded-For only for trusted proxies
     return request.client.host if request.client else "unknown"
+
+
+def client_bucket(request: Request) -> str:
+    """Who a per-client rate limit counts: an IPv4 address, or an IPv6 client's /64."""
+    return address_bucket(client_address(request))
+
+
+def address_bucket(address: str) -> str:
+    """`address` as a rate-limit key: IPv4 as it is, IPv6 as its /64 (an IPv4-mapped one as IPv4)."""
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address  # "unknown", a test client's name: count it as it is
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 # -- error pages --------------------------------------------------------------
