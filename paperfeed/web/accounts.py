@@ -119,6 +119,13 @@ def _serializer() -> URLSafeTimedSerializer:
     return _serializer_for(settings.secret_key())
 
 
+def end_sessions(conn, user_id: int) -> None:
+    """End every session of `user_id`, in every browser: its cookies carry the old epoch."""
+    conn.execute(
+        users.update().where(users.c.id == user_id).values(session_epoch=users.c.session_epoch + 1)
+    )
+
+
 def session_cookie(value: str, secure: bool) -> str:
     """The Set-Cookie header value that stores a signed session."""
     response = Response()
@@ -205,7 +212,9 @@ def current_user(request: Request) -> User | None:
     engine: Engine = request.app.state.engine
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.id == uid)).first()
-    user = User(id=row.id, username=row.username, email=row.email, role=row.role) if row else None
+    # a disabled account is signed out at once, wherever it was signed in
+    active = row is not None and row.disabled_at is None
+    user = User(id=row.id, username=row.username, email=row.email, role=row.role) if active else None
     request.state.user = user
     request.state.user_loaded = True
     return user
@@ -280,13 +289,17 @@ def login(
     security.enforce(engine, "login", f"user:{username.strip().lower()}")
     with engine.connect() as conn:
         row = conn.execute(
-            select(users.c.id, users.c.password_hash).where(
+            select(users.c.id, users.c.password_hash, users.c.disabled_at).where(
                 func.lower(users.c.username) == username.strip().lower()
             )
         ).first()
     if not verify_password(row.password_hash if row else None, password):
         context = {"next": safe_next(next), "username": username, "error": "Wrong username or password."}
         return _render(request, "login.html", context, 400)
+    if row.disabled_at is not None:  # said only to whoever knows the password
+        error = "This account is disabled. Ask an administrator of this site."
+        context = {"next": safe_next(next), "username": username, "error": error}
+        return _render(request, "login.html", context, 403)
     security.reset_limits(engine, "login", f"user:{username.strip().lower()}")
     start_session(request, row.id)
     return RedirectResponse(safe_next(next), status_code=303)
