@@ -320,3 +320,56 @@ class Directory(Type):
         if path.exists() and not path.is_dir():
             raise self.error("it is a file")
         return path
+
+
+# -- signing keys ---------------------------------------------------------------
+
+MIN_KEY_LENGTH = 32
+GENERATE_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+# What example files, tutorials and frameworks' dev defaults put where a key belongs,
+# compared without case and punctuation (CHANGE-ME is changeme); a key that starts
+# with one of the first list (`changeme-then-anything`) is refused too.
+PLACEHOLDER_PREFIXES = (
+    "changeme", "changethis", "changeit", "replaceme", "secret", "yoursecret", "mysecret",
+    "notasecret", "supersecret", "topsecret", "devkey", "insecure", "djangoinsecure",
+    "placeholder", "fixme",
+)
+PLACEHOLDER_KEYS = (
+    "dev", "key", "test", "testing", "todo", "xxx", "password", "passw0rd", "default",
+    "example", "paperfeed", "letmein", "qwerty", "none", "null",
+)
+
+
+def signing_key(key: str) -> None:
+    """at least 32 random characters, not a placeholder such as `CHANGE-ME`; generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`
+
+    The check of a setting holding a key that signs sessions or e-mailed links
+    (empty is left to the setting: it means a generated key).  A copied example
+    key lets anyone who read the example forge an admin session, so it is
+    refused at start-up rather than trusted.
+    """
+    if not key:
+        return
+    letters = re.sub(r"[^a-z0-9]", "", key.lower())
+    if letters.startswith(PLACEHOLDER_PREFIXES) or letters in PLACEHOLDER_KEYS:
+        why = "it is a placeholder"
+    elif _repeats(key):
+        why = "it repeats one character or one short run of characters"
+    elif len(key) < MIN_KEY_LENGTH:
+        why = f"it is shorter than {MIN_KEY_LENGTH} characters"
+    elif len(set(key)) < 8:
+        why = "it uses fewer than 8 different characters"
+    else:
+        return
+    raise ValueError(
+        f"expected a random key of at least {MIN_KEY_LENGTH} characters ({why}); "
+        f"generate one with: {GENERATE_KEY}"
+    )
+
+
+def _repeats(key: str) -> bool:
+    """Whether `key` is one run of up to 16 characters said again (`aaaa…`, `abcabc…`, `changemechangeme…`)."""
+    return any(
+        len(key) >= 2 * period and key == (key[:period] * (len(key) // period + 1))[: len(key)]
+        for period in range(1, 17)
+    )

@@ -43,6 +43,7 @@ from paperfeed.setting_types import (
     TimeZone,
     Type,
     Url,
+    signing_key,
 )
 
 __all__ = ["SETTINGS", "Mailbox", "Rate", "Setting", "SettingError", "get", "problems", "validate", "value"]
@@ -98,7 +99,7 @@ SETTINGS: dict[str, Setting] = {
     for s in [
         Setting("data_dir", "./paperfeed-data", "Directory for the SQLite database, indexes, rejects file and secret key.", Directory()),
         Setting("database_url", "", "SQLAlchemy URL of the database; empty means SQLite `paperfeed.db` in the data directory. For PostgreSQL: `postgresql+psycopg://user:pass@host/db`.", DatabaseUrl(empty=True)),
-        Setting("secret_key", "", "Key for signing cookies and links; empty means generate one on first run and keep it in `<data_dir>/secret_key`.", Text(empty=True), secret=True),
+        Setting("secret_key", "", "Key for signing session cookies and links; empty means generate one on first run and keep it in `<data_dir>/secret_key`. Several web hosts need the same key, set here.", Text(empty=True), secret=True, check=signing_key),
         Setting("batch_size", "2000", "Records written to the database per transaction during ingest.", Int(min=1)),
         Setting("arxiv_api_url", "https://export.arxiv.org/api/query", "arXiv API endpoint used by live Atom ingestion and paper submission.", Url()),
         Setting("arxiv_oai_url", "https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint used by harvesting.", Url()),

@@ -258,3 +258,62 @@ def test_help_still_works_with_a_bad_value():
         done = run_paperfeed(*args, PAPERFEED_RATE_LIMIT_LOGIN="lots")
         assert done.returncode == 0, done.stderr
         assert "Usage:" in done.stdout and done.stderr == ""
+
+
+# the signing key (issue 12): a copied example key would let anyone forge an admin session
+WEAK_KEYS = [
+    ("CHANGE-ME", "placeholder"),
+    ("changeme", "placeholder"),
+    ("Your-Secret-Key", "placeholder"),
+    ("devkey", "placeholder"),
+    ("SECRET", "placeholder"),
+    ("changemechangemechangemechangemechangeme", "placeholder"),
+    ("CHANGE-ME-before-going-live-0123456789", "placeholder"),
+    ("x" * 64, "repeats one character"),
+    ("ab" * 24, "repeats"),
+    ("k3Jx9-Qp2Lm_Zt7", "shorter than 32"),
+]
+
+
+@pytest.mark.parametrize(("key", "why"), WEAK_KEYS, ids=[k for k, _ in WEAK_KEYS])
+def test_a_weak_secret_key_stops_serve_and_settings_check(monkeypatch, no_bind, key, why):
+    monkeypatch.setenv("PAPERFEED_SECRET_KEY", key)
+    for args in (["serve", "--port", "8765"], ["settings", "--check"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        line = one_line(result.stderr)
+        assert line.startswith("Error: PAPERFEED_SECRET_KEY='***' is not valid: expected"), line
+        assert why in line and "secrets.token_urlsafe(48)" in line
+        assert key not in line.replace("PAPERFEED_SECRET_KEY", "")  # a secret, even a bad one, never shows
+        assert "serving" not in result.stdout
+
+
+def test_a_weak_secret_key_stops_create_app(monkeypatch):
+    from paperfeed.web.app import create_app
+
+    monkeypatch.setenv("PAPERFEED_SECRET_KEY", "CHANGE-ME")
+    with pytest.raises(settings.SettingError, match="PAPERFEED_SECRET_KEY='\\*\\*\\*' is not valid"):
+        create_app()
+
+
+def test_a_generated_key_passes_and_empty_still_means_the_stored_one(monkeypatch, tmp_path):
+    import secrets
+
+    key = secrets.token_urlsafe(36)  # 48 characters
+    assert len(key) == 48
+    monkeypatch.setenv("PAPERFEED_SECRET_KEY", key)
+    result = CliRunner().invoke(cli, ["settings", "--check"])
+    assert result.exit_code == 0, result.output
+    assert settings.secret_key() == key
+    assert settings.value("secret_key") == key
+    monkeypatch.setenv("PAPERFEED_SECRET_KEY", secrets.token_hex(16))  # 32 hex digits: enough
+    assert CliRunner().invoke(cli, ["settings", "--check"]).exit_code == 0
+    monkeypatch.setenv("PAPERFEED_SECRET_KEY", "")
+    stored = settings.secret_key()
+    assert stored == (tmp_path / "data" / "secret_key").read_text().strip() and len(stored) >= 32
+
+
+def test_the_example_env_file_does_not_ship_a_key():
+    example = (Path(__file__).resolve().parents[1] / "deploy" / "paperfeed.env.example").read_text()
+    assigned = [line for line in example.splitlines() if line.startswith("PAPERFEED_SECRET_KEY=")]
+    assert assigned == [] and "secrets.token_urlsafe(48)" in example

@@ -177,16 +177,16 @@ def test_ipv6_clients_are_counted_by_their_64(engine, monkeypatch):
 
 def test_user_create_command(engine):
     runner = CliRunner()
-    first = runner.invoke(cli, ["user", "create", "root", "--password", "long enough"])
+    first = runner.invoke(cli, ["user", "create", "root"], input="long enough\n")
     assert first.exit_code == 0, first.output
     assert "created admin root" in first.output  # the first account is an administrator
-    second = runner.invoke(cli, ["user", "create", "reader1", "--password", "long enough"])
+    second = runner.invoke(cli, ["user", "create", "reader1", "--password-stdin"], input="long enough\n")
     assert "created reader reader1" in second.output
-    curator = runner.invoke(cli, ["user", "create", "cur", "--curator", "--password", "long enough", "--email", "c@example.org"])
+    curator = runner.invoke(cli, ["user", "create", "cur", "--curator", "--email", "c@example.org"], input="long enough\n")
     assert "created curator cur" in curator.output
-    admin = runner.invoke(cli, ["user", "create", "boss", "--admin"], input="long enough\nlong enough\n")
+    admin = runner.invoke(cli, ["user", "create", "boss", "--admin"], input="long enough\n")
     assert "created admin boss" in admin.output
-    dup = runner.invoke(cli, ["user", "create", "ROOT", "--password", "long enough"])
+    dup = runner.invoke(cli, ["user", "create", "ROOT"], input="long enough\n")
     assert dup.exit_code != 0 and "taken" in dup.output
     with engine.connect() as conn:
         roles = dict(conn.execute(select(User.__table__.c.username, User.__table__.c.role)).all())

@@ -121,6 +121,13 @@ def _serializer() -> URLSafeTimedSerializer:
     return _serializer_for(settings.secret_key())
 
 
+def end_sessions(conn, user_id: int) -> None:
+    """End every session of `user_id`, in every browser: its cookies carry the old epoch."""
+    conn.execute(
+        users.update().where(users.c.id == user_id).values(session_epoch=users.c.session_epoch + 1)
+    )
+
+
 def session_cookie(value: str, secure: bool) -> str:
     """The Set-Cookie header value that stores a signed session."""
     response = Response()
@@ -188,11 +195,17 @@ async def verify_csrf(request: Request) -> None:
     check_csrf(request, token if isinstance(token, str) else None)
 
 
-def start_session(request: Request, user_id: int | None) -> None:
-    """Sign `user_id` in (or out, with None) with a fresh CSRF token."""
+def start_session(request: Request, user_id: int | None, epoch: int = 0) -> None:
+    """Sign `user_id` in (or out, with None) with a fresh CSRF token.
+
+    The cookie carries the user's `session_epoch`; `end_sessions` bumps it, which
+    voids every cookie issued before, in every browser (logout, password or role
+    change, disable).  Cookies from before epochs existed read as epoch 0.
+    """
     request.state.session = {"c": secrets.token_urlsafe(32)}
     if user_id is not None:
         request.state.session["u"] = user_id
+        request.state.session["e"] = epoch
     request.state.session_changed = True
     request.state.user_loaded = False
 
@@ -207,7 +220,10 @@ def current_user(request: Request) -> User | None:
     engine: Engine = request.app.state.engine
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.id == uid)).first()
-    user = User(id=row.id, username=row.username, email=row.email, role=row.role) if row else None
+    # a disabled account, or a session from before the last end_sessions, is signed out
+    epoch = session(request).get("e", 0)
+    active = row is not None and row.disabled_at is None and row.session_epoch == epoch
+    user = User(id=row.id, username=row.username, email=row.email, role=row.role) if active else None
     request.state.user = user
     request.state.user_loaded = True
     return user
@@ -279,13 +295,19 @@ def login(
     attempt = LoginAttempt(engine, security.client_bucket(request), name)
     with engine.connect() as conn:
         row = conn.execute(
-            select(users.c.id, users.c.password_hash).where(func.lower(users.c.username) == name)
+            select(users.c.id, users.c.password_hash, users.c.disabled_at, users.c.session_epoch).where(
+                func.lower(users.c.username) == name
+            )
         ).first()
     if not verify_password(row.password_hash if row else None, password):
         context = {"next": safe_next(next), "username": username, "error": "Wrong username or password."}
         return _render(request, "login.html", context, 400)
-    attempt.succeeded()
-    start_session(request, row.id)
+    attempt.succeeded()  # the password was right: not a guess, whatever follows
+    if row.disabled_at is not None:  # said only to whoever knows the password
+        error = "This account is disabled. Ask an administrator of this site."
+        context = {"next": safe_next(next), "username": username, "error": error}
+        return _render(request, "login.html", context, 403)
+    start_session(request, row.id, row.session_epoch)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
@@ -358,5 +380,9 @@ def signup(
 @router.post("/logout")
 def logout(request: Request, csrf_token: str = Form("")) -> Response:
     check_csrf(request, csrf_token)
+    user = current_user(request)
+    if user is not None:  # every browser this account is signed in on, not only this one
+        with request.app.state.engine.begin() as conn:
+            end_sessions(conn, user.id)
     start_session(request, None)
     return RedirectResponse("/", status_code=303)
