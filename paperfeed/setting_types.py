@@ -367,6 +367,14 @@ def signing_key(key: str) -> None:
     )
 
 
+def signing_keys(text: str) -> None:
+    """comma-separated keys, each as for `PAPERFEED_SECRET_KEY`"""
+    if not text:
+        return
+    for key in text.split(","):
+        signing_key(key.strip() or "x")  # an empty item is a typo, not "generate one"
+
+
 def _repeats(key: str) -> bool:
     """Whether `key` is one run of up to 16 characters said again (`aaaa…`, `abcabc…`, `changemechangeme…`)."""
     return any(

@@ -44,6 +44,7 @@ from paperfeed.setting_types import (
     Type,
     Url,
     signing_key,
+    signing_keys,
 )
 
 __all__ = ["SETTINGS", "Mailbox", "Rate", "Setting", "SettingError", "get", "problems", "validate", "value"]
@@ -100,6 +101,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("data_dir", "./paperfeed-data", "Directory for the SQLite database, indexes, rejects file and secret key.", Directory()),
         Setting("database_url", "", "SQLAlchemy URL of the database; empty means SQLite `paperfeed.db` in the data directory. For PostgreSQL: `postgresql+psycopg://user:pass@host/db`.", DatabaseUrl(empty=True)),
         Setting("secret_key", "", "Key for signing session cookies and links; empty means generate one on first run and keep it in `<data_dir>/secret_key`. Several web hosts need the same key, set here.", Text(empty=True), secret=True, check=signing_key),
+        Setting("email_token_keys", "", "Comma-separated keys for the confirm, manage and unsubscribe links in e-mails: the first signs, every one verifies, so a key can be rotated without breaking links already sent. Empty means the secret key alone (`PAPERFEED_SECRET_KEY` or the generated one).", Text(empty=True), secret=True, check=signing_keys),
         Setting("batch_size", "2000", "Records written to the database per transaction during ingest.", Int(min=1)),
         Setting("arxiv_api_url", "https://export.arxiv.org/api/query", "arXiv API endpoint used by live Atom ingestion and paper submission.", Url()),
         Setting("arxiv_oai_url", "https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint used by harvesting.", Url()),
@@ -242,6 +244,12 @@ def database_url() -> str:
     if url:
         return url
     return f"sqlite:///{(data_dir() / 'paperfeed.db').resolve()}"
+
+
+def email_token_keys() -> list[str]:
+    """The keys of e-mailed links, the signing one first (default: the secret key)."""
+    configured = [k.strip() for k in value("email_token_keys").split(",") if k.strip()]
+    return configured or [secret_key()]
 
 
 def secret_key() -> str:

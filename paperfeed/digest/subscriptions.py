@@ -153,7 +153,9 @@ def preferences(
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.secret_key(), salt=f"paperfeed.digest.{purpose}")
+    # itsdangerous signs with the last key of a list and verifies with every one
+    keys = list(reversed(settings.email_token_keys()))
+    return URLSafeTimedSerializer(keys, salt=f"paperfeed.digest.{purpose}")
 
 
 def _fingerprint(email: str) -> str:
