@@ -39,7 +39,8 @@ def period(day: str | None, week: str | None, month: str | None) -> periods.Peri
     """The period of at most one of date/week/month (None: every day).  A bad one
     raises `periods.PeriodError`, which `HFRoute` answers with 400."""
     # an empty one (`?date=`) is not read, but still counts: the schema says "at most one"
-    given = [name for name, value in (("date", day), ("week", week), ("month", month)) if value is not None]
+    named = (("date", day), ("week", week), ("month", month))
+    given = [name for name, value in named if value is not None]
     if len(given) > 1:
         raise ApiError(400, f"give only one of date, week and month (got {', '.join(given)})")
     if day:
@@ -49,6 +50,10 @@ def period(day: str | None, week: str | None, month: str | None) -> periods.Peri
     if month:
         return periods.period_of("month", periods.parse_month(month))
     return None
+
+
+def _period_text(pattern: str, example: str) -> dict:
+    return {"type": "string", "pattern": periods.or_empty(pattern), "examples": [example]}
 
 
 # date, week and month are one query parameter in the schema, an object exploded into
@@ -68,9 +73,9 @@ PERIOD_PARAMETER = {
         "maxProperties": 1,
         "additionalProperties": False,
         "properties": {
-            "date": {"type": "string", "pattern": periods.or_empty(periods.DAY_PATTERN), "examples": ["2026-10-03"]},
-            "week": {"type": "string", "pattern": periods.or_empty(periods.WEEK_PATTERN), "examples": ["2026-W40"]},
-            "month": {"type": "string", "pattern": periods.or_empty(periods.MONTH_PATTERN), "examples": ["2026-10"]},
+            "date": _period_text(periods.DAY_PATTERN, "2026-10-03"),
+            "week": _period_text(periods.WEEK_PATTERN, "2026-W40"),
+            "month": _period_text(periods.MONTH_PATTERN, "2026-10"),
         },
     },
     "examples": {"a day": {"value": {"date": "2026-10-03"}}, "a week": {"value": {"week": "2026-W40"}}},
@@ -139,7 +144,7 @@ def search_papers(
 # --- one paper ------------------------------------------------------------------
 
 
-class MarkdownResponse(PlainTextResponse):
+class MarkdownResponse(PlainTextResponse):  # so the schema names the media type sent
     media_type = "text/markdown"
 
 
