@@ -29,7 +29,7 @@ from feedgen.feed import FeedGenerator
 from paperfeed import siteurl
 from paperfeed.web import cards, entries, periods, search_bridge
 from paperfeed.web.cards import Card, DailyQuery, submitted_at
-from paperfeed.web.hf_json import ERRORS, ApiError, HFRoute
+from paperfeed.web.hf_json import ERRORS, NO_NUL, ApiError, HFRoute, error_responses
 
 Format = Literal["rss", "atom"]
 MEDIA_TYPES = {"rss": "application/rss+xml; charset=utf-8", "atom": "application/atom+xml; charset=utf-8"}
@@ -116,7 +116,20 @@ def respond(request: Request, fmt: Format, body: bytes, modified: datetime) -> R
 
 
 _FMT_DOC = "`rss` (RSS 2.0) or `atom`"
-FEED_RESPONSES = {200: {"content": {"application/rss+xml": {}, "application/atom+xml": {}}}, **ERRORS}
+_FEED = {"schema": {"type": "string"}}
+FEED_RESPONSES = {
+    200: {
+        "description": "The feed: RSS 2.0 for `.rss`, Atom for `.atom`.",
+        "content": {"application/rss+xml": _FEED, "application/atom+xml": _FEED},
+    },
+    304: {"description": "Not modified: `If-None-Match` named the feed's current ETag."},
+    **ERRORS,
+}
+# A query of only spaces is refused (there is nothing to follow).  The spaces are
+# spelled out, not `\s`: Python's `str.strip`, ECMA's and Rust's `\s` differ
+# (\x1c-\x1f, \ufeff), and the schema, its validator and this code must agree.
+_SPACES = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NOT_BLANK = rf"^[^\x00]*[^{_SPACES}\x00][^\x00]*$"
 
 
 @router.get(
@@ -129,7 +142,14 @@ FEED_RESPONSES = {200: {"content": {"application/rss+xml": {}, "application/atom
 def daily_feed(
     request: Request,
     fmt: Format,
-    date: Annotated[str | None, Query(description="YYYY-MM-DD; default the newest list")] = None,
+    date: Annotated[
+        str | None,
+        Query(
+            description=f"YYYY-MM-DD, in the years {periods.FIRST_YEAR} to {periods.LAST_YEAR}; "
+            "default the newest list",
+            json_schema_extra={"pattern": periods.or_empty(periods.DAY_PATTERN)},  # read by periods
+        ),
+    ] = None,
 ) -> Response:
     engine = request.app.state.engine
     if date:
@@ -182,13 +202,15 @@ def trending_feed(request: Request, fmt: Format) -> Response:
     description="The best matches of a search (`q`, with the search box's syntax, e.g. "
     f"`author:` and `cat:`; `category` narrows further), as {_FMT_DOC}: follow a topic.",
     response_class=Response,
-    responses=FEED_RESPONSES,
+    responses={**FEED_RESPONSES, **error_responses(429)},
 )
 def search_feed(
     request: Request,
     fmt: Format,
-    q: Annotated[str, Query(min_length=1, max_length=2000, description="Search query")],
-    category: Annotated[str | None, Query(max_length=64, description="e.g. cs.LG, or cs")] = None,
+    q: Annotated[str, Query(min_length=1, max_length=2000, pattern=NOT_BLANK, description="Search query")],
+    category: Annotated[
+        str | None, Query(max_length=64, pattern=NO_NUL, description="e.g. cs.LG, or cs")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Response:
     if not q.strip():

@@ -34,7 +34,7 @@ from paperfeed.web.periods import Period, PeriodError, period_of, today
 from paperfeed.web.security import FriendlyError
 from paperfeed.web.templating import render
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # HTML pages and forms, not API (docs/security.md)
 
 PAGE_SIZE = 50
 SEARCH_PAGE_SIZE = 20

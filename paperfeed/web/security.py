@@ -200,7 +200,10 @@ def address_bucket(address: str) -> str:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    # the API's address space, as /api/openapi.json documents it: errors there are JSON,
+    # those the router answers itself (a path no route matches, such as an id with a newline) too
+    path = request.url.path
+    return path.startswith(("/api/", "/feeds/")) or (path.startswith("/papers/") and path.endswith(".md"))
 
 
 def error_response(request: Request, status: int, title: str, message: str, headers=None) -> Response:

@@ -38,7 +38,7 @@ from paperfeed.siteurl import site_url
 from paperfeed.web import accounts, security
 from paperfeed.web.templating import render as render_page
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # HTML pages and forms, not API (docs/security.md)
 log = logging.getLogger("paperfeed.web")
 PAGES = Path(render.TEMPLATES) / "pages"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
