@@ -119,7 +119,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("rate_limit_login", "10/600", "Login attempts allowed per client address and per username, as COUNT/SECONDS.", RateType()),
         Setting("rate_limit_vote", "60/60", "Upvote clicks allowed per user, as COUNT/SECONDS.", RateType()),
         Setting("rate_limit_submit", "10/3600", "Submission attempts allowed per user, as COUNT/SECONDS.", RateType()),
-        Setting("site_url", "", "Absolute base URL of the site, used for links in feeds and the API (e.g. `https://papers.example.org`); empty means the URL each request came to.", Url(empty=True)),
+        Setting("site_url", "", "Absolute base URL of the site (e.g. `https://papers.example.org`), the start of every link in e-mails, feeds and the API; never taken from a request's Host header. Empty: the address `paperfeed serve` or `demo` listens on; e-mail is then sent only when that is a loopback address (127.0.0.1, ::1, localhost), and `paperfeed digest send` run alone refuses.", Url(empty=True)),
         Setting("smtp_host", "localhost", "SMTP server (relay) that sends the confirmation emails and digests.", Text(pattern=r"\S+", means="a host name or address")),
         Setting("smtp_port", "", "SMTP port; empty means 465 with `PAPERFEED_SMTP_TLS=ssl`, 587 with `starttls`, else 25.", Int(min=1, max=65535, empty=True)),
         Setting("smtp_user", "", "SMTP login user; empty means no login.", Text(empty=True)),

@@ -141,5 +141,5 @@ def paper_info(request: Request, arxiv_id: str) -> Response:
 )
 def paper_markdown(request: Request, arxiv_id: str) -> Response:
     card = find_paper(engine_of(request), arxiv_id)
-    text = hf_json.markdown(card, siteurl.paper_url(siteurl.site_url(str(request.base_url)), card.arxiv_id))
+    text = hf_json.markdown(card, siteurl.paper_url(siteurl.site_url(), card.arxiv_id))
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
