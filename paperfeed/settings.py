@@ -118,6 +118,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("submit_per_day", "5", "Papers one reader may submit per day (curators and admins are not limited).", Int(min=0)),
         Setting("rate_limit_login", "10/600", "Login attempts allowed per client address and per username, as COUNT/SECONDS.", RateType()),
         Setting("rate_limit_vote", "60/60", "Upvote clicks allowed per user, as COUNT/SECONDS.", RateType()),
+        Setting("rate_limit_search", "60/60", "Searches allowed per client address (the search page, the API's search and the search feeds), as COUNT/SECONDS; past it, 429 with Retry-After.", RateType()),
         Setting("rate_limit_submit", "10/3600", "Submission attempts allowed per user, as COUNT/SECONDS.", RateType()),
         Setting("site_url", "", "Absolute base URL of the site (e.g. `https://papers.example.org`), the start of every link in e-mails, feeds and the API; never taken from a request's Host header. Empty: the address `paperfeed serve` or `demo` listens on; e-mail is then sent only when that is a loopback address (127.0.0.1, ::1, localhost), and `paperfeed digest send` run alone refuses.", Url(empty=True)),
         Setting("smtp_host", "localhost", "SMTP server (relay) that sends the confirmation emails and digests.", Text(pattern=r"\S+", means="a host name or address")),

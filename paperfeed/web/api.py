@@ -24,6 +24,7 @@ from paperfeed.web.hf_json import ERRORS, ApiError, HFRoute
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
+MAX_PAGE = cards.MAX_DEPTH - 1  # with limit=1 the last entry paged to is the MAX_DEPTH-th
 
 router = APIRouter(route_class=HFRoute, tags=["Hugging Face-compatible API"])
 
@@ -57,7 +58,8 @@ def period(day: str | None, week: str | None, month: str | None) -> periods.Peri
         "Papers on the daily lists of one day (`date`), ISO week (`week`) or month "
         "(`month`) — at most one of them; without any, the most recent entries of every day. "
         "`sort=publishedAt` (default) lists newest days first, ranked by upvotes within a day; "
-        "`sort=trending` ranks by upvotes decayed with age. Pages are `p` (from 0) of `limit`."
+        "`sort=trending` ranks by upvotes decayed with age. Pages are `p` (from 0) of `limit`; "
+        f"they reach the first {cards.MAX_DEPTH} entries, and a page that starts past them is empty."
     ),
     response_model=list[hf_json.HFListItem],
     responses=ERRORS,
@@ -69,7 +71,7 @@ def daily_papers(
     month: Annotated[str | None, Query(description="YYYY-MM", examples=["2026-10"])] = None,
     submitter: Annotated[str | None, Query(max_length=200, description="Username of the submitter")] = None,
     sort: Annotated[Literal["publishedAt", "trending"], Query()] = "publishedAt",
-    p: Annotated[int, Query(ge=0, description="Page number, from 0")] = 0,
+    p: Annotated[int, Query(ge=0, le=MAX_PAGE, description=f"Page number, from 0 (the first {cards.MAX_DEPTH} entries only)")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Response:
     chosen = period(date, week, month)
@@ -89,7 +91,8 @@ def daily_papers(
     "/api/papers/search",
     summary="Search papers",
     description="Papers matching `q` (hybrid keyword and semantic search), best first. "
-    "Without `q`, the most recently published papers.",
+    "Without `q`, the most recently published papers. Searches are limited per client address "
+    "(`PAPERFEED_RATE_LIMIT_SEARCH`): 429 with `Retry-After` beyond it.",
     response_model=list[hf_json.HFListItem],
     responses=ERRORS,
 )
@@ -100,6 +103,7 @@ def search_papers(
 ) -> Response:
     engine = engine_of(request)
     if q and q.strip():
+        search_bridge.enforce_limit(request)
         rows = search_bridge.search_cards(engine, q, limit)
     else:
         rows = cards.recent_cards(engine, limit)

@@ -201,6 +201,7 @@ def search_feed(
 ) -> Response:
     if not q.strip():
         raise ApiError(400, "q must not be empty")
+    search_bridge.enforce_limit(request)
     rows = search_bridge.search_cards(request.app.state.engine, q, limit, category=category or None)
     base = siteurl.site_url()
     topic = q + (f" in {category}" if category else "")
