@@ -126,8 +126,9 @@ def test_bad_names_are_refused(engine):
 
 
 
-def test_digest_send_takes_the_same_kind_of_lock(holder):
+def test_digest_send_takes_the_same_kind_of_lock(holder, monkeypatch):
     """`digest send` holds the "digest" job lock: another process holding it makes the send skip."""
+    monkeypatch.setenv("PAPERFEED_SITE_URL", "https://papers.example.org")  # else it refuses before the lock
     holder("digest")
     done = paperfeed("digest", "send")
     assert done.returncode == EXIT_LOCKED, done.stderr

@@ -24,6 +24,7 @@ from paperfeed.web.hf_json import ERRORS, NO_NUL, ApiError, HFRoute, error_respo
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
+MAX_PAGE = cards.MAX_DEPTH - 1  # with limit=1 the last entry paged to is the MAX_DEPTH-th
 
 router = APIRouter(route_class=HFRoute, tags=["Hugging Face-compatible API"])
 
@@ -89,7 +90,8 @@ PERIOD_PARAMETER = {
         "Papers on the daily lists of one day (`date`), ISO week (`week`) or month "
         "(`month`) — at most one of them; without any, the most recent entries of every day. "
         "`sort=publishedAt` (default) lists newest days first, ranked by upvotes within a day; "
-        "`sort=trending` ranks by upvotes decayed with age. Pages are `p` (from 0) of `limit`."
+        "`sort=trending` ranks by upvotes decayed with age. Pages are `p` (from 0) of `limit`; "
+        f"they reach the first {cards.MAX_DEPTH} entries, and a page that starts past them is empty."
     ),
     response_model=list[hf_json.HFListItem],
     responses=ERRORS,
@@ -104,7 +106,7 @@ def daily_papers(
         str | None, Query(max_length=200, pattern=NO_NUL, description="Username of the submitter")
     ] = None,
     sort: Annotated[Literal["publishedAt", "trending"], Query()] = "publishedAt",
-    p: Annotated[int, Query(ge=0, description="Page number, from 0")] = 0,
+    p: Annotated[int, Query(ge=0, le=MAX_PAGE, description=f"Page number, from 0 (the first {cards.MAX_DEPTH} entries only)")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Response:
     chosen = period(date, week, month)
@@ -124,7 +126,8 @@ def daily_papers(
     "/api/papers/search",
     summary="Search papers",
     description="Papers matching `q` (hybrid keyword and semantic search), best first. "
-    "Without `q`, the most recently published papers.",
+    "Without `q`, the most recently published papers. Searches are limited per client address "
+    "(`PAPERFEED_RATE_LIMIT_SEARCH`): 429 with `Retry-After` beyond it.",
     response_model=list[hf_json.HFListItem],
     responses={**ERRORS, **error_responses(429)},
 )
@@ -135,6 +138,7 @@ def search_papers(
 ) -> Response:
     engine = engine_of(request)
     if q and q.strip():
+        search_bridge.enforce_limit(request)
         rows = search_bridge.search_cards(engine, q, limit)
     else:
         rows = cards.recent_cards(engine, limit)
@@ -191,5 +195,5 @@ def paper_info(request: Request, arxiv_id: PaperId) -> Response:
 )
 def paper_markdown(request: Request, arxiv_id: PaperId) -> Response:
     card = find_paper(engine_of(request), arxiv_id)
-    text = hf_json.markdown(card, siteurl.paper_url(siteurl.site_url(str(request.base_url)), card.arxiv_id))
+    text = hf_json.markdown(card, siteurl.paper_url(siteurl.site_url(), card.arxiv_id))
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")

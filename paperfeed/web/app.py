@@ -98,7 +98,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Run the site with uvicorn; several workers share state through the database."""
     import uvicorn
 
+    from paperfeed import siteurl
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    siteurl.listening(host, port)  # before the workers start: they inherit it
+    refusal = siteurl.mail_refusal()
+    if refusal:
+        log.warning("%s", refusal)
+    else:
+        log.info("links in e-mails, feeds and the API start with %s", siteurl.site_url())
     if workers > 1:
         metrics.prepare_multiprocess(port)  # before the workers import prometheus_client
         uvicorn.run(

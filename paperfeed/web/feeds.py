@@ -8,7 +8,9 @@ to its page here (also its id, so readers see each paper once), its authors
 plain text; RSS: escaped once more, as readers take `<description>` as HTML),
 its categories, and dates: when it joined the daily list, else when it
 was published.  Responses carry an ETag (a hash of the body) and answer a
-matching `If-None-Match` with 304, so polling readers cost little.
+matching `If-None-Match` with 304, so polling readers cost little.  Every
+link, the feed's own included, starts with `siteurl.site_url()`, never with
+the Host the request named (a cached feed must not carry a forged host).
 """
 
 from __future__ import annotations
@@ -102,6 +104,12 @@ def build(
     return body, newest
 
 
+def self_url(base: str, request: Request) -> str:
+    """The feed's own address under `base` (the request's path and query; never its Host)."""
+    query = request.url.query
+    return f"{base}{request.url.path}" + (f"?{query}" if query else "")
+
+
 def respond(request: Request, fmt: Format, body: bytes, modified: datetime) -> Response:
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {
@@ -158,7 +166,7 @@ def daily_feed(
         with engine.connect() as conn:
             day = entries.latest_day(conn)
     rows = cards.daily(engine, DailyQuery(start=day, end=day, limit=DAILY_MAX)) if day else []
-    base = siteurl.site_url(str(request.base_url))
+    base = siteurl.site_url()
     body, modified = build(
         fmt,
         rows,
@@ -166,7 +174,7 @@ def daily_feed(
         description="Papers on paperfeed's daily list, most upvoted first.",
         base=base,
         html_url=f"{base}/papers/date/{day.isoformat()}" if day else f"{base}/",
-        self_url=str(request.url),
+        self_url=self_url(base, request),
     )
     if not rows and day:
         modified = datetime.combine(day, time(), tzinfo=UTC)
@@ -183,7 +191,7 @@ def daily_feed(
 )
 def trending_feed(request: Request, fmt: Format) -> Response:
     rows = cards.trending_cards(request.app.state.engine, TRENDING_COUNT)
-    base = siteurl.site_url(str(request.base_url))
+    base = siteurl.site_url()
     body, modified = build(
         fmt,
         rows,
@@ -191,7 +199,7 @@ def trending_feed(request: Request, fmt: Format) -> Response:
         description="Papers trending on paperfeed: the most upvoted lately.",
         base=base,
         html_url=f"{base}/trending",
-        self_url=str(request.url),
+        self_url=self_url(base, request),
     )
     return respond(request, fmt, body, modified)
 
@@ -215,8 +223,9 @@ def search_feed(
 ) -> Response:
     if not q.strip():
         raise ApiError(400, "q must not be empty")
+    search_bridge.enforce_limit(request)
     rows = search_bridge.search_cards(request.app.state.engine, q, limit, category=category or None)
-    base = siteurl.site_url(str(request.base_url))
+    base = siteurl.site_url()
     topic = q + (f" in {category}" if category else "")
     body, modified = build(
         fmt,
@@ -225,7 +234,7 @@ def search_feed(
         description=f"Papers matching “{xml_text(topic)}” on paperfeed.",
         base=base,
         html_url=f"{base}/papers?" + urlencode({"q": q, "category": category or ""}),
-        self_url=str(request.url),
+        self_url=self_url(base, request),
         dated=lambda card: card.published,
     )
     return respond(request, fmt, body, modified)

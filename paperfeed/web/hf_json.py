@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from paperfeed.web.cards import Card, submitted_at
 from paperfeed.web.periods import PeriodError
+from paperfeed.web.security import FriendlyError, RateLimited
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -185,6 +186,11 @@ class HFRoute(APIRoute):
                 return error_response(e.status, e.message)
             except PeriodError as e:  # a bad date, week or month parameter
                 return error_response(400, e.api_message)
+            except FriendlyError as e:  # e.g. a rate limit (429) or search unavailable (503)
+                response = error_response(e.status, e.message)
+                if isinstance(e, RateLimited):
+                    response.headers["Retry-After"] = str(e.retry_after)
+                return response
 
         return route
 

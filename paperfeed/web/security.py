@@ -220,6 +220,17 @@ def error_response(request: Request, status: int, title: str, message: str, head
     )
 
 
+def _described(error: dict) -> str:
+    """A parameter's name, with its bound when it broke one: `p (at most 50)`."""
+    name = str(error.get("loc", ["", "?"])[-1])
+    ctx = error.get("ctx") or {}
+    if "le" in ctx:
+        return f"{name} (at most {ctx['le']})"
+    if "ge" in ctx:
+        return f"{name} (at least {ctx['ge']})"
+    return name
+
+
 def install(app: FastAPI) -> None:
     """Add the security headers and the friendly error handlers to `app`."""
     app.add_middleware(SecurityHeaders)
@@ -238,7 +249,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameters(request: Request, exc: RequestValidationError) -> Response:
-        names = sorted({str(e.get("loc", ["", "?"])[-1]) for e in exc.errors()})
+        names = sorted({_described(e) for e in exc.errors()})
         return error_response(
             request, 400, "Bad request", f"Check these parameters: {', '.join(names)}."
         )
