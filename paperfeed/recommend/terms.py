@@ -1,0 +1,105 @@
+"""
+Keyword features: tf-idf rows of paper text, and the terms two papers share.
+
+One `TermSpace` (a fitted vocabulary and idf) serves a whole corpus: it is
+fitted once on a sample of papers (the benchmark fits it on the corpus it
+ranks) and then turns any paper's title and abstract into an L2-normalised
+sparse row.  The dot product of two rows is their tf-idf cosine, and the
+product of their weights for one term is that term's share of it, so the terms
+a why-line names are exactly the ones that added to the score.
+
+`asl_space` builds arxiv-sanity-lite's vectorizer exactly as its `compute.py`
+does (uni- and bi-grams, at most 10,000 features, sublinear tf, max_df 0.5,
+min_df 5, English stop words); `TermSpace.fit` defaults to it.
+scikit-learn is imported on first use only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+# arxiv-sanity-lite compute.py (karpathy/arxiv-sanity-lite, 2021-): its argparse
+# defaults and TfidfVectorizer call, option for option
+ASL_OPTIONS: dict[str, Any] = dict(
+    input="content", encoding="utf-8", decode_error="replace", strip_accents="unicode",
+    lowercase=True, analyzer="word", stop_words="english",
+    token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
+    ngram_range=(1, 2), max_features=10_000,
+    norm="l2", use_idf=True, smooth_idf=True, sublinear_tf=True,
+    max_df=0.5, min_df=5,
+)
+# The term space "For you" is measured with (benchmarks/recommend_eval.py): the
+# same vectorizer with these options replaced.
+FOR_YOU: dict[str, Any] = {}
+
+
+def vectorizer(**overrides: Any):
+    """A scikit-learn `TfidfVectorizer` with arxiv-sanity-lite's options, some replaced."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    options = {**ASL_OPTIONS, **overrides}
+    if isinstance(options["min_df"], int) and options["min_df"] < 1:
+        options["min_df"] = 1
+    return TfidfVectorizer(dtype=np.float32, **options)
+
+
+@dataclass
+class TermSpace:
+    """A fitted tf-idf vocabulary: `rows(texts)` gives unit sparse rows, `terms` names columns."""
+
+    vectorizer: Any
+    terms: np.ndarray  # column -> term text
+
+    @classmethod
+    def fit(cls, texts: list[str], **overrides: Any) -> TermSpace:
+        """Fit on `texts` (a corpus sample; a tiny one lowers min_df to fit)."""
+        if not texts:
+            raise ValueError("a term space needs at least one text to fit on")
+        v = vectorizer(**overrides)
+        try:
+            v.fit(texts)
+        except ValueError:  # too few texts for min_df / max_df: keep every term instead
+            v = vectorizer(**{**overrides, "min_df": 1, "max_df": 1.0})
+            v.fit(texts)
+        return cls(v, np.asarray(v.get_feature_names_out(), dtype=object))
+
+    def rows(self, texts: list[str]):
+        """CSR matrix (len(texts), terms), float32, rows L2-normalised (all-zero for no known term)."""
+        return self.vectorizer.transform(texts).astype(np.float32).tocsr()
+
+
+def paper_text(title: str | None, abstract: str | None, authors: list[str] | None = None) -> str:
+    """The text a paper's term row is made from: title, abstract and (as arxiv-sanity-lite) authors."""
+    return " ".join(p for p in (title or "", abstract or "", " ".join(authors or [])) if p)
+
+
+def cosines(a, b) -> np.ndarray:
+    """Dense (len(a), len(b)) tf-idf cosines of two sets of unit sparse rows."""
+    return np.asarray((a @ b.T).toarray(), np.float32)
+
+
+def shared_terms(space: TermSpace, row, other, limit: int = 5) -> list[str]:
+    """The terms adding most to the cosine of sparse rows `row` and `other` (1 x V each), best first.
+
+    A shared bigram hides the unigrams inside it ("language model" over
+    "language"): the line a reader sees should not say the same thing twice.
+    """
+    row, other = row.tocsr(), other.tocsr()
+    common, ia, ib = np.intersect1d(row.indices, other.indices, assume_unique=True, return_indices=True)
+    if len(common) == 0:
+        return []
+    weight = row.data[ia] * other.data[ib]
+    names = [str(space.terms[c]) for c in common]
+    in_bigram = {w for t in names if " " in t for w in t.split()}
+    out: list[str] = []
+    for at in np.argsort(-weight, kind="stable"):
+        term = names[at]
+        if term in in_bigram:  # a shared bigram says it better ("selective scan" over "scan")
+            continue
+        out.append(term)
+        if len(out) == limit:
+            break
+    return out
