@@ -154,9 +154,7 @@ class Bench:
         return top_ids(self.ids, baselines.logistic(self.vecs, rows, C=C), set(rows))
 
     def similar_papers(self, library: list[str]) -> list[str]:
-        from paperfeed.search import similar
-
-        keys, _ = similar.neighbours(self.similar, library[0], K)
+        keys, _ = similar_module().neighbours(self.similar, library[0], K)
         return [self.ids[int(k)] for k in keys]
 
 
@@ -174,6 +172,16 @@ class _Generation:
 
     def key_of(self, arxiv_id):
         return self._key.get(arxiv_id)
+
+
+def similar_module():
+    """The similar-papers module (`search/similar.py`; `search/neighbours.py` once search is restructured)."""
+    import importlib
+
+    try:
+        return importlib.import_module("paperfeed.search.neighbours")
+    except ImportError:
+        return importlib.import_module("paperfeed.search.similar")
 
 
 def similar_gen(ids, vecs):
@@ -228,9 +236,9 @@ def main() -> None:
         rows: dict[str, np.ndarray] = {}
         chosen_all: dict[str, list] = {}
         base = replace(fit.DEFAULT, dismissed_weight=0.0)
-        rows["centroid cosine"] = per_topic(run_cases("centroid", lambda lib: bench.model(
+        rows["centroid cosine"] = per_topic(run_cases("centroid", lambda lib, base=base: bench.model(
             replace(base, term_weight=0.0, top_k=None), "asl", lib), case_list), names)
-        rows["max-similarity"] = per_topic(run_cases("maxsim", lambda lib: bench.model(
+        rows["max-similarity"] = per_topic(run_cases("maxsim", lambda lib, base=base: bench.model(
             replace(base, term_weight=0.0, top_k=1), "asl", lib), case_list), names)
         log_grid = {C: run_cases(f"logistic C={C}", lambda lib, C=C: bench.logistic(lib, C), case_list)
                     for C in (LOGISTIC_C if not args.quick else (1.0,))}
@@ -238,7 +246,7 @@ def main() -> None:
         rows["arxiv-sanity-lite (C=0.01)"] = per_topic(run_cases("asl", bench.asl, case_list), names)
         if table == "one":
             rows["similar papers (search)"] = per_topic(run_cases("similar", bench.similar_papers, case_list), names)
-        hybrid_grid = {g: run_cases(f"hybrid {g}", lambda lib, g=g: bench.model(
+        hybrid_grid = {g: run_cases(f"hybrid {g}", lambda lib, g=g, base=base: bench.model(
             replace(base, term_weight=g[1], top_k=g[2]), g[0], lib), case_list) for g in grid}
         rows["default: hybrid (CV)"], chosen_all["hybrid"] = cross_validate(hybrid_grid, names)
         space = next((n for n, o in TERM_SPACES.items() if o == terms.FOR_YOU), "?")

@@ -92,10 +92,10 @@ def test_why_names_the_saved_papers_that_contribute_most(data):
 def test_dismissed_papers_are_hidden_and_push_their_neighbours_down(data):
     ids, vecs, _, _, window = data
     saved = ["ssm-0", "graphs-0"]
-    before = recommend.rank(window, profile(data, saved), limit=30)
+    before = recommend.rank(window, profile(data, saved), limit=100)
     dismissed = [r.arxiv_id for r in before if r.arxiv_id.startswith("graphs")][:2]
     after = recommend.rank(window, profile(data, saved, dismissed_ids=dismissed,
-                                           dismissed_vectors=vecs[[ids.index(d) for d in dismissed]]), limit=30)
+                                           dismissed_vectors=vecs[[ids.index(d) for d in dismissed]]), limit=100)
     assert not set(dismissed) & {r.arxiv_id for r in after}
     mean_rank = lambda recs: np.mean([i for i, r in enumerate(recs) if r.arxiv_id.startswith("graphs")])  # noqa: E731
     assert mean_rank(after) > mean_rank(before)

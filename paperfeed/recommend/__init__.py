@@ -46,7 +46,8 @@ _WHERE = {
     "TermSpace": "terms", "paper_text": "terms",
     "Window": "window",
 }
-__all__ = sorted(_WHERE)
+__all__ = ["DEFAULT", "GEM_UPVOTES", "Fit", "Model", "Neighbour", "Profile", "Recommendation", "TermSpace",
+           "Window", "author_key", "paper_text", "rank", "score"]
 
 
 def __getattr__(name: str):

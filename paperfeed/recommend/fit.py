@@ -35,8 +35,9 @@ from paperfeed.recommend.window import Window
 
 @dataclass(frozen=True)
 class Model:
-    term_weight: float = 0.3  # w: the tf-idf cosine's share of the pair similarity
-    top_k: int | None = 1  # saved papers averaged per candidate; None: all (centroid)
+    # chosen by 5-fold CV on SciFact (benchmarks/recommend_eval.py), term space terms.FOR_YOU
+    term_weight: float = 0.2  # w: the tf-idf cosine's share of the pair similarity
+    top_k: int | None = 2  # saved papers averaged per candidate; None: all (centroid)
     dismissed_weight: float = 0.5
     author_bonus: float = 0.15  # ~ the gap between a close and a loose neighbour
     category_bonus: float = 0.05

@@ -31,9 +31,10 @@ ASL_OPTIONS: dict[str, Any] = dict(
     norm="l2", use_idf=True, smooth_idf=True, sublinear_tf=True,
     max_df=0.5, min_df=5,
 )
-# The term space "For you" is measured with (benchmarks/recommend_eval.py): the
-# same vectorizer with these options replaced.
-FOR_YOU: dict[str, Any] = {}
+# The term space "For you" uses: the same vectorizer keeping every term seen in
+# two papers (5-fold CV on SciFact chose it over arxiv-sanity-lite's 10,000
+# features; benchmarks/recommend_eval.py, RESULTS.md).  Pass to `TermSpace.fit`.
+FOR_YOU: dict[str, Any] = {"min_df": 2, "max_features": None}
 
 
 def vectorizer(**overrides: Any):
