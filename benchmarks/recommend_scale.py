@@ -38,7 +38,11 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread: on 2 busy cores OpenBLAS's threads made a reader's scoring 2-3x
+# slower (14 vs 35 ms at a 500-paper shortlist), as search/vectors.py found for scans.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -296,7 +300,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--readers", type=int, default=20_000)
     parser.add_argument("--profiles", type=int, default=100, help="distinct reader profiles the digest cycles")
-    parser.add_argument("--shortlist", type=int, default=fit.DEFAULT.shortlist, help="digest shortlist per reader")
+    parser.add_argument("--shortlist", type=int, default=fit.DIGEST.shortlist, help="digest shortlist per reader")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--digest", action="store_true", help="time the digest's readers instead of the page")
     args = parser.parse_args()

@@ -31,7 +31,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from paperfeed.recommend.fit import DEFAULT, Fit, Model, score
+    from paperfeed.recommend.fit import DEFAULT, DIGEST, Fit, Model, score
     from paperfeed.recommend.follows import author_key
     from paperfeed.recommend.profile import Profile
     from paperfeed.recommend.ranking import GEM_UPVOTES, Neighbour, Recommendation, rank
@@ -39,14 +39,14 @@ if TYPE_CHECKING:
     from paperfeed.recommend.window import Window
 
 _WHERE = {
-    "DEFAULT": "fit", "Fit": "fit", "Model": "fit", "score": "fit",
+    "DEFAULT": "fit", "DIGEST": "fit", "Fit": "fit", "Model": "fit", "score": "fit",
     "author_key": "follows",
     "Profile": "profile",
     "GEM_UPVOTES": "ranking", "Neighbour": "ranking", "Recommendation": "ranking", "rank": "ranking",
     "TermSpace": "terms", "paper_text": "terms",
     "Window": "window",
 }
-__all__ = ["DEFAULT", "GEM_UPVOTES", "Fit", "Model", "Neighbour", "Profile", "Recommendation", "TermSpace",
+__all__ = ["DEFAULT", "DIGEST", "GEM_UPVOTES", "Fit", "Model", "Neighbour", "Profile", "Recommendation", "TermSpace",
            "Window", "author_key", "paper_text", "rank", "score"]
 
 

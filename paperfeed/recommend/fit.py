@@ -45,6 +45,9 @@ class Model:
 
 
 DEFAULT = Model()
+# The digest shows ~10 papers a reader: a shorter shortlist keeps 20,000 readers
+# within its time budget (benchmarks/recommend_scale.py --digest).
+DIGEST = Model(shortlist=100)
 
 
 @dataclass
@@ -108,10 +111,10 @@ def pair_similarity(window: Window, rows: np.ndarray, profile: Profile, model: M
                     dismissed: bool = False) -> tuple[np.ndarray, bool]:
     """(len(rows), n) pair similarities with the saved (or dismissed) papers, and whether terms were used."""
     vecs = profile.dismissed_vectors if dismissed else profile.vectors
-    other_terms = profile.dismissed_terms if dismissed else profile.terms
+    other_terms = profile.dismissed_terms_t if dismissed else profile.terms_t
     sim = window.vectors[rows] @ vecs.T
     w = model.term_weight
-    if w > 0 and window.terms is not None and other_terms is not None and other_terms.shape[0] == len(vecs):
+    if w > 0 and window.terms is not None and other_terms is not None and other_terms.shape[1] == len(vecs):
         return (1.0 - w) * sim + w * cosines(window.terms[rows], other_terms), True
     return sim, False
 

@@ -37,6 +37,8 @@ class Profile:
     authors: frozenset[str]  # followed author keys
     categories: frozenset[str]  # followed categories and archives
     prototypes: np.ndarray  # (k, dim) unit rows, k <= MAX_PROTOTYPES
+    terms_t: object | None = None  # `terms` transposed (V x n), for products with window rows
+    dismissed_terms_t: object | None = None
 
     @classmethod
     def build(
@@ -74,6 +76,8 @@ class Profile:
             authors=frozenset(k for k in (author_key(a) for a in authors) if k),
             categories=normalise_categories(categories),
             prototypes=prototypes(vecs, MAX_PROTOTYPES, seed),
+            terms_t=None if saved_terms is None else saved_terms.T.tocsr(),
+            dismissed_terms_t=None if dismissed_terms is None else dismissed_terms.T.tocsr(),
         )
 
     @property

@@ -24,7 +24,8 @@ import numpy as np
 
 from paperfeed.recommend.fit import DEFAULT, Fit, Model, score
 from paperfeed.recommend.profile import Profile
-from paperfeed.recommend.terms import shared_terms
+from paperfeed.recommend.terms import row as term_row
+from paperfeed.recommend.terms import shared_terms_weighted
 from paperfeed.recommend.window import Window
 
 MAX_LIMIT = 500
@@ -124,8 +125,9 @@ def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool
     terms: list[str] = []
     if fit.uses_terms and closest and window.space is not None:
         named = [int(s) for s in fit.saved[i][: len(closest)]]
-        terms = shared_terms(window.space, window.terms[row], _summed(profile.terms, named, fit.contribution[i]),
-                             MAX_TERMS)
+        terms = shared_terms_weighted(window.space, term_row(window.terms, row),
+                                      [term_row(profile.terms, s) for s in named],
+                                      fit.contribution[i][: len(named)], MAX_TERMS)
     authors = [a for a, k in zip(window.authors[row], window.author_keys[row], strict=True)
                if k in profile.authors] if fit.author_match[i] else []
     cats = [c for c in window.categories[row] if c in profile.categories or c.partition(".")[0] in profile.categories]
@@ -135,10 +137,3 @@ def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool
         authors=list(dict.fromkeys(authors)), categories=cats if fit.category_match[i] else [], gem=gem,
     )
 
-
-def _summed(terms, named: list[int], contribution: np.ndarray):
-    """The named saved papers' term rows, weighted by their contributions (one 1 x V row)."""
-    from scipy.sparse import csr_matrix
-
-    weights = csr_matrix(np.asarray(contribution[: len(named)], np.float32)[None, :])
-    return (weights @ terms[named]).tocsr()

@@ -77,30 +77,47 @@ def paper_text(title: str | None, abstract: str | None, authors: list[str] | Non
     return " ".join(p for p in (title or "", abstract or "", " ".join(authors or [])) if p)
 
 
-def cosines(a, b) -> np.ndarray:
-    """Dense (len(a), len(b)) tf-idf cosines of two sets of unit sparse rows."""
-    return np.asarray((a @ b.T).toarray(), np.float32)
+def cosines(a, b_transposed) -> np.ndarray:
+    """Dense (len(a), n) tf-idf cosines of unit sparse rows `a` with n rows given transposed (V x n).
 
-
-def shared_terms(space: TermSpace, row, other, limit: int = 5) -> list[str]:
-    """The terms adding most to the cosine of sparse rows `row` and `other` (1 x V each), best first.
-
-    A shared bigram hides the unigrams inside it ("language model" over
-    "language"): the line a reader sees should not say the same thing twice.
+    Profiles keep their rows transposed once (`Profile.terms_t`): scipy would
+    otherwise convert them on every product.
     """
-    row, other = row.tocsr(), other.tocsr()
-    common, ia, ib = np.intersect1d(row.indices, other.indices, assume_unique=True, return_indices=True)
-    if len(common) == 0:
-        return []
-    weight = row.data[ia] * other.data[ib]
-    names = [str(space.terms[c]) for c in common]
-    in_bigram = {w for t in names if " " in t for w in t.split()}
+    return np.asarray((a @ b_transposed).toarray(), np.float32)
+
+
+def row(matrix, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, weights) of row i of a CSR matrix, without scipy's slow row indexing."""
+    start, stop = matrix.indptr[i], matrix.indptr[i + 1]
+    return matrix.indices[start:stop], matrix.data[start:stop]
+
+
+def shared_terms(space: TermSpace, a, b, limit: int = 5) -> list[str]:
+    """The terms adding most to the cosine of two 1 x V sparse rows, best first."""
+    a, b = a.tocsr(), b.tocsr()
+    return shared_terms_weighted(space, row(a, 0), [row(b, 0)], [1.0], limit)
+
+
+def shared_terms_weighted(space: TermSpace, paper: tuple, others: list[tuple], weights, limit: int = 5) -> list[str]:
+    """The terms adding most to `sum(weight * cosine(paper, other))`, best first.
+
+    `paper` and each of `others` are (columns, weights) rows (`row`).  A shared
+    bigram hides the unigrams inside it ("selective scan" over "scan"): the
+    line a reader sees should not say the same thing twice.
+    """
+    cols, vals = paper
+    total: dict[int, float] = {}
+    for (ocols, ovals), w in zip(others, weights, strict=True):
+        common, ia, ib = np.intersect1d(cols, ocols, assume_unique=True, return_indices=True)
+        for c, v in zip(common.tolist(), (vals[ia] * ovals[ib] * w).tolist(), strict=True):
+            total[c] = total.get(c, 0.0) + v
+    names = {c: str(space.terms[c]) for c in total}
+    in_bigram = {w for t in names.values() if " " in t for w in t.split()}
     out: list[str] = []
-    for at in np.argsort(-weight, kind="stable"):
-        term = names[at]
-        if term in in_bigram:  # a shared bigram says it better ("selective scan" over "scan")
+    for c in sorted(total, key=lambda c: -total[c]):
+        if names[c] in in_bigram:
             continue
-        out.append(term)
+        out.append(names[c])
         if len(out) == limit:
             break
     return out
