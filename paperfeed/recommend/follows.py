@@ -4,37 +4,15 @@ Follow matching: which of a paper's authors and categories the reader follows.
 Authors are compared by their folded full-name key, the rule the library
 indexes and stores follows under (`paperfeed.library.names.author_key`: lower
 case, accents dropped, punctuation as spaces, "Gu, Albert" = "Albert Gu").
-When the library package is not present, a local copy of the same rule is used
-(no LaTeX handling: arXiv metadata carries Unicode names).  A followed category
+A followed category
 is an exact category (`cs.CL`) or an archive (`cs`, which matches every `cs.*`).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
 
-try:
-    from paperfeed.library.names import author_key
-except ImportError:  # the library package is merged separately; same rule, see module docstring
-    _NOT_WORD = re.compile(r"[\W_]+")
-    _APOSTROPHES = re.compile(r"['’‘`´]")
-    _SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
-
-    def _fold(text: str) -> str:
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
-        return _NOT_WORD.sub(" ", _APOSTROPHES.sub("", text.casefold())).strip()
-
-    def author_key(name: str) -> str:
-        """The folded full name an author is followed under ("Gu, Albert" -> "albert gu")."""
-        if name.count(",") == 1:
-            last, first = (p.strip() for p in name.split(","))
-            if first and last and _fold(first) not in _SUFFIXES:
-                name = f"{first} {last}"
-        return _fold(name)[:300]
-
+from paperfeed.library.names import author_key
 
 __all__ = ["author_key", "category_matches", "followed_authors", "normalise_categories"]
 
