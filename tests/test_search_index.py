@@ -17,13 +17,13 @@ from paperfeed.search import (
     EncoderMismatch,
     IndexNotBuilt,
     hybrid,
-    ranked_keys,
     search,
     similar,
     store,
     update_index,
 )
 from paperfeed.search.commands import search_command
+from paperfeed.search.pipeline import ranked_keys
 from paperfeed.search.query import parse
 
 PAPERS = [
@@ -368,7 +368,7 @@ def test_repeated_filters_reuse_their_papers_and_vectors(indexed, encoder):
 
 
 def test_batched_query_embeddings_serve_later_searches(indexed, encoder):
-    import paperfeed.search as search_pkg
+    import paperfeed.search.pipeline as search_pkg
 
     text = "cat:cs.LG  sparse   mixture of experts after:2020"
     search_pkg._vectors.clear()
