@@ -186,7 +186,7 @@ class OnnxEncoder(Encoder):
         import onnxruntime as ort
 
         super().__init__(model, variant, model_dir)
-        path = onnx_file(model_dir, int8=variant.runtime == "onnx-int8")
+        self.model_file = path = onnx_file(model_dir, int8=variant.runtime == "onnx-int8")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
