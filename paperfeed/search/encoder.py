@@ -15,9 +15,13 @@ one of three *variants*:
 
 A variant may name its maximum sequence length in tokens, as in ``onnx-int8/192``.
 ONNX files are exported from the model's own weights on first use and cached
-under ``<data_dir>/models/``; nothing is ever downloaded.  The variant and the
+under ``<data_dir>/models/`` with the model's tokenizer; nothing is ever
+downloaded.  Exporting needs torch and transformers, once (at index time);
+after that the ONNX variants run on onnxruntime and `tokenizers` alone, so a
+process that only answers queries never imports torch.  The variant and the
 length are part of `Encoder.model_id`, which the index records so that vectors
-of different encoders are never mixed.  `benchmarks/encoder_speed.py` measures
+of different encoders are never mixed, and from which `query_encoder` rebuilds
+the encoder a query needs.  `benchmarks/encoder_speed.py` measures
 speed and BEIR SciFact quality of each variant (see benchmarks/RESULTS.md).
 """
 
