@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from paperfeed import db  # noqa: E402
 from paperfeed import search as pfsearch  # noqa: E402
+from paperfeed.ingest.records import PaperRecord  # noqa: E402
 from paperfeed.ingest.upsert import write_batch  # noqa: E402
-from paperfeed.records import PaperRecord  # noqa: E402
 from paperfeed.search import hybrid, keyword, pipeline, query, store  # noqa: E402
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"

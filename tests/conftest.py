@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from paperfeed import db
-from paperfeed.demo import SAMPLES
+from paperfeed.ops.demo import SAMPLES
 from tests.databases import second_database
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from paperfeed.demo import SAMPLES
 from paperfeed.ingest.run import ingest_sources
 from paperfeed.models import User, Vote
+from paperfeed.ops.demo import SAMPLES
 
 SAMPLE_DAILY = SAMPLES / "hf-daily-papers-sample.json"
 SAMPLE_DAY = date(2026, 10, 3)

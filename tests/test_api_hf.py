@@ -14,7 +14,7 @@ from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
 
 from paperfeed.ingest import clean
-from paperfeed.web import paperjson
+from paperfeed.web import hf_json
 from tests import corpus
 from tests.server import paperfeed_app, serve
 
@@ -172,10 +172,10 @@ def test_search_limits_and_not_found_bodies(client):
 def test_responses_match_the_documented_models(app, client):
     items = client.get("/api/daily_papers", params={"month": "2026-09"}).json()
     for item in items:
-        paperjson.HFListItem.model_validate(item)
+        hf_json.HFListItem.model_validate(item)
     assert items[0]["paper"]["submittedOnDailyBy"]["user"] == "alice"
     assert items[0]["submittedBy"]["user"] == "alice"
-    paperjson.HFPaper.model_validate(client.get("/api/papers/hep-th/9901001").json())
+    hf_json.HFPaper.model_validate(client.get("/api/papers/hep-th/9901001").json())
     schema = client.get(app.openapi_url).json()
     for route in ("/api/daily_papers", "/api/papers/search", "/api/papers/{arxiv_id}"):
         assert schema["paths"][route]["get"]["summary"]

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, insert, select
 
 from paperfeed import db
-from paperfeed.backup import BackupError, backup, detect, restore, row_counts
 from paperfeed.cli import cli
 from paperfeed.models import Paper, User, Vote
+from paperfeed.ops.backup import BackupError, backup, detect, restore, row_counts
 from tests.databases import second_database
 
 SEED_PAPERS = 1500

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from paperfeed import db, search
 from paperfeed.cli import cli
-from paperfeed.stats import collect
+from paperfeed.ops.stats import collect
 
 
 def test_demo_loads_indexes_and_refuses_foreign_directories(tmp_path, monkeypatch):

@@ -73,3 +73,21 @@ def test_served_app_runs_the_scheduler_and_test_apps_do_not(engine, monkeypatch)
     monkeypatch.setenv("PAPERFEED_DIGEST_SCHEDULER", "false")
     with TestClient(create_app(engine, scheduler=True)) as client:
         assert not hasattr(client.app.state, "digest_scheduler")
+
+
+
+def test_due_times_import_nothing_that_sends():
+    """`schedule` is the pure due-time rules: the send job and its loop import it, so it must
+    import neither of them, not even inside a function (that was an import cycle)."""
+    import ast
+
+    import paperfeed.digest.schedule as schedule
+
+    imported = set()
+    for node in ast.walk(ast.parse(open(schedule.__file__).read())):
+        if isinstance(node, ast.ImportFrom):
+            imported |= {node.module or ""} | {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+    assert not {m for m in imported if m.startswith(("paperfeed.digest.outbox", "paperfeed.digest.scheduler",
+                                                         "paperfeed.digest.compose"))}, imported

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, insert, select
 
+from paperfeed import locks
 from paperfeed.cli import cli
 from paperfeed.digest import outbox, subscriptions
 from paperfeed.digest.mail import Mailer, RateLimiter, SmtpConfig
@@ -215,10 +216,10 @@ def test_a_second_run_exits_locked(engine, smtp):
     add_trending(engine)
     add_subscribers(engine, 2)
     with outbox.send_lock(engine):
-        with pytest.raises(outbox.Locked):
+        with pytest.raises(locks.JobLocked):
             outbox.run(engine, now=NOW)
         result = CliRunner().invoke(cli, ["digest", "send"])
-        assert result.exit_code == outbox.EXIT_LOCKED, result.output
+        assert result.exit_code == locks.EXIT_LOCKED, result.output
     assert len(smtp.messages) == 0
     assert outbox.run(engine, now=NOW).sent == 2
 

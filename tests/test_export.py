@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from paperfeed import db
 from paperfeed.cli import cli
-from paperfeed.export import COLUMNS, export_papers
 from paperfeed.ingest.run import ingest_sources
+from paperfeed.ops.export import COLUMNS, export_papers
 from tests.conftest import shared_data
 
 

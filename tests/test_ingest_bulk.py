@@ -103,8 +103,8 @@ def test_staged_hash_is_the_content_hash_of_the_row():
 
 
 def test_versions_are_stored_in_order_once_each_whatever_order_they_came_in():
+    from paperfeed.ingest.records import PaperRecord
     from paperfeed.ingest.upsert import new_row, stage
-    from paperfeed.records import PaperRecord
 
     t1, t2 = datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 2, 1, tzinfo=UTC)
     rec = PaperRecord("2001.00001", "test", versions=[(2, t2), (1, None), (1, t1), (2, None)], abstract="x")

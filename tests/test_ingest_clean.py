@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from paperfeed.ingest import clean
 from paperfeed.ingest.lines import json_lines
-from paperfeed.records import Reject
+from paperfeed.ingest.records import Reject
 
 # every kind of character the fast paths must notice: ASCII and Unicode whitespace,
 # line and paragraph separators, control and format characters, plain letters

@@ -22,9 +22,9 @@ from sqlalchemy import select
 
 from paperfeed.cli import cli
 from paperfeed.ingest import hf_daily
+from paperfeed.ingest.records import PaperRecord, Reject
 from paperfeed.ingest.run import ingest_sources
 from paperfeed.models import DailyEntry, Paper
-from paperfeed.records import PaperRecord, Reject
 from tests.conftest import shared_data
 from tests.ingest_support import rejects
 from tests.replay import ReplayServer

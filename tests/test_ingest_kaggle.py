@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from paperfeed import db
 from paperfeed.cli import cli
+from paperfeed.ingest.records import MAX_ABSTRACT
 from paperfeed.ingest.run import ingest_sources
 from paperfeed.models import Paper
-from paperfeed.records import MAX_ABSTRACT
 from tests.conftest import shared_data
 
 

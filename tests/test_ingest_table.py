@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from paperfeed.cli import cli
 from paperfeed.ingest import table
+from paperfeed.ingest.records import MAX_ABSTRACT, PaperRecord, Reject
 from paperfeed.ingest.run import ingest_sources
 from paperfeed.models import Paper
-from paperfeed.records import MAX_ABSTRACT, PaperRecord, Reject
 from tests import ingest_support
 
 HUGE = "x" * (MAX_ABSTRACT + 1)

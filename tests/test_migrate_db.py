@@ -16,20 +16,26 @@ from sqlalchemy import delete, func, insert, select
 
 from paperfeed import db
 from paperfeed.cli import cli
-from paperfeed.demo import sample_files
 from paperfeed.ingest.run import ingest_sources
-from paperfeed.migrate import TargetNotEmpty, copy_database, tables, uncopied
 from paperfeed.models import (
+    AccessToken,
+    Collection,
+    CollectionPaper,
     DailyEntry,
     DigestOutbox,
     DigestSentPaper,
+    Dismissal,
+    Follow,
     JobState,
     Paper,
     RateLimit,
+    SavedPaper,
     Subscriber,
     User,
     Vote,
 )
+from paperfeed.ops.demo import sample_files
+from paperfeed.ops.migrate import TargetNotEmpty, copy_database, tables, uncopied
 from tests.databases import second_database
 
 T0 = datetime(2026, 11, 20, 8, 30, 15, 123456, tzinfo=UTC)
@@ -101,9 +107,38 @@ def fill(engine) -> None:
         conn.execute(insert(RateLimit), [
             {"key": f"login:ip:10.0.0.{i}:123", "count": i, "expires_at": T0 + timedelta(minutes=i)} for i in range(5)
         ])
+        fill_library(conn, users, ids, rng)
         conn.execute(insert(JobState), [
             {"key": "oai:https://oaipmh.arxiv.org/oai:cs:arXivRaw", "value": {"last": "2026-11-20"}, "updated_at": T0}
         ])
+
+
+def fill_library(conn, users: list[int], ids: list[str], rng: random.Random) -> None:
+    """Collections, saved papers with notes, follows, dismissals and tokens of a few readers."""
+    conn.execute(insert(Collection), [
+        {"user_id": u, "name": name, "slug": slug, "description": "d", "is_default": slug == "reading-list",
+         "is_public": slug == "public", "created_at": T0, "updated_at": T0}
+        for u in users[:5] for name, slug in (("Reading list", "reading-list"), ("Public", "public"))
+    ])
+    collections = list(conn.execute(select(Collection.id, Collection.user_id)))
+    saved = {(u, a) for u in users[:5] for a in rng.sample(ids, 6)}
+    conn.execute(insert(SavedPaper), [
+        {"user_id": u, "arxiv_id": a, "note": "line one\nline ≠ two", "saved_at": T0} for u, a in saved
+    ])
+    conn.execute(insert(CollectionPaper), [
+        {"collection_id": cid, "arxiv_id": a, "added_at": T0}
+        for cid, owner in collections for u, a in saved if u == owner
+    ])
+    conn.execute(insert(Follow), [
+        {"user_id": u, "kind": kind, "key": key, "label": key, "created_at": T0}
+        for u in users[:5] for kind, key in (("author", "albert gu"), ("category", "cs.CL"))
+    ])
+    conn.execute(insert(Dismissal), [{"user_id": users[0], "arxiv_id": a, "created_at": T0} for a in ids[-3:]])
+    conn.execute(insert(AccessToken), [
+        {"user_id": u, "scope": "api", "name": "laptop", "token_hash": f"{u:064x}", "prefix": "pf_abc",
+         "created_at": T0, "expires_at": None, "last_used_at": None, "revoked_at": None}
+        for u in users[:3]
+    ])
 
 
 def contents(engine) -> dict[str, dict]:

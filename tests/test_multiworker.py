@@ -31,9 +31,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from paperfeed.demo import SAMPLES
 from paperfeed.ingest.run import ingest_sources
 from paperfeed.models import Paper, Vote
+from paperfeed.ops.demo import SAMPLES
 from paperfeed.web import accounts
 from tests.databases import PG_URL
 

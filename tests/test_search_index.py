@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from paperfeed.ingest.records import PaperRecord
 from paperfeed.ingest.upsert import write_batch
-from paperfeed.records import PaperRecord
 from paperfeed.search import (
     EncoderMismatch,
     IndexNotBuilt,

@@ -6,9 +6,9 @@ import threading
 
 from sqlalchemy import func, select
 
+from paperfeed.ingest.records import PaperRecord
 from paperfeed.ingest.upsert import write_batch
 from paperfeed.models import Paper
-from paperfeed.records import PaperRecord
 
 
 def batch(writer: int, size: int = 50) -> list[PaperRecord]:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from paperfeed.web import accounts, finder, pagecache
+from paperfeed.web import accounts, pagecache, search_bridge
 from tests.webdata import TODAY, add_paper, add_vote, client, soup
 
 D1, D2, D3 = date(2026, 9, 28), date(2026, 10, 1), date(2026, 10, 3)  # Mon, Thu, Sat
@@ -197,8 +197,8 @@ def test_search_filters_and_pages(site):
 
 
 def test_safe_snippet_lets_only_marks_through():
-    assert finder.safe_snippet("a <mark>b</mark> &amp; c") == "a <mark>b</mark> &amp; c"
-    bad = finder.safe_snippet('<mark><script>alert(1)</script></mark><img src=x onerror=alert(1)>')
+    assert search_bridge.safe_snippet("a <mark>b</mark> &amp; c") == "a <mark>b</mark> &amp; c"
+    bad = search_bridge.safe_snippet('<mark><script>alert(1)</script></mark><img src=x onerror=alert(1)>')
     assert "<script" not in bad and "<img" not in bad
     assert "&lt;script&gt;" in bad and bad.startswith("<mark>")
 

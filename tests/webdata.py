@@ -12,9 +12,9 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
+from paperfeed.ingest.records import DailyInfo, PaperRecord
 from paperfeed.ingest.upsert import write_batch
 from paperfeed.models import Vote
-from paperfeed.records import DailyInfo, PaperRecord
 from paperfeed.web import accounts
 from paperfeed.web.app import create_app
 

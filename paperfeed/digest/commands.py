@@ -89,7 +89,7 @@ def send(on_date: date | None, dry_run: bool, search_mode: str) -> None:
 
     Example: paperfeed digest send --date 2026-11-22
     """
-    from paperfeed import db
+    from paperfeed import db, locks
     from paperfeed.digest import outbox
 
     engine = db.connect()
@@ -98,9 +98,9 @@ def send(on_date: date | None, dry_run: bool, search_mode: str) -> None:
         return
     try:
         report = outbox.run(engine, on_date=on_date, search_mode=search_mode)
-    except outbox.Locked:
+    except locks.JobLocked:
         click.echo("digest send: another run holds the lock; nothing done", err=True)
-        sys.exit(outbox.EXIT_LOCKED)
+        sys.exit(locks.EXIT_LOCKED)
     click.echo(report.line())
     sys.exit(report.exit_status)
 

@@ -17,29 +17,25 @@ it, so resending mislabels the rarer case; a duplicate with an identical
 Message-ID is dropped or collapsed by most mail systems, while a skipped digest
 is lost silently.
 
-Only one run sends at a time: a PostgreSQL advisory lock on a held connection,
-or on SQLite an exclusive `flock` on a file beside the database.  Both vanish
-with the process, so a killed run never leaves a stale lock.  A second run
-raises `Locked` (`paperfeed digest send` exits 75, EX_TEMPFAIL).
+Only one run sends at a time: it holds the "digest" job lock
+(`paperfeed.locks`: a PostgreSQL advisory lock, or a `flock` on SQLite), which
+vanishes with the process, so a killed run never leaves a stale lock.  A second
+run raises `locks.JobLocked` (`paperfeed digest send` exits `locks.EXIT_LOCKED`, 75).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 
-from sqlalchemy import Engine, bindparam, insert, select, text, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
-from paperfeed import db, settings
+from paperfeed import locks, settings
 from paperfeed.digest import render
 from paperfeed.digest.compose import Composer, Digest
 from paperfeed.digest.mail import Mailer, PermanentFailure, ServerRefused, TemporaryFailure
-from paperfeed.digest.schedule import due
+from paperfeed.digest.schedule import Due, due, latest_due, period_length
 from paperfeed.digest.subscriptions import purge_unconfirmed, utcnow
 from paperfeed.models import DigestOutbox, DigestSentPaper, Subscriber
 
@@ -48,14 +44,8 @@ outbox_t = DigestOutbox.__table__
 sent_t = DigestSentPaper.__table__
 subs_t = Subscriber.__table__
 
-EXIT_LOCKED = 75  # sysexits EX_TEMPFAIL: another run is sending; try again later
-LOCK_KEY = 7_046_931_802_174_203  # pg_advisory_lock key of the digest send job
 BATCH = 1_000
 GIVE_UP_AFTER = 3  # consecutive temporary failures that end the run (the server is down)
-
-
-class Locked(Exception):
-    """Another `digest send` holds the lock."""
 
 
 @dataclass
@@ -87,31 +77,9 @@ class Report:
         return 1 if (self.failed or self.retry_later or self.stopped) else 0
 
 
-@contextlib.contextmanager
 def send_lock(engine: Engine):
-    """Hold the digest send lock for the duration of the block, or raise `Locked`."""
-    if db.is_sqlite(engine):
-        database = engine.url.database
-        path = Path(database + ".digest-lock") if database and database != ":memory:" else settings.data_dir() / "digest.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as e:
-                raise Locked() from e
-            yield
-        finally:
-            os.close(fd)  # closing releases the flock
-        return
-    with engine.connect() as conn:
-        if not conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar():
-            raise Locked()
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(text("select pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-            conn.commit()
+    """Hold the digest send lock for the duration of the block, or raise `locks.JobLocked`."""
+    return locks.job_lock("digest", engine)
 
 
 def clock_for(on_date: date | None, now: datetime) -> datetime:
@@ -276,7 +244,7 @@ def run(
 ) -> Report:
     """Send every digest that is due (and whatever an earlier run left queued).
 
-    Raises `Locked` when another run is sending.
+    Raises `locks.JobLocked` when another run is sending.
     """
     now = now or utcnow()
     base = render.site_url()
@@ -301,8 +269,6 @@ def run(
 
 def preview(engine: Engine, row, now: datetime | None = None, search_mode: str = "hybrid") -> tuple[Digest, Composer]:
     """The digest `row` would get next (composed, not queued, nothing recorded)."""
-    from paperfeed.digest.schedule import Due, latest_due, period_length
-
     now = now or utcnow()
     period, due_at = latest_due(row.frequency, row.hour, row.weekday, row.timezone, now)
     composer = Composer(engine, now, search_mode=search_mode)

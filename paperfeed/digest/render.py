@@ -23,9 +23,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from paperfeed import settings
 from paperfeed.digest.compose import Digest, PaperInfo
 from paperfeed.digest.subscriptions import make_token, utcnow
+from paperfeed.siteurl import site_url  # noqa: F401  (callers use render.site_url; the rule is shared with the web)
 
 TEMPLATES = Path(__file__).parent / "templates"
-DEFAULT_SITE = "http://localhost:8000"
 
 
 def oneline(text: str | None) -> str:
@@ -55,11 +55,6 @@ env = Environment(
     keep_trailing_newline=True,
 )
 env.filters.update(oneline=oneline, shorten=shorten, authors=authors)
-
-
-def site_url(base: str | None = None) -> str:
-    """The absolute URL links in emails start with: `site_url`, else `base`, else localhost."""
-    return (settings.get("site_url") or base or DEFAULT_SITE).rstrip("/")
 
 
 def link(base: str, path: str, token: str) -> str:

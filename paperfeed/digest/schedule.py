@@ -1,5 +1,5 @@
 """
-When each subscriber's digest is due, and the scheduler `paperfeed serve` runs.
+When each subscriber's digest is due: pure functions of a subscriber row and a clock.
 
 A digest belongs to a *period*: a local day (`D2026-11-22`) for daily
 subscribers, an ISO week (`W2026-47`) for weekly ones.  It is due at the
@@ -10,25 +10,16 @@ first period due after they confirmed.  `paperfeed digest send --date D`
 overrides the clock: every active subscriber's period containing D is due,
 whatever the hour.
 
-The embedded scheduler (`lifespan` / `start_scheduler`) runs the same send job
-every few minutes in a worker thread of `paperfeed serve`; the send job's lock
-makes several workers, or a cron job at the same time, harmless.
+The loop that sends what is due inside `paperfeed serve` is
+`paperfeed.digest.scheduler`; this module sends nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from paperfeed import settings
 from paperfeed.digest.subscriptions import zone
-
-log = logging.getLogger("paperfeed.digest")
-
-CHECK_EVERY_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -84,47 +75,3 @@ def due(row, now: datetime, on_date: date | None = None) -> Due | None:
     if row.last_window_end is not None and due_at <= row.last_window_end:
         return None
     return Due(row.id, period, due_at, period_length(row.frequency))
-
-
-def enabled() -> bool:
-    return settings.get("digest_scheduler").strip().lower() in ("1", "true", "yes", "on")
-
-
-async def run_forever(engine, every: float = CHECK_EVERY_SECONDS) -> None:
-    """Send due digests now and then every `every` seconds, until cancelled."""
-    from paperfeed.digest import outbox
-
-    while True:
-        try:
-            report = await asyncio.to_thread(outbox.run, engine)
-            if report.sent or report.failed:
-                log.info("digest: %s", report.line())
-        except Exception:  # the scheduler must outlive a bad run; the next one retries
-            log.exception("digest: scheduled run failed")
-        await asyncio.sleep(every)
-
-
-def start_scheduler(app) -> asyncio.Task | None:
-    """Start the digest loop for `app` (uses `app.state.engine`) when `digest_scheduler` is on.
-
-    Call from inside the running event loop (a lifespan or startup hook);
-    cancel the returned task on shutdown.
-    """
-    if not enabled():
-        return None
-    task = asyncio.get_running_loop().create_task(run_forever(app.state.engine))
-    app.state.digest_scheduler = task
-    return task
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app):
-    """A FastAPI lifespan that runs the digest scheduler while the app serves."""
-    task = start_scheduler(app)
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

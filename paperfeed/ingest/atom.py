@@ -24,8 +24,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from paperfeed import ids, settings
 from paperfeed.ingest import clean, http, xmlsafe
+from paperfeed.ingest.records import PaperRecord, Reject
 from paperfeed.ingest.run import Checkpoint
-from paperfeed.records import PaperRecord, Reject
 
 SOURCE = "arxiv-api"
 PAGE_SIZE = 100  # results per request; arXiv allows up to 2000 but large pages are slow and flaky

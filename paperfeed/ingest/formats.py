@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import orjson
 
-from paperfeed.records import PaperRecord, Reject
+from paperfeed.ingest.records import PaperRecord, Reject
 
 # format name -> module in paperfeed.ingest
 FORMATS = {

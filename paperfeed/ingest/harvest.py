@@ -35,8 +35,8 @@ from sqlalchemy import Engine
 
 from paperfeed import settings
 from paperfeed.ingest import oai
+from paperfeed.ingest.records import PaperRecord, Reject
 from paperfeed.ingest.run import Checkpoint, RejectLog, Summary, ingest, record_run
-from paperfeed.records import PaperRecord, Reject
 
 # arXiv's OAI-PMH sets (ListSets): groups that are sets themselves, and the
 # physics archives, which are sub-sets `physics:<archive>`.

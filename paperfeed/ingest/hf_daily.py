@@ -27,7 +27,7 @@ import orjson
 
 from paperfeed import ids
 from paperfeed.ingest import clean, http
-from paperfeed.records import DailyInfo, PaperRecord, Reject
+from paperfeed.ingest.records import DailyInfo, PaperRecord, Reject
 
 SOURCE = "hf-daily"
 # A day's list is ~100 KB and a month's a few MB; 32 MiB leaves room while

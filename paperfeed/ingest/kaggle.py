@@ -15,7 +15,7 @@ from typing import BinaryIO
 from paperfeed import ids
 from paperfeed.ingest import clean
 from paperfeed.ingest.lines import json_lines
-from paperfeed.records import PaperRecord, Reject
+from paperfeed.ingest.records import PaperRecord, Reject
 
 SOURCE = "kaggle"
 

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 import orjson
 
-from paperfeed.records import Reject
+from paperfeed.ingest.records import Reject
 
 MAX_LINE = 4 * 1024 * 1024
 

@@ -40,9 +40,9 @@ from sqlalchemy.exc import IntegrityError
 
 from paperfeed import ids
 from paperfeed.ingest import clean, http, xmlsafe
+from paperfeed.ingest.records import PaperRecord, Reject
 from paperfeed.ingest.run import Checkpoint
 from paperfeed.models import JobState
-from paperfeed.records import PaperRecord, Reject
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 RAW = "{http://arxiv.org/OAI/arXivRaw/}"

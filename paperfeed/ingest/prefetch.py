@@ -17,8 +17,8 @@ import queue
 from collections.abc import Iterator
 from pathlib import Path
 
+from paperfeed.ingest.records import PaperRecord, Reject
 from paperfeed.ingest.upsert import Staged, stage
-from paperfeed.records import PaperRecord, Reject
 
 BATCH = 1000
 DEPTH = 4  # batches in flight: bounds memory

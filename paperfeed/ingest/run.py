@@ -20,8 +20,8 @@ import orjson
 from sqlalchemy import Engine
 
 from paperfeed import settings
+from paperfeed.ingest.records import PaperRecord, Reject
 from paperfeed.ingest.upsert import Counts, Staged, write_batch
-from paperfeed.records import PaperRecord, Reject
 
 SHOWN_REJECTS = 20
 log = logging.getLogger("paperfeed.ingest")

@@ -31,7 +31,7 @@ import orjson
 from paperfeed import ids
 from paperfeed.ingest import clean
 from paperfeed.ingest.lines import MAX_LINE, json_lines
-from paperfeed.records import PaperRecord, Reject
+from paperfeed.ingest.records import PaperRecord, Reject
 
 SOURCE = "table"
 COLUMNS = {

@@ -27,8 +27,8 @@ from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed import db
+from paperfeed.ingest.records import PAPER_FIELDS, PaperRecord
 from paperfeed.models import DailyEntry, Paper
-from paperfeed.records import PAPER_FIELDS, PaperRecord
 
 papers = Paper.__table__
 daily = DailyEntry.__table__

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from paperfeed.records import Reject
+from paperfeed.ingest.records import Reject
 
 HEAD = 64 * 1024  # bytes scanned for a DOCTYPE before parsing; a prolog is never this long
 ENTITIES_REFUSED = "XML declares entities in a DOCTYPE; refused without expanding or fetching them"

@@ -22,7 +22,6 @@ raises `EncoderMismatch`.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Engine, and_, func, or_, select
 
-from paperfeed import settings
+from paperfeed import locks, settings
 from paperfeed.models import Paper
 from paperfeed.search import encoder as encoders
 from paperfeed.search import keyword, store, vectors
@@ -219,11 +218,9 @@ def update(
     root = store.index_root(index_dir)
     root.mkdir(parents=True, exist_ok=True)
     chunk_size = chunk_size or int(settings.get("index_chunk_size"))
-    lock = open(root / "lock", "w")
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
+        lock = locks.file_lock(root / "lock", "index")
+    except locks.JobLocked:
         raise IndexBusy(f"another `paperfeed index` is updating {root}") from None
     try:
         run = _Run(engine, root, encoder or encoders.get_encoder(), chunk_size, progress, started)

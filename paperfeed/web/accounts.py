@@ -32,6 +32,7 @@ from paperfeed import settings
 from paperfeed.models import User
 from paperfeed.web import security
 from paperfeed.web.asgi import HttpMiddleware
+from paperfeed.web.templating import render
 
 router = APIRouter()
 users = User.__table__
@@ -100,7 +101,7 @@ def count_users(engine: Engine) -> int:
 
 
 def signup_open() -> bool:
-    return settings.get("allow_signup").strip().lower() in ("1", "true", "yes", "on")
+    return settings.value("allow_signup")
 
 
 def has_role(user: User | None, role: str) -> bool:
@@ -255,9 +256,7 @@ def login_redirect(request: Request, back: str | None = None) -> Response:
 
 
 def _render(request: Request, name: str, context: dict, status: int = 200) -> Response:
-    from paperfeed.web.app import templates
-
-    return templates.TemplateResponse(request, name, context, status_code=status)
+    return render(request, name, context, status)
 
 
 @router.get("/login")

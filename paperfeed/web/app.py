@@ -1,11 +1,12 @@
 """
 The FastAPI application: `create_app(engine)` puts the pages, accounts,
 community actions, API, feeds and subscriptions together with the security
-layer; `serve()` runs it with uvicorn (`paperfeed serve`).
+layer and the renderer; `serve()` runs it with uvicorn (`paperfeed serve`).
 
 Templates and static files live inside the package (`web/templates`,
 `web/static`: our CSS and script, plus vendored htmx and KaTeX), so an
-installed paperfeed needs no build step and no CDN.
+installed paperfeed needs no build step and no CDN.  This module is the top
+of `web/`: it imports the page modules, and none of them imports it.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
-from paperfeed.digest import render
-from paperfeed.web import accounts, metrics, pagecache, security
+from paperfeed.web import accounts, metrics, pagecache, security, templating
 
 HERE = Path(__file__).parent
 log = logging.getLogger("paperfeed.web")
-# Optional routers written as separate modules; each is included when present.
+
+
 def site_context(request: Request) -> dict:
     """What every template may use: the user, the CSRF token, the date."""
     try:
@@ -39,25 +39,6 @@ def site_context(request: Request) -> dict:
         "signup_open": accounts.signup_open(),
         "today": datetime.now(UTC).date(),
     }
-
-
-def excerpt(value: str | None, limit: int = 320) -> str:
-    return render.shorten(value, limit)  # the digest's cut: at a word, "…" when cut
-
-
-def author_list(names: list[str] | None, limit: int = 8) -> str:
-    return render.authors(names, limit)
-
-
-def nice_date(value) -> str:
-    if value is None:
-        return ""
-    return f"{value.day} {value:%b %Y}"
-
-
-templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[site_context])
-templates.env.filters.update(excerpt=excerpt, author_list=author_list, nice_date=nice_date)
-templates.env.auto_reload = False  # templates ship with the package: no stat() per include per request
 
 
 DOCS_PAGE = """<!doctype html>
@@ -75,12 +56,15 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     `scheduler` runs the digest sender inside the server (the embedded default);
     its job lock makes that safe with several workers or a cron job as well.
     """
+    from paperfeed import settings
+
+    settings.validate()  # refuse bad settings now, not with a 500 at the first request that reads one
     from paperfeed import db
-    from paperfeed.digest import schedule
-    from paperfeed.web import api, community, feeds, pages, subscriptions
+    from paperfeed.digest import scheduler as digest_scheduler
+    from paperfeed.web import api, community, feeds, pages, subscribe_pages
 
     app = FastAPI(
-        lifespan=schedule.lifespan if scheduler else None,
+        lifespan=digest_scheduler.lifespan if scheduler else None,
         title="paperfeed",
         description="Self-hosted research-paper discovery: daily papers, trending, search, feeds.",
         docs_url=None,  # served below from vendored files: the CDN page breaks offline and under our CSP
@@ -88,6 +72,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         openapi_url="/api/openapi.json",
     )
     app.state.engine = engine if engine is not None else db.connect()
+    templating.install(app, context_processors=[site_context])
     pagecache.install(app)  # innermost: cached pages still get the headers and session cookie
     security.install(app)
     # outermost last: sessions must exist before any handler (error pages included) runs
@@ -100,9 +85,9 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         return HTMLResponse(DOCS_PAGE)
 
     # api before pages: it serves /papers/{id}.md, which the page route would shadow
-    for module in (api, feeds, subscriptions, accounts, community):
+    for module in (api, feeds, subscribe_pages, accounts, community):
         app.include_router(module.router)
-    for module in (accounts, subscriptions):  # their errors answered with a page
+    for module in (accounts, subscribe_pages):  # their errors answered with a page
         module.install(app)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     return app

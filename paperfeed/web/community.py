@@ -23,9 +23,12 @@ from sqlalchemy.exc import IntegrityError
 
 from paperfeed import ids, settings
 from paperfeed.models import DailyEntry, Vote
-from paperfeed.web import accounts, pagecache, queries, security
-from paperfeed.web.pages import render, today
+from paperfeed.web import accounts, catalog, pagecache, security
+from paperfeed.web.entries import submissions_on
+from paperfeed.web.periods import today
 from paperfeed.web.security import FriendlyError
+from paperfeed.web.templating import render
+from paperfeed.web.votes import upvotes
 
 log = logging.getLogger("paperfeed.web")
 router = APIRouter()
@@ -57,7 +60,7 @@ def vote(
     except ids.BadArxivId:
         raise FriendlyError(400, "That is not an arXiv identifier.") from None
     with engine.connect() as conn:
-        if queries.get_paper(conn, canon) is None:
+        if catalog.get_paper(conn, canon) is None:
             raise FriendlyError(404, "No such paper is stored here.", "Paper not found")
     voted = True
     try:
@@ -71,7 +74,7 @@ def vote(
         pass
     pagecache.invalidate()
     with engine.connect() as conn:
-        count = queries.upvotes(conn, canon)
+        count = upvotes(conn, canon)
     if request.headers.get("HX-Request"):
         context = {"arxiv_id": canon, "upvotes": count, "voted": voted, "next": back}
         return render(request, "_vote.html", context)
@@ -125,8 +128,8 @@ def submit(
         return _submit_form(request, "Enter an arXiv id such as 2406.09415 or an arxiv.org link.", paper, 400)
     day = today()
     with engine.connect() as conn:
-        known = queries.get_paper(conn, canon) is not None
-        if not privileged and queries.submissions_on(conn, user.id, day) >= settings.get_int("submit_per_day"):
+        known = catalog.get_paper(conn, canon) is not None
+        if not privileged and submissions_on(conn, user.id, day) >= settings.get_int("submit_per_day"):
             message = f"You have submitted {settings.get_int('submit_per_day')} papers today, the daily limit. Thank you!"
             return _submit_form(request, message, paper, 429)
     if not known:
@@ -138,7 +141,7 @@ def submit(
         if not found:
             return _submit_form(request, f"arXiv has no paper {canon}.", paper, 404)
     with engine.connect() as conn:
-        row = queries.get_paper(conn, canon)
+        row = catalog.get_paper(conn, canon)
     max_age = settings.get_int("submit_max_age_days")
     oldest = datetime.now(UTC) - timedelta(days=max_age)
     if not privileged and row.published is not None and row.published < oldest:

@@ -26,19 +26,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
-from paperfeed.web import listing
-from paperfeed.web.api import (
-    ERRORS,
-    ApiError,
-    HFRoute,
-    base_url,
-    engine_of,
-    page_url,
-    parse_day,
-    search_cards,
-)
-from paperfeed.web.listing import DailyQuery, submitted_at
-from paperfeed.web.queries import Card
+from paperfeed import siteurl
+from paperfeed.web import cards, entries, periods, search_bridge
+from paperfeed.web.cards import Card, DailyQuery, submitted_at
+from paperfeed.web.hf_json import ERRORS, ApiError, HFRoute
 
 Format = Literal["rss", "atom"]
 MEDIA_TYPES = {"rss": "application/rss+xml; charset=utf-8", "atom": "application/atom+xml; charset=utf-8"}
@@ -83,7 +74,7 @@ def build(
     fg.generator("paperfeed")
     newest = None
     for card in rows:
-        url = page_url(base, card.arxiv_id)
+        url = siteurl.paper_url(base, card.arxiv_id)
         fe = fg.add_entry(order="append")
         fe.id(url)
         fe.guid(url, permalink=True)
@@ -140,10 +131,14 @@ def daily_feed(
     fmt: Format,
     date: Annotated[str | None, Query(description="YYYY-MM-DD; default the newest list")] = None,
 ) -> Response:
-    engine = engine_of(request)
-    day = parse_day(date) if date else listing.latest_day(engine)
-    rows = listing.daily(engine, DailyQuery(start=day, end=day, limit=DAILY_MAX)) if day else []
-    base = base_url(request)
+    engine = request.app.state.engine
+    if date:
+        day = periods.parse_day(date)
+    else:
+        with engine.connect() as conn:
+            day = entries.latest_day(conn)
+    rows = cards.daily(engine, DailyQuery(start=day, end=day, limit=DAILY_MAX)) if day else []
+    base = siteurl.site_url(str(request.base_url))
     body, modified = build(
         fmt,
         rows,
@@ -167,8 +162,8 @@ def daily_feed(
     responses=FEED_RESPONSES,
 )
 def trending_feed(request: Request, fmt: Format) -> Response:
-    rows = listing.trending_cards(engine_of(request), TRENDING_COUNT)
-    base = base_url(request)
+    rows = cards.trending_cards(request.app.state.engine, TRENDING_COUNT)
+    base = siteurl.site_url(str(request.base_url))
     body, modified = build(
         fmt,
         rows,
@@ -198,8 +193,8 @@ def search_feed(
 ) -> Response:
     if not q.strip():
         raise ApiError(400, "q must not be empty")
-    rows = search_cards(engine_of(request), q, limit, category=category or None)
-    base = base_url(request)
+    rows = search_bridge.search_cards(request.app.state.engine, q, limit, category=category or None)
+    base = siteurl.site_url(str(request.base_url))
     topic = q + (f" in {category}" if category else "")
     body, modified = build(
         fmt,

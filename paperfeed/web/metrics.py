@@ -135,7 +135,7 @@ class RequestMetrics(HttpMiddleware):
 
 
 def observe_search(mode: str, source: str, seconds: float) -> None:
-    """Record one search (called by `paperfeed.web.finder`)."""
+    """Record one search (called by `paperfeed.web.search_bridge`)."""
     SEARCH.labels(mode, source).observe(seconds)
 
 

@@ -10,8 +10,6 @@ old-style `hep-th/9901001`) redirects permanently to its canonical page.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
@@ -21,17 +19,26 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine
 
 from paperfeed import ids, settings, trending
-from paperfeed.web import accounts, citation, finder, pagecache, queries
+from paperfeed.web import (
+    accounts,
+    cards,
+    catalog,
+    citation,
+    entries,
+    pagecache,
+    periods,
+    search_bridge,
+    votes,
+)
+from paperfeed.web.periods import Period, PeriodError, period_of, today
 from paperfeed.web.security import FriendlyError
+from paperfeed.web.templating import render
 
 router = APIRouter()
 
 PAGE_SIZE = 50
 SEARCH_PAGE_SIZE = 20
 MAX_PAGE = 1000
-_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 EXAMPLE_QUERIES = [
     "diphoton production at hadron colliders",
     '"large language models" latency',
@@ -42,101 +49,19 @@ EXAMPLE_QUERIES = [
 PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
-def render(request: Request, name: str, context: dict, status: int = 200) -> Response:
-    from paperfeed.web.app import templates
-
-    return templates.TemplateResponse(request, name, context, status_code=status)
-
-
-def _year_ok(year: int) -> None:
-    if not 1900 <= year <= 2200:
-        raise FriendlyError(400, "That date is out of range.")
-
-
-def parse_day(text: str) -> date:
-    m = _DAY.match(text)
-    if m:
-        _year_ok(int(m.group(1)))
-        try:
-            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            pass
-    raise FriendlyError(400, f"“{text[:40]}” is not a date; use YYYY-MM-DD.", "Not a date")
-
-
-def parse_week(text: str) -> date:
-    """The Monday of an ISO week `YYYY-Www`."""
-    m = _WEEK.match(text)
-    if m:
-        _year_ok(int(m.group(1)))
-        try:
-            return date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
-        except ValueError:
-            pass
-    raise FriendlyError(400, f"“{text[:40]}” is not a week; use YYYY-Www, e.g. 2026-W40.", "Not a week")
-
-
-def parse_month(text: str) -> date:
-    m = _MONTH.match(text)
-    if m and 1 <= int(m.group(2)) <= 12:
-        _year_ok(int(m.group(1)))
-        return date(int(m.group(1)), int(m.group(2)), 1)
-    raise FriendlyError(400, f"“{text[:40]}” is not a month; use YYYY-MM.", "Not a month")
-
-
-def week_name(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def month_end(first: date) -> date:
-    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-
-
-@dataclass
-class Period:
-    kind: str  # "day", "week" or "month"
-    first: date
-    last: date
-
-    @property
-    def url(self) -> str:
-        return url_of(self.kind, self.first)
-
-    @property
-    def label(self) -> str:
-        if self.kind == "day":
-            return f"{self.first:%A}, {self.first.day} {self.first:%B %Y}"
-        if self.kind == "week":
-            return f"Week {self.first.isocalendar()[1]}, {self.first.isocalendar()[0]} ({self.first.day} {self.first:%b} – {self.last.day} {self.last:%b})"
-        return f"{self.first:%B %Y}"
-
-
-def url_of(kind: str, day: date) -> str:
-    if kind == "week":
-        return f"/papers/week/{week_name(day)}"
-    if kind == "month":
-        return f"/papers/month/{day:%Y-%m}"
-    return f"/papers/date/{day.isoformat()}"
-
-
-def period_of(kind: str, day: date) -> Period:
-    if kind == "week":
-        monday = day - timedelta(days=day.weekday())
-        return Period("week", monday, monday + timedelta(days=6))
-    if kind == "month":
-        first = day.replace(day=1)
-        return Period("month", first, month_end(first))
-    return Period("day", day, day)
+def parsed(kind: str, text: str) -> Period:
+    """The day, week or month a page address names; a friendly 400 when it names none."""
+    parse = {"day": periods.parse_day, "week": periods.parse_week, "month": periods.parse_month}[kind]
+    try:
+        first = parse(text)
+    except PeriodError as e:
+        raise FriendlyError(400, e.page_message, e.page_title) from None
+    return period_of(kind, first)
 
 
 def _sort(sort: str) -> str:
-    if sort not in queries.SORTS:
-        raise FriendlyError(400, f"Sort by one of: {', '.join(queries.SORTS)}.")
+    if sort not in cards.SORTS:
+        raise FriendlyError(400, f"Sort by one of: {', '.join(cards.SORTS)}.")
     return sort
 
 
@@ -145,19 +70,19 @@ def daily_page(request: Request, period: Period, sort: str, page: int, notice: s
     user = accounts.current_user(request)
     curator = accounts.has_role(user, "curator")
     with engine.connect() as conn:
-        cards = queries.daily_cards(
+        listed = cards.daily_cards(
             conn, period.first, period.last, user.id if user else None, _sort(sort), show_hidden=curator
         )
-        before, after = queries.neighbour_days(conn, period.first, period.last)
-    pages = max((len(cards) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+        before, after = entries.neighbour_days(conn, period.first, period.last)
+    pages = max((len(listed) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     if page > pages:
         raise FriendlyError(404, "There are not that many pages.")
     context = {
         "period": period,
-        "cards": cards[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
-        "count": len(cards),
+        "cards": listed[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        "count": len(listed),
         "sort": sort,
-        "sorts": queries.SORTS,
+        "sorts": cards.SORTS,
         "page": page,
         "pages": pages,
         "notice": notice,
@@ -178,9 +103,9 @@ def home(request: Request, sort: str = "upvotes", p: PageNumber = 1) -> Response
     engine: Engine = request.app.state.engine
     now = today()
     with engine.connect() as conn:
-        latest = queries.latest_day(conn, on_or_before=now)
+        latest = entries.latest_day(conn, on_or_before=now)
         if latest is None:
-            latest = queries.latest_day(conn)
+            latest = entries.latest_day(conn)
     notice = None
     if latest is None:
         latest = now
@@ -191,17 +116,17 @@ def home(request: Request, sort: str = "upvotes", p: PageNumber = 1) -> Response
 
 @router.get("/papers/date/{day}")
 def by_day(request: Request, day: str, sort: str = "upvotes", p: PageNumber = 1) -> Response:
-    return daily_page(request, period_of("day", parse_day(day)), sort, p)
+    return daily_page(request, parsed("day", day), sort, p)
 
 
 @router.get("/papers/week/{week}")
 def by_week(request: Request, week: str, sort: str = "upvotes", p: PageNumber = 1) -> Response:
-    return daily_page(request, period_of("week", parse_week(week)), sort, p)
+    return daily_page(request, parsed("week", week), sort, p)
 
 
 @router.get("/papers/month/{month}")
 def by_month(request: Request, month: str, sort: str = "upvotes", p: PageNumber = 1) -> Response:
-    return daily_page(request, period_of("month", parse_month(month)), sort, p)
+    return daily_page(request, parsed("month", month), sort, p)
 
 
 @router.get("/trending")
@@ -213,17 +138,17 @@ def trending_page(request: Request, days: Annotated[int | None, Query(ge=1, le=3
     notice = None
     with engine.connect() as conn:
         ranked = trending.trending(conn, until - timedelta(days=days), until, limit=PAGE_SIZE)
-        if not ranked and (latest := queries.latest_day(conn)) is not None:
+        if not ranked and (latest := entries.latest_day(conn)) is not None:
             # a quiet site (or the demo's old sample): rank the last active period instead
             until = trending.day_start(latest + timedelta(days=1))
             ranked = trending.trending(conn, until - timedelta(days=days), until, limit=PAGE_SIZE)
             notice = f"Nothing was upvoted in the last {days} days; showing the {days} days up to {latest.isoformat()}."
-        cards = queries.paper_cards(conn, [a for a, _ in ranked], user.id if user else None)
+        shown = cards.paper_cards(conn, [a for a, _ in ranked], user.id if user else None)
     scores = dict(ranked)
-    for card in cards:
+    for card in shown:
         card.score = scores.get(card.arxiv_id)
     context = {
-        "cards": cards,
+        "cards": shown,
         "days": days,
         "notice": notice,
         "half_life": settings.get("trending_half_life_hours"),
@@ -237,8 +162,8 @@ def _optional_day(value: str | None, name: str) -> date | None:
     if not value:
         return None
     try:
-        return parse_day(value)
-    except FriendlyError:
+        return periods.parse_day(value)
+    except PeriodError:
         raise FriendlyError(400, f"The “{name}” date must look like 2024-01-31.") from None
 
 
@@ -252,34 +177,34 @@ def search_page(
     before: Annotated[str, Query(max_length=20)] = "",
     p: PageNumber = 1,
 ) -> Response:
-    if mode not in finder.MODES:
-        raise FriendlyError(400, f"Search mode must be one of: {', '.join(finder.MODES)}.")
+    if mode not in search_bridge.MODES:
+        raise FriendlyError(400, f"Search mode must be one of: {', '.join(search_bridge.MODES)}.")
     start, end = _optional_day(after, "after"), _optional_day(before, "before")
     engine: Engine = request.app.state.engine
     user = accounts.current_user(request)
     with engine.connect() as conn:
-        all_categories = queries.categories(conn)
+        all_categories = catalog.categories(conn)
     context: dict = {
-        "q": q, "mode": mode, "modes": finder.MODES, "category": category, "after": after,
+        "q": q, "mode": mode, "modes": search_bridge.MODES, "category": category, "after": after,
         "before": before, "categories": all_categories, "examples": EXAMPLE_QUERIES, "page": p,
     }
     if q.strip() or category or start or end:
         offset = (p - 1) * SEARCH_PAGE_SIZE
-        results = finder.search(
+        results = search_bridge.search(
             engine, q.strip(), mode=mode, limit=SEARCH_PAGE_SIZE, offset=offset,
             category=category or None, after=start, before=end + timedelta(days=1) if end else None,
         )
         with engine.connect() as conn:
-            cards = queries.paper_cards(conn, [f.arxiv_id for f in results.found], user.id if user else None)
+            shown = cards.paper_cards(conn, [f.arxiv_id for f in results.found], user.id if user else None)
         found = {f.arxiv_id: f for f in results.found}
-        for card in cards:
+        for card in shown:
             card.snippet = found[card.arxiv_id].snippet
             card.title_html = found[card.arxiv_id].title_html
             card.score = found[card.arxiv_id].score
         params = {k: v for k, v in {"q": q, "mode": mode, "category": category, "after": after, "before": before}.items() if v}
         pages = max((results.total + SEARCH_PAGE_SIZE - 1) // SEARCH_PAGE_SIZE, 1)
         context.update(
-            searched=True, cards=cards, total=results.total, fallback=results.fallback,
+            searched=True, cards=shown, total=results.total, fallback=results.fallback,
             pages=pages, query_string=urlencode(params),
         )
     return render(request, "search.html", context)
@@ -314,17 +239,17 @@ def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
     engine: Engine = request.app.state.engine
     user = accounts.current_user(request)
     with engine.connect() as conn:
-        paper = queries.get_paper(conn, canon)
+        paper = catalog.get_paper(conn, canon)
         if paper is None:
             raise FriendlyError(
                 404, f"No paper {canon} is stored here. You can submit it, or read it on arXiv.", "Paper not found"
             )
-        upvotes = queries.upvotes(conn, canon)
-        voted = bool(queries.user_votes(conn, user.id if user else None, [canon]))
-        days = queries.paper_entries(conn, canon)
-    similar_ids = finder.similar(engine, canon, limit=6)
+        upvotes = votes.upvotes(conn, canon)
+        voted = bool(votes.user_votes(conn, user.id if user else None, [canon]))
+        days = entries.paper_entries(conn, canon)
+    similar_ids = search_bridge.similar(engine, canon, limit=6)
     with engine.connect() as conn:
-        similar = queries.paper_cards(conn, similar_ids, user.id if user else None)
+        similar = cards.paper_cards(conn, similar_ids, user.id if user else None)
     curator = accounts.has_role(user, "curator")
     context = {
         "paper": paper,

@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperfeed import settings
 from paperfeed.models import RateLimit
 from paperfeed.web.asgi import HttpMiddleware
+from paperfeed.web.templating import render
 
 log = logging.getLogger("paperfeed.web")
 limits = RateLimit.__table__
@@ -101,8 +102,7 @@ class RateLimited(FriendlyError):
 
 def parse_limit(name: str) -> tuple[int, int]:
     """A `rate_limit_*` setting, "COUNT/SECONDS", as (count, seconds)."""
-    count, _, seconds = settings.get(f"rate_limit_{name}").partition("/")
-    return max(int(count), 1), max(int(seconds or 60), 1)
+    return settings.value(f"rate_limit_{name}")
 
 
 def hit(engine: Engine, name: str, who: str, now: float | None = None) -> int:
@@ -161,13 +161,11 @@ def error_response(request: Request, status: int, title: str, message: str, head
     headers = {**HEADERS, **(headers or {})}
     if _wants_json(request):
         return JSONResponse({"error": message}, status_code=status, headers=headers)
-    from paperfeed.web.app import templates
-
-    return templates.TemplateResponse(
+    return render(
         request,
         "error.html",
         {"status": status, "title": title, "message": message},
-        status_code=status,
+        status=status,
         headers=headers,
     )
 

@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from paperfeed.demo import sample_files
 from paperfeed.ingest.run import ingest_sources
+from paperfeed.ops.demo import sample_files
 from paperfeed.web.app import create_app
 from tests.replay import ReplayServer
 from tests.server import serve

@@ -23,8 +23,8 @@ from sqlalchemy import Engine, Integer, Table, delete, func, insert, inspect, se
 from sqlalchemy.exc import DBAPIError
 
 from paperfeed import db
-from paperfeed.backup import row_counts
 from paperfeed.models import Base
+from paperfeed.ops.backup import row_counts
 
 BATCH = 1_000
 

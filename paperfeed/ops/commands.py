@@ -1,8 +1,9 @@
 """
 Commands for operators (registered in paperfeed/cli.py): `paperfeed backup`,
-`paperfeed restore`, `paperfeed migrate-db`, and the `arxiv` source of
-`paperfeed ingest` for daily timers.  docs/operations.md explains when to use
-them; their exit statuses are listed in each command's help.
+`paperfeed restore`, `paperfeed migrate-db`, `paperfeed export`, `paperfeed
+stats` and `paperfeed demo`.  docs/operations.md explains when to use them;
+their exit statuses are listed in each command's help.  Heavy imports stay
+inside the commands so `paperfeed --help` is instant.
 """
 
 from __future__ import annotations
@@ -11,32 +12,6 @@ import sys
 from pathlib import Path
 
 import click
-
-
-def ingest_arxiv(
-    sources: tuple[str, ...], fmt: str | None, categories: str | None, since: str | None, batch_size: int | None
-) -> None:
-    """`paperfeed ingest arxiv --categories ... [--since ...]`; exits with the ingest status."""
-    from paperfeed import db
-    from paperfeed.ingest import harvest
-    from paperfeed.jobs import job_lock_or_exit
-
-    if sources != ("arxiv",):
-        raise click.UsageError("--categories and --since go with the single source `arxiv` (a file named arxiv: ./arxiv)")
-    if fmt is not None:
-        raise click.UsageError("--format does not apply to the source `arxiv`")
-    if not categories:
-        raise click.UsageError("the source `arxiv` needs --categories, e.g. --categories cs.LG,cs.CL")
-    try:
-        wanted = harvest.parse_categories(categories)
-        start = harvest.parse_since(since) if since else None
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
-    engine = db.connect()
-    with job_lock_or_exit("ingest", engine):
-        result = harvest.harvest(wanted, start, engine, batch_size)
-    click.echo(result.line())
-    sys.exit(result.summary.exit_status)
 
 
 @click.command("backup")
@@ -54,7 +29,7 @@ def backup_command(output: Path, force: bool) -> None:
     Example: paperfeed backup --output /var/backups/paperfeed/paperfeed-2026-11-22.db
     """
     from paperfeed import db
-    from paperfeed.backup import BackupError, backup
+    from paperfeed.ops.backup import BackupError, backup
 
     try:
         result = backup(db.connect(), output, force=force)
@@ -80,8 +55,8 @@ def restore_command(path: Path, force: bool) -> None:
     Example: paperfeed restore /var/backups/paperfeed/paperfeed-2026-11-22.db
     """
     from paperfeed import db, settings
-    from paperfeed.backup import BackupError, restore
-    from paperfeed.jobs import EXIT_LOCKED, JobLocked, job_lock
+    from paperfeed.locks import EXIT_LOCKED, JobLocked, job_lock
+    from paperfeed.ops.backup import BackupError, restore
 
     url = settings.database_url()
     lock_engine = db.make_engine(url)  # not migrated: the restore decides what the schema becomes
@@ -120,8 +95,8 @@ def migrate_db(target: str, force: bool, batch_size: int) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from paperfeed import db, settings
-    from paperfeed.jobs import job_lock_or_exit
-    from paperfeed.migrate import MigrateError, copy_database, uncopied
+    from paperfeed.locks import job_lock_or_exit
+    from paperfeed.ops.migrate import MigrateError, copy_database, uncopied
 
     if target == settings.database_url():
         raise click.UsageError("--to is the configured database itself")
@@ -147,3 +122,47 @@ def migrate_db(target: str, force: bool, batch_size: int) -> None:
         sys.exit(1)
     click.echo(f"copied {sum(c.source for c in copies)} rows in {len(copies)} tables; "
                f"now set PAPERFEED_DATABASE_URL={destination.url.render_as_string(hide_password=True)}")
+
+
+@click.command()
+def stats() -> None:
+    """Show what the database holds: papers, daily entries, users, votes, categories.
+
+    Example: paperfeed stats
+    """
+    from paperfeed.ops.stats import collect, render
+
+    click.echo(render(collect()))
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write (JSON lines on standard output when omitted).")
+def export(fmt: str, output: Path | None) -> None:
+    """Write every stored paper, one record per paper, readable back by `paperfeed ingest`.
+
+    Prints per-column statistics (type, count, min/max length) to standard error.
+
+    Example: paperfeed export --format parquet --output papers.parquet
+    """
+    from paperfeed.ops.export import export_papers
+
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet needs --output FILE")
+    column_stats = export_papers(fmt, output)
+    click.echo(column_stats, err=True)
+
+
+@click.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("paperfeed-demo"), show_default=True, help="Directory to (re)create for the demo.")
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--no-serve", is_flag=True, help="Load the sample corpus and exit without serving.")
+def demo(data_dir: Path, port: int, host: str, no_serve: bool) -> None:
+    """Load the bundled sample papers into a fresh data directory and show them.
+
+    Example: paperfeed demo --port 8000
+    """
+    from paperfeed.ops.demo import run_demo
+
+    sys.exit(run_demo(data_dir, host=host, port=port, serve=not no_serve))

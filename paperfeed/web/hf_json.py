@@ -1,7 +1,8 @@
 """
-Papers in Hugging Face's JSON shapes, so `huggingface_hub`'s `PaperInfo` reads ours.
+Papers and errors in Hugging Face's JSON shapes, so `huggingface_hub`'s
+`PaperInfo` reads ours and its `hf_raise_for_status` reads our errors.
 
-Three shapes, matching what `huggingface_hub/hf_api.py` parses:
+The shapes, matching what `huggingface_hub/hf_api.py` parses:
 
 - a *paper* (`GET /api/papers/{id}`): `id`, `title`, `summary`, `authors` as
   `[{"_id", "name", "hidden"}]`, `publishedAt` (the arXiv date), `upvotes`, and,
@@ -11,7 +12,11 @@ Three shapes, matching what `huggingface_hub/hf_api.py` parses:
   "title", "summary", "publishedAt", "numComments", "submittedBy", ...}` where the
   item's own `publishedAt` is when the paper joined the daily list (`PaperInfo`
   reads it as `submitted_at`), and is absent for a paper never listed;
-- the paper page as Markdown (`GET /papers/{id}.md`, `read_paper`).
+- the paper page as Markdown (`GET /papers/{id}.md`, `read_paper`);
+- an *error*: `{"error": "..."}` (which `hf_raise_for_status` puts in its
+  exception message), 404 for an unknown paper and 400 for a bad parameter.
+  `HFRoute` answers that way for the API's and the feeds' routes, including
+  the bad parameters FastAPI's own validation would have answered with 422.
 
 Times are written as `2026-10-03T00:00:00.000Z`, the one format
 `huggingface_hub.utils.parse_datetime` reads.  Fields we add beyond Hugging
@@ -26,10 +31,14 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from paperfeed.web.listing import submitted_at
-from paperfeed.web.queries import Card
+from paperfeed.web.cards import Card, submitted_at
+from paperfeed.web.periods import PeriodError
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -109,6 +118,49 @@ def markdown(card: Card, page_url: str) -> str:
     return "\n".join(lines)
 
 
+# --- errors -------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """Answered as `{"error": message}` with `status` by an `HFRoute`."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class HFRoute(APIRoute):
+    """Answers bad parameters with 400 `{"error": ...}`, as Hugging Face does, not 422."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as e:
+                return error_response(400, validation_message(e))
+            except ApiError as e:
+                return error_response(e.status, e.message)
+            except PeriodError as e:  # a bad date, week or month parameter
+                return error_response(400, e.api_message)
+
+        return route
+
+
+def validation_message(e: RequestValidationError) -> str:
+    parts = []
+    for err in e.errors():
+        where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
 # Models for the OpenAPI schema (`/docs`).  Responses are built by the functions
 # above and checked against these in the tests, not serialised through them.
 class _Open(BaseModel):
@@ -152,3 +204,12 @@ class HFListItem(_Open):
 
 class HFError(BaseModel):
     error: str
+
+
+# "4XX" (not 400 and 404 alone) also keeps FastAPI from documenting a 422 we never send.
+ERRORS = {
+    "4XX": {
+        "model": HFError,
+        "description": "400 for a bad parameter, 404 for an unknown paper: `{\"error\": message}`",
+    }
+}

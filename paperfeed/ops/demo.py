@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-SAMPLES = Path(__file__).parent / "data"
+SAMPLES = Path(__file__).parents[1] / "data"  # paperfeed/data, shipped as package data
 MARKER = ".paperfeed-demo"
 
 
@@ -39,7 +39,7 @@ def fresh_directory(path: Path) -> None:
 def run_demo(data_dir: Path, host: str, port: int, serve: bool) -> int:
     from paperfeed import db
     from paperfeed.ingest.run import ingest_sources
-    from paperfeed.stats import collect, render
+    from paperfeed.ops.stats import collect, render
     from paperfeed.web.app import serve as serve_site
 
     fresh_directory(data_dir)

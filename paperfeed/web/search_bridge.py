@@ -1,5 +1,6 @@
 """
-The search page's bridge to `paperfeed.search` (hybrid search, similar papers).
+The web's bridge to `paperfeed.search`: what the search page, the API's search
+and the search feeds ask (hybrid search, similar papers), as results and cards.
 
 The search package returns highlighted snippets as HTML: the text escaped,
 matches wrapped in `<mark>`.  `safe_snippet` re-checks that promise before the
@@ -24,6 +25,7 @@ from sqlalchemy import Engine, and_, func, or_, select, true
 
 from paperfeed.models import Paper
 from paperfeed.web import metrics
+from paperfeed.web.cards import Card, listed_cards
 
 log = logging.getLogger("paperfeed.web")
 papers = Paper.__table__
@@ -95,6 +97,13 @@ def search(
     results = _substring_search(engine, query, limit, offset, category, after, before)
     metrics.observe_search(mode, "fallback", clock.perf_counter() - started)
     return results
+
+
+def search_cards(engine: Engine, query: str, limit: int, category: str | None = None) -> list[Card]:
+    """Papers matching `query`, best first, as the search page finds them, each with
+    the daily list it came from (the API's search and the search feeds)."""
+    results = search(engine, query, limit=limit, category=category)
+    return listed_cards(engine, [found.arxiv_id for found in results.found])
 
 
 def similar(engine: Engine, arxiv_id: str, limit: int = 6) -> list[str]:

@@ -1,23 +1,28 @@
 """
-The database questions the pages ask: daily lists with their upvotes, papers by
-id, the nearest days with entries, a reader's votes and submissions.
+Papers as lists show them (a `Card`), and every list of them: the daily list
+of a day, an ISO week or a month (pages and the API), what is trending, papers
+by id (with the daily list each came from), the newest papers, and the API's
+paged daily query (by period or submitter, or every day).
 
-A paper's upvotes are the upvotes imported with its daily-list entry (Hugging
-Face's count; the largest, when a paper is on several lists) plus the votes of
-this site's users.  Hidden entries are left out unless a curator is looking.
+Upvotes are counted as in `votes` (imported + this site's votes) and trending
+scores come from `paperfeed.trending`, so the pages, the API and the feeds all
+show the same numbers.  Hidden entries are left out unless a curator is looking.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from sqlalchemy import Connection, exists, func, literal, select
+from sqlalchemy import Connection, Engine, exists, func, literal, select
 
 from paperfeed import trending
 from paperfeed.models import DailyEntry, Paper, User, Vote
+from paperfeed.web import entries as daily_entries
+from paperfeed.web import votes as site_votes
 
 papers = Paper.__table__
 entries = DailyEntry.__table__
@@ -56,7 +61,7 @@ class Card:
     pinned: bool = False
     hidden: bool = False
     curated: bool = False
-    snippet: str | None = None  # search: highlighted abstract, checked by finder.safe_snippet
+    snippet: str | None = None  # search: highlighted abstract, checked by search_bridge.safe_snippet
     title_html: str | None = None  # search: highlighted title, likewise
     score: float | None = None  # trending or search score
 
@@ -74,33 +79,12 @@ def _card(row, **extra) -> Card:
     )
 
 
-def vote_counts(conn: Connection, ids: list[str]) -> dict[str, int]:
-    if not ids:
-        return {}
-    q = select(votes.c.arxiv_id, func.count()).where(votes.c.arxiv_id.in_(ids)).group_by(votes.c.arxiv_id)
-    return {a: n for a, n in conn.execute(q)}
+def submitted_at(card: Card) -> datetime | None:
+    """When the paper joined its daily list: the list's day (entries have no time)."""
+    return trending.day_start(card.day) if card.day else None
 
 
-def user_votes(conn: Connection, user_id: int | None, ids: list[str]) -> set[str]:
-    if user_id is None or not ids:
-        return set()
-    q = select(votes.c.arxiv_id).where(votes.c.user_id == user_id, votes.c.arxiv_id.in_(ids))
-    return set(conn.execute(q).scalars())
-
-
-def imported_upvotes(conn: Connection, ids: list[str]) -> dict[str, int]:
-    if not ids:
-        return {}
-    q = (
-        select(entries.c.arxiv_id, func.max(entries.c.imported_upvotes))
-        .where(entries.c.arxiv_id.in_(ids))
-        .group_by(entries.c.arxiv_id)
-    )
-    return {a: n or 0 for a, n in conn.execute(q)}
-
-
-def upvotes(conn: Connection, arxiv_id: str) -> int:
-    return imported_upvotes(conn, [arxiv_id]).get(arxiv_id, 0) + vote_counts(conn, [arxiv_id]).get(arxiv_id, 0)
+# --- a period's daily list ---------------------------------------------------------
 
 
 def daily_cards(
@@ -195,69 +179,103 @@ def sort_cards(cards: list[Card], sort: Sort) -> list[Card]:
     return sorted(cards, key=key)
 
 
+# --- papers by id, trending, newest -------------------------------------------------
+
+
 def paper_cards(conn: Connection, ids: list[str], user_id: int | None = None) -> list[Card]:
     """Cards for papers by id, in the order given; unknown ids are skipped."""
     if not ids:
         return []
     rows = {r.arxiv_id: r for r in conn.execute(select(*CARD_COLUMNS).where(papers.c.arxiv_id.in_(ids)))}
     found = [i for i in ids if i in rows]
-    counts, imported = vote_counts(conn, found), imported_upvotes(conn, found)
-    mine = user_votes(conn, user_id, found)
+    counts, imported = site_votes.vote_counts(conn, found), site_votes.imported_upvotes(conn, found)
+    mine = site_votes.user_votes(conn, user_id, found)
     return [
         _card(rows[i], upvotes=imported.get(i, 0) + counts.get(i, 0), voted=i in mine) for i in found
     ]
 
 
-def get_paper(conn: Connection, arxiv_id: str):
-    return conn.execute(select(papers).where(papers.c.arxiv_id == arxiv_id)).first()
+def listed_cards(engine: Engine, arxiv_ids: Iterable[str]) -> list[Card]:
+    """Cards for the stored papers among `arxiv_ids`, in order, each with the first
+    visible daily list it was on (its day and submitter), if any."""
+    with engine.connect() as conn:
+        cards = paper_cards(conn, list(dict.fromkeys(arxiv_ids)))
+        first = daily_entries.first_entries(conn, [c.arxiv_id for c in cards])
+    for card in cards:
+        if card.arxiv_id in first:
+            card.day, card.submitter = first[card.arxiv_id]
+    return cards
 
 
-def paper_entries(conn: Connection, arxiv_id: str) -> list:
-    """The daily lists a paper is on, newest first, with who submitted it."""
-    submitter = func.coalesce(users.c.username, entries.c.submitted_by_name)
-    q = (
-        select(entries.c.id, entries.c.day, entries.c.hidden, entries.c.pinned, submitter.label("submitter"))
-        .outerjoin(users, users.c.id == entries.c.submitted_by_user)
-        .where(entries.c.arxiv_id == arxiv_id)
-        .order_by(entries.c.day.desc())
-    )
-    return list(conn.execute(q))
+def trending_cards(engine: Engine, limit: int) -> list[Card]:
+    """The trending papers (as on the trending page), best first, with their daily entries."""
+    ranked = trending.trending(engine, limit=limit)
+    cards = listed_cards(engine, [arxiv_id for arxiv_id, _ in ranked])
+    for card, (_, score) in zip(cards, ranked, strict=False):
+        card.score = score
+    return cards
 
 
-def latest_day(conn: Connection, on_or_before: date | None = None) -> date | None:
-    """The latest day with visible entries (on or before a day, when given)."""
-    q = select(func.max(entries.c.day)).where(entries.c.hidden.is_(False))
-    if on_or_before is not None:
-        q = q.where(entries.c.day <= on_or_before)
-    return conn.execute(q).scalar()
+def recent_cards(engine: Engine, limit: int) -> list[Card]:
+    """The most recently published papers (the search endpoint without a query)."""
+    with engine.connect() as conn:
+        newest = conn.execute(
+            select(Paper.arxiv_id)
+            .order_by(Paper.published.desc().nulls_last(), Paper.arxiv_id.desc())
+            .limit(limit)
+        ).scalars()
+        ids = list(newest)
+    return listed_cards(engine, ids)
 
 
-def neighbour_days(conn: Connection, first: date, last: date) -> tuple[date | None, date | None]:
-    """The nearest days with visible entries before `first` and after `last`."""
-    visible = entries.c.hidden.is_(False)
-    before = select(func.max(entries.c.day)).where(visible, entries.c.day < first).scalar_subquery()
-    after = select(func.min(entries.c.day)).where(visible, entries.c.day > last).scalar_subquery()
-    row = conn.execute(select(before.label("before"), after.label("after"))).one()
-    return row.before, row.after
+# --- the API's daily query ----------------------------------------------------------
 
 
-def categories(conn: Connection, limit: int = 300) -> list[str]:
-    q = (
-        select(papers.c.primary_category)
-        .where(papers.c.primary_category.is_not(None))
-        .group_by(papers.c.primary_category)
-        .order_by(papers.c.primary_category)
-        .limit(limit)
-    )
-    return list(conn.execute(q).scalars())
+@dataclass(frozen=True)
+class DailyQuery:
+    start: date | None = None  # inclusive; start and end None: every day
+    end: date | None = None  # inclusive
+    submitter: str | None = None
+    sort: str = "publishedAt"  # or "trending"
+    page: int = 0
+    limit: int = 50
 
 
-def submissions_on(conn: Connection, user_id: int, day: date) -> int:
-    q = select(func.count()).select_from(entries).where(
-        entries.c.submitted_by_user == user_id, entries.c.day == day
-    )
-    return conn.execute(q).scalar_one()
+def daily(engine: Engine, q: DailyQuery, now: datetime | None = None) -> list[Card]:
+    """One page of a period's daily papers: newest day first and most upvoted first
+    within a day (`publishedAt`), or by trending score.  A paper listed on several
+    days of the period appears once.  Without a period: the newest days, or what is
+    trending now."""
+    wanted = (q.page + 1) * q.limit
+    if q.start is None and q.sort == "trending":
+        cards = trending_cards(engine, wanted)  # what is trending now, as on the trending page
+        if q.submitter:
+            cards = [c for c in cards if c.submitter == q.submitter]
+        return cards[q.page * q.limit : wanted]
+    with engine.connect() as conn:
+        if q.start is not None and q.end is not None:
+            cards = _period(conn, q, q.start, q.end, now)
+        else:
+            cards = _recent_days(conn, q, wanted, now)
+    return cards[q.page * q.limit : wanted]
 
 
-def entry(conn: Connection, entry_id: int):
-    return conn.execute(select(entries).where(entries.c.id == entry_id)).first()
+def _period(conn: Connection, q: DailyQuery, first: date, last: date, now: datetime | None) -> list[Card]:
+    sort = "trending" if q.sort == "trending" else "upvotes"
+    cards = daily_cards(conn, first, last, sort=sort, now=now)
+    if q.submitter:
+        cards = [c for c in cards if c.submitter == q.submitter]
+    if q.sort != "trending":  # stable: upvote order is kept within a day
+        cards.sort(key=lambda c: c.day or date.min, reverse=True)
+    return cards
+
+
+def _recent_days(conn: Connection, q: DailyQuery, wanted: int, now: datetime | None) -> list[Card]:
+    """Enough of the newest days (with the submitter's entries) to fill the requested page."""
+    days = daily_entries.entry_counts_by_day(conn, q.submitter)  # newest first
+    total, first = 0, None
+    for day, count in days:  # counts over-estimate (a paper on two days is listed once): safe
+        total, first = total + count, day
+        if total >= wanted:
+            break
+    return _period(conn, q, first, days[0][0], now) if first else []

@@ -34,7 +34,9 @@ from paperfeed.digest.subscriptions import (
     TokenError,
     TokenExpired,
 )
+from paperfeed.siteurl import site_url
 from paperfeed.web import accounts, security
+from paperfeed.web.templating import render as render_page
 
 router = APIRouter()
 log = logging.getLogger("paperfeed.web")
@@ -42,20 +44,9 @@ PAGES = Path(render.TEMPLATES) / "pages"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-@lru_cache(maxsize=1)
-def _templates():
-    """The site's templates (base.html, filters, context) plus the digest's pages."""
-    from fastapi.templating import Jinja2Templates
-    from jinja2 import ChoiceLoader, FileSystemLoader
-
-    from paperfeed.web.app import site_context, templates
-
-    env = templates.env.overlay(loader=ChoiceLoader([FileSystemLoader(str(PAGES)), templates.env.loader]))
-    return Jinja2Templates(env=env, context_processors=[site_context])
-
-
 def _page(request: Request, name: str, context: dict, status: int = 200) -> Response:
-    response = _templates().TemplateResponse(request, name, context, status_code=status)
+    # the digest's pages first, the site's templates (base.html, filters, context) for the rest
+    response = render_page(request, name, context, status, pages=PAGES)
     response.headers["Cache-Control"] = "no-store"  # pages carry tokens and preferences
     response.headers["Referrer-Policy"] = "no-referrer"  # keep the token out of Referer headers
     return response
@@ -106,7 +97,7 @@ def subscribe(
         result = subscriptions.subscribe(engine, email[:400])
     except SubscriptionError as e:
         return _page(request, "message.html", {"title": "Check the address", "lines": [str(e)], "resubscribe": True}, 400)
-    base = render.site_url(str(request.base_url))
+    base = site_url(str(request.base_url))
     if result.send_confirmation or result.send_reminder:
         mail = render.confirmation_message(result.subscriber_id, result.email, base, reminder=result.send_reminder)
         background.add_task(_send, mail, "confirmation")
@@ -116,7 +107,7 @@ def subscribe(
 @router.get("/subscribe/confirm")
 def confirm(request: Request, token: str = "") -> Response:
     row = subscriptions.confirm(_engine(request), token)
-    urls = render.links(render.site_url(str(request.base_url)), row.id, row.email)
+    urls = render.links(site_url(str(request.base_url)), row.id, row.email)
     lines = [f"{row.email} will get the paperfeed digest: trending papers, plus new matches for your saved searches."]
     return _page(request, "message.html", {"title": "You are subscribed", "lines": lines, "manage_url": urls["manage_url"]})
 
@@ -128,7 +119,7 @@ def _unsubscribe_row(request: Request, token: str):
 @router.get("/unsubscribe")
 def unsubscribe_page(request: Request, token: str = "") -> Response:
     row = _unsubscribe_row(request, token)
-    urls = render.links(render.site_url(str(request.base_url)), row.id, row.email)
+    urls = render.links(site_url(str(request.base_url)), row.id, row.email)
     return _page(request, "unsubscribe.html", {
         "email": row.email, "token": token, "done": row.status == "unsubscribed", "manage_url": urls["manage_url"],
     })
@@ -147,7 +138,7 @@ def _manage_row(request: Request, token: str):
 
 
 def _preferences_page(request: Request, row, token: str, prefs: dict, status: int = 200, **extra) -> Response:
-    urls = render.links(render.site_url(str(request.base_url)), row.id, row.email)
+    urls = render.links(site_url(str(request.base_url)), row.id, row.email)
     return _page(request, "preferences.html", {
         "email": row.email, "status": row.status, "token": token, "prefs": prefs,
         "weekdays": WEEKDAYS, "zones": _zones(), "max_searches": MAX_SEARCHES, "max_papers": MAX_PAPERS,
@@ -200,7 +191,7 @@ def preview(request: Request, token: str = "") -> Response:
     from paperfeed.digest import outbox
 
     row = _manage_row(request, token)
-    base = render.site_url(str(request.base_url))
+    base = site_url(str(request.base_url))
     digest, composer = outbox.preview(_engine(request), row)
     ctx = render.context(digest, composer.papers, row.frequency, base)
     return _page(request, "preview.html", {

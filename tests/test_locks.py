@@ -1,4 +1,4 @@
-"""Job locks: one copy of a job at a time across processes, released when the holder dies.
+"""Locks (`paperfeed.locks`): one copy of a job at a time across processes, released when the holder dies.
 
 Runs on SQLite (a flock in the data directory) and on PostgreSQL (an advisory
 lock) through the `db_url` fixture; the second copies are real processes.
@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from paperfeed import db
-from paperfeed.jobs import EXIT_LOCKED, JobLocked, job_lock, lock_key
+from paperfeed.locks import EXIT_LOCKED, JobLocked, file_lock, job_lock, lock_key
 from tests.replay import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = str(FIXTURES / "oai-pmh" / "GetRecordResponse.xml")  # one paper
 HOLDER = """
 import sys, time
-from paperfeed.jobs import job_lock
+from paperfeed.locks import job_lock
 with job_lock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(120)
@@ -112,7 +112,7 @@ def test_lock_is_released_when_the_job_fails(engine):
 
 
 def test_lock_key_is_the_same_in_every_process():
-    code = "from paperfeed.jobs import lock_key; print(lock_key('ingest'))"
+    code = "from paperfeed.locks import lock_key; print(lock_key('ingest'))"
     env = {**os.environ, "PYTHONHASHSEED": "123"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env).stdout
     assert int(out) == lock_key("ingest") != lock_key("index")
@@ -124,6 +124,38 @@ def test_bad_names_are_refused(engine):
         with job_lock("../etc/passwd", engine):
             pass
 
+
+
+def test_digest_send_takes_the_same_kind_of_lock(holder):
+    """`digest send` holds the "digest" job lock: another process holding it makes the send skip."""
+    holder("digest")
+    done = paperfeed("digest", "send")
+    assert done.returncode == EXIT_LOCKED, done.stderr
+    assert "digest send: another run holds the lock; nothing done" in done.stderr
+
+
+def test_file_lock_is_exclusive_says_who_holds_it_and_is_released(tmp_path):
+    path = tmp_path / "lock"
+    with file_lock(path, "index"):
+        with pytest.raises(JobLocked, match="another `paperfeed index` is running") as caught:
+            file_lock(path, "index")
+        assert f"pid {os.getpid()}" in caught.value.holder
+    lock = file_lock(path, "index")
+    lock.close()
+    lock.close()  # closing twice is harmless
+    with file_lock(path, "index"):
+        pass
+
+
+def test_index_update_refuses_while_its_directory_is_locked(engine, tmp_path):
+    pytest.importorskip("tantivy")
+    from paperfeed.search.indexer import IndexBusy, update
+
+    root = tmp_path / "index"
+    root.mkdir()
+    with file_lock(root / "lock", "index"):
+        with pytest.raises(IndexBusy, match="another `paperfeed index` is updating"):
+            update(engine, index_dir=root, encoder=object())
 
 def test_processes_starting_together_migrate_once(db_url):
     """Web workers and timers starting at once on a fresh database: one migrates, the rest wait."""

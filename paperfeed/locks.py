@@ -1,11 +1,17 @@
 """
-Job locks: two copies of the same job never run at once, on one machine or on
-several sharing the database.  `paperfeed ingest` takes the "ingest" lock (every
-form of it: files, URLs and the daily arXiv harvest), and so do `paperfeed
-restore` and `paperfeed migrate-db`, so a timer's ingest cannot write into a
-database being replaced or copied.
+Locks that keep two copies of a job from running at once, on one machine or on
+several sharing the database, and the one exit status a command gives when it
+finds its lock taken.
 
-On PostgreSQL the lock is a session-level advisory lock
+- `job_lock(name)`: jobs that write the database.  `paperfeed ingest` takes the
+  "ingest" lock (every form of it: files, URLs and the daily arXiv harvest), and
+  so do `paperfeed restore` and `paperfeed migrate-db`, so a timer's ingest
+  cannot write into a database being replaced or copied; `paperfeed digest send`
+  (and the scheduler inside `paperfeed serve`) take the "digest" lock.
+- `file_lock(path)`: state that lives in files on one machine, such as the
+  search index directory that `paperfeed index` writes.
+
+On PostgreSQL a job lock is a session-level advisory lock
 (`pg_try_advisory_lock`) taken on a connection held for the job's whole life;
 every host that shares the database sees it.  On SQLite, whose database file
 lives on one machine, it is an exclusive `flock` on `<data_dir>/locks/<name>.lock`.
@@ -14,9 +20,6 @@ the file or the socket and the lock is gone, so a crash never leaves a stale
 lock behind.  A second copy does not wait: it raises `JobLocked`, and the
 command exits with `EXIT_LOCKED` (75, EX_TEMPFAIL from sysexits.h: "try again
 later"), which timers should treat as "skipped", not as a failure.
-
-`paperfeed digest send` has an equivalent lock of its own
-(`paperfeed.digest.outbox.send_lock`, same mechanisms, same exit status 75).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import re
 import socket
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from sqlalchemy import Engine, text
 
@@ -37,8 +41,7 @@ from paperfeed import db, settings
 
 EXIT_LOCKED = 75  # sysexits EX_TEMPFAIL: another copy is running; try again later
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-log = logging.getLogger("paperfeed.jobs")
-
+log = logging.getLogger("paperfeed.locks")
 
 class JobLocked(Exception):
     """Another copy of the job holds its lock."""
@@ -66,18 +69,35 @@ def job_lock(name: str, engine: Engine | None = None) -> Iterator[None]:
         raise ValueError(f"bad job name {name!r}")
     engine = engine or db.connect()
     if db.is_sqlite(engine):
-        with _file_lock(name):
+        folder = settings.data_dir() / "locks"
+        folder.mkdir(exist_ok=True)
+        with file_lock(folder / f"{name}.lock", name):
             yield
     else:
         with _advisory_lock(name, engine):
             yield
 
 
-@contextlib.contextmanager
-def _file_lock(name: str) -> Iterator[None]:
-    locks = settings.data_dir() / "locks"
-    locks.mkdir(exist_ok=True)
-    path = locks / f"{name}.lock"
+class FileLock:
+    """An exclusive `flock` held on an open file until `close()` or the end of a `with` block."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = -1
+
+    def __enter__(self) -> FileLock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def file_lock(path: Path, name: str) -> FileLock:
+    """Take the exclusive `flock` on `path` (created if missing) at once, or raise `JobLocked(name)`."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -87,9 +107,10 @@ def _file_lock(name: str) -> Iterator[None]:
         # who holds it, for the message the next copy prints (the lock is the flock, not this)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the flock
+    except BaseException:
+        os.close(fd)
+        raise
+    return FileLock(fd)
 
 
 def _holder(fd: int) -> str:
