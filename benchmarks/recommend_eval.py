@@ -11,7 +11,7 @@ topic, then over topics, with a 95% bootstrap interval over topics.
 Every model runs in this one run on the same vectors: centroid cosine,
 max-similarity, logistic regression on embeddings, arxiv-sanity-lite's tf-idf
 + LinearSVC exactly as its compute.py/serve.py (C=0.01), the existing
-similar-papers function (`paperfeed.search.similar`, one-paper table only) and
+similar-papers function (`paperfeed.search.similar`, in `search/neighbours.py`; one-paper table only) and
 the default (embedding + tf-idf pair similarity, `paperfeed.recommend.fit`).
 Parameters are chosen by 5-fold cross-validation over topics (on Recall@10,
 then nDCG@10) and the held-out folds are reported.  Vectors come from the
@@ -175,13 +175,10 @@ class _Generation:
 
 
 def similar_module():
-    """The similar-papers module (`search/similar.py`; `search/neighbours.py` once search is restructured)."""
-    import importlib
+    """The similar-papers module behind `paperfeed.search.similar`."""
+    from paperfeed.search import neighbours
 
-    try:
-        return importlib.import_module("paperfeed.search.neighbours")
-    except ImportError:
-        return importlib.import_module("paperfeed.search.similar")
+    return neighbours
 
 
 def similar_gen(ids, vecs):
