@@ -55,6 +55,10 @@ def test_visitors_get_a_login_link_and_readers_a_button(site, engine):
     assert {b.name for b in mine.values()} == {"button"}
     assert mine["paper-2610.00001"]["aria-pressed"] == "false"
     assert soup(site.get("/")).select_one('.main-nav a[href="/library"]') is not None
+    _save(site, "2610.00001")
+    assert _buttons(site.get("/"))["paper-2610.00001"]["aria-pressed"] == "true"
+    again = _buttons(client(engine).get("/"))  # a visitor after them: nothing of theirs, cached or not
+    assert {b.name for b in again.values()} == {"a"} and "Saved" not in str(again)
 
 
 def test_save_and_unsave_with_htmx_and_without_javascript(site, engine):
@@ -285,7 +289,7 @@ def test_bad_imports_say_why_and_change_nothing(site, engine, monkeypatch):
 
     r = upload(b"\x89PNG\r\n\x1a\n\x00\x00\x00binary", "picture.png")
     assert r.status_code == 400 and "not a text file" in soup(r).select_one(".error").get_text()
-    r = upload(b"Dear diary, nothing here at all.", "diary.txt")
+    r = upload(b"Dear diary, nothing here at all.", "diary.txt", new_collection="Diary")
     assert r.status_code == 400 and "is this a BibTeX file" in r.text
     from paperfeed.library import importer
 
@@ -300,6 +304,8 @@ def test_bad_imports_say_why_and_change_nothing(site, engine, monkeypatch):
     assert r.status_code == 403
     assert _saved_ids(engine, uid) == {"2610.00001"}
 
+    with engine.connect() as conn:  # the failed imports' new collection was never made
+        assert [c.name for c in collection.list_collections(conn, uid)] == ["Reading list"]
     r = upload((FIXTURES / "duplicates.bib").read_bytes())
     assert r.status_code == 200 and "Duplicate" in r.text
 

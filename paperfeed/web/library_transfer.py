@@ -72,18 +72,18 @@ def import_page(request: Request) -> Response:
     return _import_page(request, user)
 
 
-def _target(request: Request, user, collection: str, new_collection: str) -> coll.CollectionInfo | None:
-    """The collection the import fills: a new one by name, one of the reader's, or the Reading list."""
+def _target_name(request: Request, user, collection: str, new_collection: str) -> str:
+    """The name of the collection the import fills: a new one (made by the import itself, so a
+    file that cannot be read leaves nothing behind), one of the reader's, or the Reading list."""
+    if new_collection.strip():
+        return coll.check_name(new_collection)
     with request.app.state.engine.begin() as conn:
-        if new_collection.strip():
-            found = coll.find_by_name(conn, user.id, new_collection)
-            return found or coll.create_collection(conn, user.id, new_collection)
         if collection.strip():
             try:
-                return coll.get_collection(conn, user.id, int(collection))
+                return coll.get_collection(conn, user.id, int(collection)).name
             except (ValueError, NotFound):
                 raise FriendlyError(404, "You have no such collection.") from None
-        return coll.default_collection(conn, user.id)
+        return coll.default_collection(conn, user.id).name
 
 
 @router.post(IMPORT)
@@ -106,10 +106,10 @@ def import_upload(
     if not has_file and not pasted:
         return _import_page(request, user, error="Choose a file, or paste arXiv ids or links.", status=400)
     try:
-        target = _target(request, user, collection, new_collection)
+        name = _target_name(request, user, collection, new_collection)
     except LibraryError as e:
-        return _import_page(request, user, error=f"The collection could not be made: {e}.", status=400)
-    options = {"collection": target.name, "fetch_limit": FETCH_LIMIT, "timeout": FETCH_TIMEOUT,
+        return _import_page(request, user, error=f"That collection name cannot be used: {e}.", status=400)
+    options = {"collection": name, "fetch_limit": FETCH_LIMIT, "timeout": FETCH_TIMEOUT,
                "max_bytes": importer.MAX_BYTES}
     engine = request.app.state.engine
     if has_file:
@@ -124,6 +124,8 @@ def import_upload(
         message = f"Nothing was imported from {source}: {report.error}."
         return _import_page(request, user, error=message, status=413 if report.error.startswith("the file is") else 400,
                             paste_text="" if has_file else ids[:200_000])
+    with engine.connect() as conn:
+        target = coll.find_by_name(conn, user.id, name)
     return _import_page(request, user, report=report, target=target)
 
 
