@@ -24,6 +24,7 @@ from typing import Literal
 from sqlalchemy import Connection, Engine, exists, func, literal, select
 
 from paperfeed import trending
+from paperfeed.library.saved import saved_state
 from paperfeed.models import DailyEntry, Paper, User, Vote
 from paperfeed.web import entries as daily_entries
 from paperfeed.web import votes as site_votes
@@ -69,6 +70,7 @@ class Card:
     snippet: str | None = None  # search: highlighted abstract, checked by search_bridge.safe_snippet
     title_html: str | None = None  # search: highlighted title, likewise
     score: float | None = None  # trending or search score
+    saved: bool | None = None  # in the reader's library; None: nobody signed in (or not looked up)
 
 
 def _card(row, **extra) -> Card:
@@ -82,6 +84,17 @@ def _card(row, **extra) -> Card:
         categories=list(row.categories or []),
         **extra,
     )
+
+
+def mark_saved(conn: Connection, cards: Iterable[Card], user_id: int | None) -> None:
+    """Set `saved` on a page of cards for the signed-in reader, in one look-up for the page
+    (not one per card); for a visitor they stay None and show a "Save" link to log in."""
+    cards = list(cards)
+    if user_id is None or not cards:
+        return
+    state = saved_state(conn, user_id, [c.arxiv_id for c in cards])
+    for card in cards:
+        card.saved = card.arxiv_id in state
 
 
 def submitted_at(card: Card) -> datetime | None:

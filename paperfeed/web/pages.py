@@ -82,9 +82,12 @@ def daily_page(request: Request, period: Period, sort: str, page: int, notice: s
     pages = min(max((len(listed) + PAGE_SIZE - 1) // PAGE_SIZE, 1), MAX_PAGE)
     if page > pages:
         raise FriendlyError(404, "There are not that many pages.")
+    shown = listed[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    with engine.connect() as conn:
+        cards.mark_saved(conn, shown, user.id if user else None)
     context = {
         "period": period,
-        "cards": listed[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        "cards": shown,
         "count": len(listed),
         "sort": sort,
         "sorts": cards.SORTS,
@@ -149,6 +152,7 @@ def trending_page(request: Request, days: Annotated[int | None, Query(ge=1, le=3
             ranked = trending.trending(conn, until - timedelta(days=days), until, limit=PAGE_SIZE)
             notice = f"Nothing was upvoted in the last {days} days; showing the {days} days up to {latest.isoformat()}."
         shown = cards.paper_cards(conn, [a for a, _ in ranked], user.id if user else None)
+        cards.mark_saved(conn, shown, user.id if user else None)
     scores = dict(ranked)
     for card in shown:
         card.score = scores.get(card.arxiv_id)
@@ -202,6 +206,7 @@ def search_page(
         )
         with engine.connect() as conn:
             shown = cards.paper_cards(conn, [f.arxiv_id for f in results.found], user.id if user else None)
+            cards.mark_saved(conn, shown, user.id if user else None)
         found = {f.arxiv_id: f for f in results.found}
         for card in shown:
             card.snippet = found[card.arxiv_id].snippet
@@ -256,6 +261,8 @@ def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
     similar_ids = search_bridge.similar(engine, canon, limit=6)
     with engine.connect() as conn:
         similar = cards.paper_cards(conn, similar_ids, user.id if user else None)
+        this = cards.Card(paper.arxiv_id, paper.title or paper.arxiv_id, [], "", None, None)
+        cards.mark_saved(conn, [this, *similar], user.id if user else None)  # one look-up for the page
     curator = accounts.has_role(user, "curator")
     context = {
         "paper": paper,
@@ -265,6 +272,7 @@ def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
         "versions": versions_of(paper),
         "bibtex": citation.bibtex(paper),
         "similar": similar,
+        "this_card": this,
         "abs_url": citation.ABS_URL.format(canon),
         "pdf_url": citation.PDF_URL.format(canon),
         "submitted": bool(submitted),
