@@ -31,6 +31,7 @@ _URL = re.compile(
     r"[^\s<>\"'{}\\|^`\[\]]+",
     re.IGNORECASE,
 )
+_BARE_HOSTS = ("github.com/", "gitlab.com/", "huggingface.co/", "hf.co/")
 _TRAILING = ".,;:!?*'\""
 # words that introduce a project page, looked for just before the URL
 _PROJECT_CUE = re.compile(
@@ -60,7 +61,7 @@ def extract(*texts: str | None) -> list[Link]:
     """The code, project and Hugging Face links in `texts`, in order, each once."""
     found: dict[str, Link] = {}
     for text in texts:
-        if not text:
+        if not text or not _may_link(text):
             continue
         for m in _URL.finditer(text):
             url = _trim(m.group(0))
@@ -68,6 +69,14 @@ def extract(*texts: str | None) -> list[Link]:
             if link is not None and link.url not in found:
                 found[link.url] = link
     return list(found.values())
+
+
+def _may_link(text: str) -> bool:
+    """A cheap first look (most abstracts have no URL): substring scans, no regex."""
+    if "://" in text:
+        return True
+    low = text.lower()
+    return any(host in low for host in _BARE_HOSTS)
 
 
 def extract_json(*texts: str | None) -> list[dict] | None:
@@ -106,7 +115,7 @@ def classify(url: str, before: str = "") -> Link | None:
     if host in _HF_HOSTS:
         return _hugging_face(parts)
     if host.endswith(".github.io"):
-        return Link("project", f"https://{host}/" + "/".join(parts))
+        return Link("project", url)
     clause = re.split(r"[.;]\s", before)[-1]  # the cue must be in the same clause
     if _PROJECT_CUE.search(clause):
         return Link("project", f"{scheme.lower()}://{rest}")
