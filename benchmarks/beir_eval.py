@@ -35,7 +35,7 @@ from paperfeed import db  # noqa: E402
 from paperfeed import search as pfsearch  # noqa: E402
 from paperfeed.ingest.records import PaperRecord  # noqa: E402
 from paperfeed.ingest.upsert import write_batch  # noqa: E402
-from paperfeed.search import hybrid, keyword, query, store  # noqa: E402
+from paperfeed.search import hybrid, keyword, pipeline, query, store  # noqa: E402
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 METRICS = ["ndcg@10", "recall@100"]
@@ -116,8 +116,8 @@ def candidates(index_dir, queries: dict[str, str], depth: int):
         kw = keyword.search(gen.keyword, q, depth)
         vec, qvec = (np.empty(0, np.uint64), np.empty(0)), None
         if q.text:
-            qvec = pfsearch.query_vector(gen, q.text)
-            vec = pfsearch._semantic(gen, q, depth, qvec)
+            qvec = pipeline.query_vector(gen, q.text)
+            vec = pipeline._semantic(gen, q, depth, qvec)
         out[qid] = ((kw.keys, kw.scores), vec, qvec)
     return gen, out
 
@@ -136,7 +136,7 @@ def keyed_run(gen, ranked: dict[str, list[int]]) -> dict:
 def fused_run(gen, cands, params: hybrid.Fusion) -> dict:
     ranked = {}
     for qid, (kw, vec, qvec) in cands.items():
-        score = None if qvec is None else pfsearch.vector_scorer(gen, qvec)
+        score = None if qvec is None else pipeline.vector_scorer(gen, qvec)
         ranked[qid] = hybrid.fuse(kw, vec, params, score)[0][:100].tolist()
     return keyed_run(gen, ranked)
 

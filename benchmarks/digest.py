@@ -194,22 +194,17 @@ def build(args, now: datetime) -> None:
 
 
 def measure(args, now: datetime) -> dict:
-    import paperfeed.search as search_pkg
     from paperfeed import db
+    from paperfeed import search as search_pkg
     from paperfeed.digest import outbox, render
     from paperfeed.digest.compose import Composer
-    from paperfeed.search import query, store
 
     engine = db.connect()
     encoder = bench_encoder()
 
     def search_fn(engine_, text, mode, limit, after, before):
         # compose.search_ids, with the benchmark's encoder (its vectors match the index's)
-        q = query.parse(text).with_filters(None, after, before)
-        gen = store.current()
-        _, keys, _ = search_pkg.ranked_keys(gen, q, mode, limit, encoder=encoder)
-        found = gen.arxiv_ids(keys.tolist())
-        return [found[k] for k in keys.tolist() if k in found]
+        return search_pkg.ids(text, mode=mode, limit=limit, after=after, before=before, encoder=encoder)
 
     # warm the index (open files, page cache) outside the timing
     search_fn(engine, "warm up", args.search_mode, 1, None, None)

@@ -65,6 +65,7 @@ def test_served_app_runs_the_scheduler_and_test_apps_do_not(engine, monkeypatch)
 
     from paperfeed.web.app import create_app
 
+    monkeypatch.setenv("PAPERFEED_SITE_URL", "https://papers.example.org")  # no mail (no scheduler) without it
     with TestClient(create_app(engine, scheduler=True)) as client:
         task = client.app.state.digest_scheduler
         assert isinstance(task, asyncio.Task) and not task.done()

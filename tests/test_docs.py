@@ -68,3 +68,14 @@ def test_configuration_reference_is_generated_from_the_registry():
     assert doc.read_text() == settings.reference(), (
         "docs/configuration.md is out of date: paperfeed settings --markdown > docs/configuration.md"
     )
+
+
+def test_the_readme_layout_names_every_package_and_top_level_module():
+    """A newcomer's map: each folder and top-level module of paperfeed/ has its line."""
+    layout = (ROOT / "README.md").read_text().partition("## Layout")[2]
+    package = ROOT / "paperfeed"
+    names = [p.name for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    names += [p.name for p in package.glob("*.py") if p.name != "__init__.py"]
+    names += ["data", "migrations"]
+    missing = [n for n in sorted(set(names)) if n.removesuffix(".py") not in layout]
+    assert not missing, f"README.md's layout section does not mention {missing}"

@@ -113,3 +113,37 @@ def test_document_text_joins_title_and_abstract():
     assert enc.document_text("A title", " An abstract. ") == "A title An abstract."
     assert enc.document_text(None, "Only abstract") == "Only abstract"
     assert enc.document_text("", "Only abstract") == "Only abstract"
+
+
+def test_onnx_tokenizer_gives_the_token_ids_of_transformers(fast):
+    """Serving tokenises with `tokenizers` alone; the ids (hence vectors) must be AutoTokenizer's."""
+    from transformers import AutoTokenizer
+
+    texts = [*ABSTRACTS, "", "Ünïcödé naïve café Ça 中文字符 ∑∫ $\\alpha$", "word " * 1000, " \t\n "]
+    texts = [t.lower() for t in texts] if fast.lower_case else texts
+    reference = AutoTokenizer.from_pretrained(str(fast.model_dir))
+    want = reference(texts, truncation=True, max_length=fast.max_length)["input_ids"]
+    assert fast._tokenize(texts) == want
+    assert max(len(ids) for ids in want) == fast.max_length  # the long text was cut
+    assert fast.pad_id == reference.pad_token_id
+    assert (fast.model_file.parent / "tokenizer.json").is_file()  # saved beside the export
+
+
+def test_query_encoder_is_the_one_the_index_records(fast, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_EMBEDDING_DEVICE", "cpu")
+    assert enc.query_encoder(fast.model_id) is fast
+    # the variant setting unset (the default): the index's variant, whatever the device
+    monkeypatch.setenv("PAPERFEED_EMBEDDING_VARIANT", "")
+    assert enc.query_encoder(fast.model_id) is fast
+    monkeypatch.setenv("PAPERFEED_EMBEDDING_VARIANT", fast.model_id.split("/", 1)[1])
+    assert enc.query_encoder(fast.model_id) is fast
+
+
+def test_query_encoder_refuses_another_configured_model(fast, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_EMBEDDING_MODEL", "some/other-model")
+    with pytest.raises(enc.EncoderMismatch, match="paperfeed index --rebuild"):
+        enc.query_encoder(fast.model_id)
+    monkeypatch.setenv("PAPERFEED_EMBEDDING_MODEL", enc.BUNDLED_MODEL)
+    monkeypatch.setenv("PAPERFEED_EMBEDDING_VARIANT", "onnx/128")
+    with pytest.raises(enc.EncoderMismatch, match="onnx/128"):
+        enc.query_encoder(fast.model_id)

@@ -18,7 +18,8 @@ CONTENT_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
 
 
 @pytest.fixture
-def client(engine, tmp_path):
+def client(engine, tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_SITE_URL", "http://papers.test")  # links come from the setting, not the Host
     corpus.load(engine, tmp_path)
     return TestClient(paperfeed_app(engine), base_url="http://papers.test")
 

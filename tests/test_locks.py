@@ -126,8 +126,9 @@ def test_bad_names_are_refused(engine):
 
 
 
-def test_digest_send_takes_the_same_kind_of_lock(holder):
+def test_digest_send_takes_the_same_kind_of_lock(holder, monkeypatch):
     """`digest send` holds the "digest" job lock: another process holding it makes the send skip."""
+    monkeypatch.setenv("PAPERFEED_SITE_URL", "https://papers.example.org")  # else it refuses before the lock
     holder("digest")
     done = paperfeed("digest", "send")
     assert done.returncode == EXIT_LOCKED, done.stderr
@@ -156,6 +157,21 @@ def test_index_update_refuses_while_its_directory_is_locked(engine, tmp_path):
     with file_lock(root / "lock", "index"):
         with pytest.raises(IndexBusy, match="another `paperfeed index` is updating"):
             update(engine, index_dir=root, encoder=object())
+
+
+def test_a_second_paperfeed_index_exits_75(engine):
+    pytest.importorskip("tantivy")
+    from click.testing import CliRunner
+
+    from paperfeed.cli import cli
+    from paperfeed.search.store import index_root
+
+    root = index_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with file_lock(root / "lock", "index"):
+        result = CliRunner().invoke(cli, ["index"])
+    assert result.exit_code == EXIT_LOCKED, result.output
+    assert "another `paperfeed index` is updating" in result.output
 
 def test_processes_starting_together_migrate_once(db_url):
     """Web workers and timers starting at once on a fresh database: one migrates, the rest wait."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -17,13 +18,13 @@ from paperfeed.search import (
     EncoderMismatch,
     IndexNotBuilt,
     hybrid,
-    ranked_keys,
     search,
     similar,
     store,
     update_index,
 )
 from paperfeed.search.commands import search_command
+from paperfeed.search.pipeline import ranked_keys
 from paperfeed.search.query import parse
 
 PAPERS = [
@@ -175,6 +176,11 @@ def test_nothing_is_served_before_the_first_build(corpus, encoder):
 def test_killed_build_resumes_where_it_stopped(corpus, encoder, data_dir):
     first = update_index(corpus, encoder=encoder, chunk_size=3, max_chunks=2)
     assert not first.complete and first.indexed == 6
+    # the cursor on disk keeps its format, so a build interrupted by another version resumes
+    with sqlite3.connect(data_dir / "index" / "building" / "catalog.sqlite") as conn:
+        saved = json.loads(conn.execute("select state from progress").fetchone()[0])
+    assert set(saved) == {"base", "model_id", "dim", "dtype", "rev", "id", "upto", "done"}
+    assert saved["done"] == 6 and saved["base"] is None and saved["id"] in {p[0] for p in PAPERS}
     with pytest.raises(IndexNotBuilt):  # a half-built index is never served
         search(corpus, "diffusion", mode="keyword")
     second = update_index(corpus, encoder=encoder, chunk_size=3)
@@ -368,7 +374,7 @@ def test_repeated_filters_reuse_their_papers_and_vectors(indexed, encoder):
 
 
 def test_batched_query_embeddings_serve_later_searches(indexed, encoder):
-    import paperfeed.search as search_pkg
+    import paperfeed.search.pipeline as search_pkg
 
     text = "cat:cs.LG  sparse   mixture of experts after:2020"
     search_pkg._vectors.clear()
@@ -384,3 +390,41 @@ def test_batched_query_embeddings_serve_later_searches(indexed, encoder):
             raise AssertionError("the query was embedded again")
 
     assert search(indexed, text, mode="hybrid", encoder=Refuses()).hits
+
+
+SERVE_ONE_QUERY = """
+import json, sys
+from paperfeed import db, search
+from paperfeed.search import pipeline, store
+engine = db.connect()
+page = search.search(engine, "state space models for long sequences", limit=2)
+found = {
+    "search": [h.arxiv_id for h in page.hits],
+    "ids": search.ids("diffusion models", mode="semantic", limit=2),
+    "similar": [h.arxiv_id for h in search.similar(engine, "2312.00752", limit=1)],
+    "vector": pipeline.query_vector(store.current(), "protein folding").tolist(),
+    "loaded": sorted(m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules),
+}
+print(json.dumps(found))
+"""
+
+
+def test_a_fresh_process_searches_without_torch_or_transformers(indexed, encoder, data_dir, db_url):
+    """Serving needs only the ONNX export and its tokenizer, even with the device left on auto."""
+    import os
+    import subprocess
+    import sys
+
+    (data_dir / "models").symlink_to(encoder.model_file.parent.parent)  # the session's export
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data_dir), "PAPERFEED_DATABASE_URL": db_url,
+           "PAPERFEED_EMBEDDING_DEVICE": "auto", "PAPERFEED_EMBEDDING_VARIANT": ""}
+    done = subprocess.run([sys.executable, "-c", SERVE_ONE_QUERY], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["loaded"] == []
+    assert set(found["search"]) == {"2312.00752", "2111.00396"}
+    assert set(found["ids"]) <= {"2105.05233", "2006.11239"} and found["ids"]
+    assert found["similar"] == ["2111.00396"]
+    # the same vector as the encoder that built the index gives
+    assert np.allclose(found["vector"], encoder.encode_query("protein folding"), atol=1e-6)

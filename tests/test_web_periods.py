@@ -96,3 +96,35 @@ def test_parsing_and_messages():
     for text in ("2026-W05-1", "٢٠٢٦-١٠-٠١", "20261001"):  # ISO week dates, non-ASCII digits
         with pytest.raises(periods.PeriodError):
             periods.parse_day(text)
+
+
+def test_the_schema_patterns_accept_exactly_what_the_parsers_accept():
+    # the OpenAPI schema's patterns: a fuzzer trusts them both ways (issue #12), read by
+    # Python (which generates) and by the JSON Schema validator schemathesis checks with
+    import re
+
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    cases = [
+        (periods.DAY_PATTERN, periods.parse_day, "2026-10-03",
+         [f"{{y:04d}}-{m:02d}-{d:02d}" for m in range(14) for d in range(33)]),
+        (periods.WEEK_PATTERN, periods.parse_week, "2026-W40", [f"{{y:04d}}-W{w:02d}" for w in range(55)]),
+        (periods.MONTH_PATTERN, periods.parse_month, "2026-10", [f"{{y:04d}}-{m:02d}" for m in range(14)]),
+    ]
+    years = [0, 1000, *range(periods.FIRST_YEAR - 2, periods.LAST_YEAR + 3), 9999]
+    for pattern, parse, valid, forms in cases:
+        compiled = re.compile(pattern)
+        validator = jsonschema_rs.validator_for({"type": "string", "pattern": pattern})
+        for year in years:
+            for form in forms:
+                text = form.format(y=year)
+                try:
+                    parse(text)
+                    accepted = True
+                except periods.PeriodError:
+                    accepted = False
+                assert bool(compiled.search(text)) == accepted == validator.is_valid(text), text
+        assert validator.is_valid(valid) and not validator.is_valid(valid + "\n")  # "$" is ECMA's there: the end of the text
+        with pytest.raises(periods.PeriodError):
+            parse(valid + "\n")  # and the parsers agree (Python's "$" let a final newline in)
+    assert periods.or_empty(periods.MONTH_PATTERN) == f"^(?:{periods.MONTH_PATTERN[1:-1]})?$"
+    assert re.search(periods.or_empty(periods.MONTH_PATTERN), "")

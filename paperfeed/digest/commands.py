@@ -2,7 +2,10 @@
 The `paperfeed subscribe` and `paperfeed digest ...` commands (for operators
 and cron/systemd timers).  Exit statuses of `digest send`: 0 everything due
 was sent (or nothing was due), 1 some digests failed or wait for a retry,
-75 another run holds the lock (try again later).
+75 another run holds the lock (try again later), 78 (EX_CONFIG) no address
+for the mails' links: `PAPERFEED_SITE_URL` is not set (a command has no
+listen address to fall back on, see `paperfeed.siteurl`).  `paperfeed
+subscribe` refuses the same way when it would send a confirmation.
 """
 
 from __future__ import annotations
@@ -11,6 +14,19 @@ import sys
 from datetime import date, datetime
 
 import click
+
+EXIT_NO_SITE_URL = 78  # sysexits EX_CONFIG: fix the configuration, then run again
+
+
+def _mail_base() -> str:
+    """The base of e-mailed links, or exit with one line saying why there is none."""
+    from paperfeed import siteurl
+
+    try:
+        return siteurl.mail_site_url()
+    except siteurl.SiteUrlUnknown as e:
+        click.echo(f"refused: {e}", err=True)
+        sys.exit(EXIT_NO_SITE_URL)
 
 
 def _date(ctx, param, value: str | None) -> date | None:
@@ -42,6 +58,7 @@ def subscribe(email, confirmed, searches, categories, weekly, hour, tz, papers) 
     from paperfeed.digest import render, subscriptions
     from paperfeed.digest.mail import Mailer, PermanentFailure, ServerRefused, TemporaryFailure
 
+    base = None if confirmed else _mail_base()  # before anything is stored: a refusal changes nothing
     engine = db.connect()
     prefs = {
         "frequency": "weekly" if weekly else "daily", "hour": hour, "timezone": tz,
@@ -54,7 +71,7 @@ def subscribe(email, confirmed, searches, categories, weekly, hour, tz, papers) 
     if result.send_confirmation:
         mailer = Mailer()
         try:
-            mailer.send(render.confirmation_message(result.subscriber_id, result.email, render.site_url()))
+            mailer.send(render.confirmation_message(result.subscriber_id, result.email, base or _mail_base()))
         except (TemporaryFailure, PermanentFailure, ServerRefused) as e:
             click.echo(f"{result.email}: pending, but the confirmation email could not be sent: {e}", err=True)
             sys.exit(1)
@@ -85,7 +102,8 @@ def send(on_date: date | None, dry_run: bool, search_mode: str) -> None:
     --date sends the period containing that day to everyone, whatever the hour.
     Safe to run again at any time: a digest already sent is never sent twice,
     and a run that was killed is finished by the next one.  Exit status: 0 done,
-    1 some digests failed or wait for a retry, 75 another run is sending.
+    1 some digests failed or wait for a retry, 75 another run is sending,
+    78 PAPERFEED_SITE_URL is not set (the links in the mails need it).
 
     Example: paperfeed digest send --date 2026-11-22
     """
@@ -96,6 +114,7 @@ def send(on_date: date | None, dry_run: bool, search_mode: str) -> None:
     if dry_run:
         _dry_run(engine, on_date, search_mode)
         return
+    _mail_base()  # refuse before taking the lock, in one line
     try:
         report = outbox.run(engine, on_date=on_date, search_mode=search_mode)
     except locks.JobLocked:
@@ -131,7 +150,7 @@ def preview(email: str, html: bool, search_mode: str) -> None:
 
     Example: paperfeed digest preview ada@example.org
     """
-    from paperfeed import db
+    from paperfeed import db, siteurl
     from paperfeed.digest import outbox, render, subscriptions
 
     engine = db.connect()
@@ -142,6 +161,6 @@ def preview(email: str, html: bool, search_mode: str) -> None:
     if digest_.empty:
         click.echo("(nothing new: no digest would be sent)")
         return
-    msg = render.digest_message(digest_, composer.papers, row.frequency, render.site_url(), datetime.now().astimezone())
+    msg = render.digest_message(digest_, composer.papers, row.frequency, siteurl.site_url(), datetime.now().astimezone())
     part = msg.get_body(("html",) if html else ("plain",))
     click.echo(part.get_content())

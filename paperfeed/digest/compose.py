@@ -116,16 +116,11 @@ def search_window(start: datetime, clock: datetime) -> tuple[date, date]:
 
 
 def search_ids(engine, text: str, mode: str, limit: int, after: date, before: date) -> list[str]:
-    """arXiv ids of the best matches, best first: `paperfeed.search`'s pipeline without
-    reading and highlighting each hit (a tenth of the time; the digest reads papers in bulk)."""
+    """arXiv ids of the best matches, best first: `paperfeed.search.ids`, the pipeline
+    without reading and highlighting each hit (a tenth of the time; the digest reads papers in bulk)."""
     from paperfeed import search
-    from paperfeed.search import query, store
 
-    q = query.parse(text).with_filters(None, after, before)
-    gen = store.current()
-    _, keys, _ = search.ranked_keys(gen, q, mode, limit)
-    found = gen.arxiv_ids(keys.tolist())
-    return [found[k] for k in keys.tolist() if k in found]
+    return search.ids(text, mode=mode, limit=limit, after=after, before=before)
 
 
 def _encode_queries(texts: list[str]) -> None:

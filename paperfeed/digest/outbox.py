@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
-from paperfeed import locks, settings
+from paperfeed import locks, settings, siteurl
 from paperfeed.digest import render
 from paperfeed.digest.compose import Composer, Digest
 from paperfeed.digest.mail import Mailer, PermanentFailure, ServerRefused, TemporaryFailure
@@ -244,10 +244,11 @@ def run(
 ) -> Report:
     """Send every digest that is due (and whatever an earlier run left queued).
 
-    Raises `locks.JobLocked` when another run is sending.
+    Raises `locks.JobLocked` when another run is sending, and
+    `siteurl.SiteUrlUnknown` when no address for the mails' links is known.
     """
     now = now or utcnow()
-    base = render.site_url()
+    base = siteurl.mail_site_url()
     report = Report()
     with send_lock(engine):
         purge_unconfirmed(engine, now)

@@ -23,7 +23,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from paperfeed import settings
 from paperfeed.digest.compose import Digest, PaperInfo
 from paperfeed.digest.subscriptions import make_token, utcnow
-from paperfeed.siteurl import site_url  # noqa: F401  (callers use render.site_url; the rule is shared with the web)
 
 TEMPLATES = Path(__file__).parent / "templates"
 

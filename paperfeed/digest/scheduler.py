@@ -3,7 +3,8 @@ The digest scheduler embedded in `paperfeed serve`: every few minutes it runs
 the same send job as `paperfeed digest send`, in a worker thread, while the app
 serves.  The send job's lock makes several workers, or a cron job at the same
 time, harmless.  Who is due is decided by `paperfeed.digest.schedule`; this
-module only keeps the loop going.
+module only keeps the loop going.  It does not start when e-mail is refused
+(`paperfeed.siteurl.mail_site_url`: no `site_url` on a non-loopback server).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from paperfeed import settings
+from paperfeed import settings, siteurl
 from paperfeed.digest import outbox
 
 log = logging.getLogger("paperfeed.digest")
@@ -43,6 +44,11 @@ def start_scheduler(app) -> asyncio.Task | None:
     cancel the returned task on shutdown.
     """
     if not enabled():
+        return None
+    refusal = siteurl.mail_refusal()
+    if refusal:
+        # `paperfeed serve` has said why at start-up; a server started some other way says it here
+        log.log(logging.DEBUG if siteurl.listen_url() else logging.WARNING, "digest scheduler off: %s", refusal)
         return None
     task = asyncio.get_running_loop().create_task(run_forever(app.state.engine))
     app.state.digest_scheduler = task

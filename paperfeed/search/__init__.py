@@ -5,8 +5,9 @@ Search: what the web pages, API, feeds and digest call to find papers.
 
     page = search.search(engine, 'state space models "selective scan" cat:cs.LG after:2023')
     page.total, [(h.arxiv_id, h.score, h.title_html) for h in page.hits]
-    search.similar(engine, "2312.00752", limit=5)       # -> list[Hit]
-    search.update_index(engine)                           # what `paperfeed index` runs
+    search.ids('state space models', after=date(2024, 1, 1))  # -> list[str], best first
+    search.similar(engine, "2312.00752", limit=5)           # -> list[Hit]
+    search.update_index(engine)                               # what `paperfeed index` runs
 
 `search(db, query, mode="hybrid", limit=10, offset=0, category=None, after=None,
 before=None)` takes an Engine, Connection or Session (used only to read the
@@ -26,31 +27,37 @@ never raises on it) and returns a `SearchPage`:
   and `abstract_html`: HTML-escaped text with `<mark>` around matched words
   (the abstract as a ~300-character snippet).
 
+`ids(query, mode=..., limit=..., after=..., before=...)` ranks the same way but
+returns only arXiv ids (no papers read, nothing highlighted): the digest's
+saved searches.  `encode_queries(texts)` embeds many queries at once for the
+searches that follow.
+
 Errors: `IndexNotBuilt` before the first `paperfeed index`; `EncoderMismatch`
 when the configured embedding model is not the one the index was built with
-(semantic and hybrid modes; run `paperfeed index --rebuild`).
+(semantic and hybrid modes; run `paperfeed index --rebuild`); `IndexBusy` when
+another `paperfeed index` runs.
+
+This module only names the API: the engine (numpy, tantivy, usearch, ONNX
+Runtime) loads on first use of a function, so importing `paperfeed.search` is
+free and works without the `search` extra; there, using a function raises
+`ModuleNotFoundError` (an `ImportError`; `errors.missing_extra` words it).
+The work is done in `pipeline` (query → hits → page), `indexer` (`paperfeed
+index`), `store` (the index on disk), `keyword`, `vectors`, `hybrid`,
+`neighbours` and `encoder`.
 """
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime
-from pathlib import Path
+import importlib
+from typing import TYPE_CHECKING
 
-import numpy as np
-from sqlalchemy import Connection, Engine, select
-from sqlalchemy.orm import Session
+from paperfeed.search.errors import EncoderMismatch, IndexBusy, IndexNotBuilt
+from paperfeed.search.results import MODES, Hit, SearchPage
 
-from paperfeed.models import Paper
-from paperfeed.search import hybrid, keyword, query, store, vectors
-from paperfeed.search import similar as _similar
-from paperfeed.search.indexer import IndexBusy, IndexReport
-from paperfeed.search.indexer import update as update_index
-from paperfeed.search.store import IndexNotBuilt
-from paperfeed.search.vectors import EncoderMismatch
+if TYPE_CHECKING:  # for readers and type checkers; at run time __getattr__ loads them
+    from paperfeed.search.indexer import IndexReport
+    from paperfeed.search.indexer import update as update_index
+    from paperfeed.search.pipeline import encode_queries, ids, search, similar
 
 __all__ = [
     "EncoderMismatch",
@@ -60,214 +67,32 @@ __all__ = [
     "IndexReport",
     "MODES",
     "SearchPage",
+    "encode_queries",
+    "ids",
     "search",
     "similar",
     "update_index",
 ]
 
-MODES = ("hybrid", "keyword", "semantic")
-MAX_LIMIT = 1_000
-_QUERY_CACHE = 4_096  # query embeddings: paging, repeated and digest queries skip the encoder
+# public name -> (module, attribute), imported on first access
+_LAZY = {
+    "search": ("pipeline", "search"),
+    "similar": ("pipeline", "similar"),
+    "ids": ("pipeline", "ids"),
+    "encode_queries": ("pipeline", "encode_queries"),
+    "update_index": ("indexer", "update"),
+    "IndexReport": ("indexer", "IndexReport"),
+}
 
 
-@dataclass
-class Hit:
-    arxiv_id: str
-    score: float
-    title: str
-    abstract: str
-    authors: list[str]
-    categories: list[str]
-    primary_category: str | None
-    published: datetime | None
-    title_html: str  # escaped, <mark>ed
-    abstract_html: str  # escaped, <mark>ed snippet
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
 
 
-@dataclass
-class SearchPage:
-    query: str
-    mode: str
-    total: int
-    offset: int
-    limit: int
-    hits: list[Hit] = field(default_factory=list)
-
-
-_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-_vectors_lock = threading.Lock()
-
-
-def _encoder(encoder):
-    if encoder is None:
-        from paperfeed.search.encoder import get_encoder
-
-        return get_encoder()
-    return encoder
-
-
-def _remember(model_id: str, texts: list[str], vecs) -> None:
-    with _vectors_lock:
-        for text, vec in zip(texts, vecs, strict=True):
-            _vectors[(model_id, text)] = vec
-        while len(_vectors) > _QUERY_CACHE:
-            _vectors.popitem(last=False)
-
-
-def _query_vector(encoder, text: str) -> np.ndarray:
-    key = (encoder.model_id, text)
-    with _vectors_lock:
-        if key in _vectors:
-            _vectors.move_to_end(key)
-            return _vectors[key]
-    vec = np.asarray(encoder.encode_query(text), np.float32)
-    _remember(encoder.model_id, [text], [vec])
-    return vec
-
-
-def encode_queries(texts: list[str], encoder=None) -> None:
-    """Embed these queries in batches and keep them for the searches that follow.
-
-    A digest run searches thousands of saved queries: batched, the encoder takes
-    a fraction of the time it takes one query at a time.
-    """
-    encoder = _encoder(encoder)
-    with _vectors_lock:
-        todo = [t for t in dict.fromkeys(query.parse(t).text for t in texts)
-                if t and (encoder.model_id, t) not in _vectors]
-    for start in range(0, len(todo), _QUERY_CACHE // 4):
-        part = todo[start : start + _QUERY_CACHE // 4]
-        _remember(encoder.model_id, part, encoder.encode_queries(part))
-
-
-def _semantic(gen: store.Generation, q: query.ParsedQuery, depth: int, vec: np.ndarray):
-    if not (q.excluded or q.excluded_authors):
-        return vectors.search(gen.vectors, vec, depth, gen.allowed(q), gen.matrix)
-    # exclusions are checked on twice the candidates, then cut back to `depth`
-    keys, sims = vectors.search(gen.vectors, vec, 2 * depth, gen.allowed(q), gen.matrix)
-    keep = ~gen.rejected(q, keys)
-    return keys[keep][:depth], sims[keep][:depth]
-
-
-def vector_scorer(gen: store.Generation, vec: np.ndarray):
-    """`keys -> cosines with vec`, which fusion uses for keyword hits the vector list
-    lacks; None for an index without a vector matrix."""
-    matrix = gen.matrix
-    return None if matrix is None else functools.partial(vectors.similarities, matrix, vec)
-
-
-def query_vector(gen: store.Generation, text: str, encoder=None) -> np.ndarray:
-    """The query's unit vector from the encoder that built `gen` (refused if another)."""
-    encoder = _encoder(encoder)
-    vectors.check_model(gen.meta.model_id, encoder.model_id)
-    return _query_vector(encoder, text)
-
-
-def ranked_keys(
-    gen: store.Generation,
-    q: query.ParsedQuery,
-    mode: str,
-    limit: int,
-    offset: int = 0,
-    encoder=None,
-    fusion: hybrid.Fusion = hybrid.DEFAULT,
-) -> tuple[int, np.ndarray, np.ndarray]:
-    """(total, keys, scores) of one page, before the papers are read: the search pipeline."""
-    if mode == "keyword" or not q.text:  # no words: filters only, newest first
-        hits = keyword.search(gen.keyword, q, limit, offset, count=True)
-        return hits.total, hits.keys, hits.scores
-    vec = query_vector(gen, q.text, encoder)
-    if mode == "semantic":  # the graph search visits ~EXPANSION_SEARCH nodes anyway
-        keys, scores = _semantic(gen, q, max(offset + limit, vectors.EXPANSION_SEARCH), vec)
-        return len(keys), keys[offset : offset + limit], scores[offset : offset + limit]
-    depth = max(fusion.depth, offset + limit)
-    kw = keyword.search(gen.keyword, q, depth)
-    keys, scores = hybrid.fuse(
-        (kw.keys, kw.scores), _semantic(gen, q, depth, vec), replace(fusion, depth=depth), vector_scorer(gen, vec)
-    )
-    return len(keys), keys[offset : offset + limit], scores[offset : offset + limit]
-
-
-_COLUMNS = (Paper.arxiv_id, Paper.title, Paper.abstract, Paper.authors, Paper.categories,
-            Paper.primary_category, Paper.published)
-
-
-def _papers(db, ids: list[str]) -> dict:
-    """The shown fields of these papers, by id (plain rows: ORM objects cost ~3 ms a page)."""
-    stmt = select(*_COLUMNS).where(Paper.arxiv_id.in_(ids))
-    if isinstance(db, (Session, Connection)):
-        return {r.arxiv_id: r for r in db.execute(stmt)}
-    if db is None:
-        from paperfeed import db as database
-
-        db = database.connect()
-    with db.connect() as conn:
-        return {r.arxiv_id: r for r in conn.execute(stmt)}
-
-
-def _hits(db, gen: store.Generation, q: query.ParsedQuery, keys: np.ndarray, scores: np.ndarray) -> list[Hit]:
-    ids = gen.arxiv_ids(keys.tolist())
-    papers = _papers(db, list(ids.values())) if ids else {}
-    marker = keyword.Highlighter(gen.keyword, q)
-    out = []
-    for key, score in zip(keys.tolist(), scores.tolist(), strict=True):
-        paper = papers.get(ids.get(key, ""))
-        if paper is None:  # deleted from the database since the index was built
-            continue
-        out.append(
-            Hit(
-                arxiv_id=paper.arxiv_id,
-                score=float(score),
-                title=paper.title or "",
-                abstract=paper.abstract or "",
-                authors=list(paper.authors or []),
-                categories=list(paper.categories or []),
-                primary_category=paper.primary_category,
-                published=paper.published,
-                title_html=marker.title(paper.title),
-                abstract_html=marker.abstract(paper.abstract),
-            )
-        )
-    return out
-
-
-def search(
-    db: Engine | Connection | Session | None,
-    text: str,
-    mode: str = "hybrid",
-    limit: int = 10,
-    offset: int = 0,
-    category: str | list[str] | None = None,
-    after: date | None = None,
-    before: date | None = None,
-    *,
-    encoder=None,
-    index_dir: Path | str | None = None,
-) -> SearchPage:
-    """One page of papers for what the user typed; see the module docstring."""
-    if mode not in MODES:
-        raise ValueError(f"unknown search mode {mode!r}: expected one of {', '.join(MODES)}")
-    limit = max(0, min(int(limit), MAX_LIMIT))
-    offset = max(0, int(offset))
-    q = query.parse(text).with_filters(category, after, before)
-    gen = store.current(index_dir)
-    total, keys, scores = ranked_keys(gen, q, mode, limit, offset, encoder)
-    return SearchPage(text, mode, total, offset, limit, _hits(db, gen, q, keys, scores))
-
-
-def similar(
-    db: Engine | Connection | Session | None,
-    arxiv_id: str,
-    limit: int = 10,
-    *,
-    keyword_weight: float = 0.0,
-    index_dir: Path | str | None = None,
-) -> list[Hit]:
-    """Papers most like `arxiv_id` by embedding, never itself; [] if it is not indexed."""
-    gen = store.current(index_dir)
-    title = None
-    if keyword_weight > 0:
-        paper = _papers(db, [arxiv_id]).get(arxiv_id)
-        title = paper.title if paper else None
-    keys, scores = _similar.neighbours(gen, arxiv_id, max(0, min(limit, MAX_LIMIT)), title, keyword_weight)
-    return _hits(db, gen, query.ParsedQuery(), keys, scores)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

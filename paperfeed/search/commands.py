@@ -1,19 +1,37 @@
 """
 The `paperfeed index` and `paperfeed search` commands (registered in paperfeed/cli.py).
 
-Heavy imports (tantivy, usearch, the embedding model) happen inside the
-commands, so `paperfeed --help` stays fast.
+This module imports only click and the search package's face: the engine
+(numpy, tantivy, usearch, the embedding model) loads inside the commands, so
+`paperfeed --help` stays fast and every other command works in an install
+without the `search` extra.  There, these two exit with status 2 and one line
+saying to install `paperfeed[search]`.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from datetime import date
 
 import click
 
-MODES = ("hybrid", "keyword", "semantic")
+from paperfeed.search.errors import missing_extra
+from paperfeed.search.results import MODES
+
+EXIT_NOT_INSTALLED = 2
+
+
+def _engine(module: str):
+    """`paperfeed.search.<module>`, or exit 2 with the install hint when the extra is missing."""
+    try:
+        return importlib.import_module(f"paperfeed.search.{module}")
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("paperfeed"):
+            raise  # our own module missing is a bug, not an install without the extra
+        click.echo(f"Error: {missing_extra(exc)}", err=True)
+        sys.exit(EXIT_NOT_INSTALLED)
 
 
 def _date(_ctx, _param, value: str | None) -> date | None:
@@ -51,9 +69,10 @@ def index_command(rebuild: bool, chunk_size: int | None, device: str | None) -> 
         TimeRemainingColumn,
     )
 
-    from paperfeed import db
-    from paperfeed.search import EncoderMismatch, IndexBusy, update_index
-    from paperfeed.search.encoder import get_encoder
+    indexer = _engine("indexer")
+    encoders = _engine("encoder")
+    from paperfeed import db, locks
+    from paperfeed.search.errors import EncoderError, EncoderMismatch, IndexBusy
 
     engine = db.connect()
     labels = {"embed": "Embedding papers", "graph": "Building vector graph"}
@@ -69,11 +88,14 @@ def index_command(rebuild: bool, chunk_size: int | None, device: str | None) -> 
             bar.update(tasks[phase], advance=advance, total=total)
 
         try:
-            report = update_index(
-                engine, encoder=get_encoder(device=device) if device else None,
+            report = indexer.update(
+                engine, encoder=encoders.get_encoder(device=device) if device else None,
                 rebuild=rebuild, chunk_size=chunk_size, progress=progress,
             )
-        except (EncoderMismatch, IndexBusy) as exc:
+        except IndexBusy as exc:  # not a failure: a timer's second copy exits 75, as every job does
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(locks.EXIT_LOCKED)
+        except (EncoderMismatch, EncoderError) as exc:
             raise click.ClickException(str(exc)) from exc
     if report.indexed == 0 and report.complete:
         click.echo(f"index {report.generation} is up to date")
@@ -100,13 +122,14 @@ def search_command(query: str, limit: int, offset: int, mode: str, category: tup
 
     Example: paperfeed search '"state space model" cat:cs.LG after:2023' --limit 5
     """
+    pipeline = _engine("pipeline")
     from paperfeed import db
-    from paperfeed.search import EncoderMismatch, IndexNotBuilt, search
+    from paperfeed.search.errors import EncoderError, EncoderMismatch, IndexNotBuilt
 
     try:
-        page = search(db.connect(), query, mode=mode, limit=limit, offset=offset,
+        page = pipeline.search(db.connect(), query, mode=mode, limit=limit, offset=offset,
                       category=list(category) or None, after=after, before=before)
-    except (IndexNotBuilt, EncoderMismatch) as exc:
+    except (IndexNotBuilt, EncoderMismatch, EncoderError) as exc:
         raise click.ClickException(str(exc)) from exc
     for hit in page.hits:
         if as_json:

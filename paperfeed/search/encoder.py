@@ -15,9 +15,13 @@ one of three *variants*:
 
 A variant may name its maximum sequence length in tokens, as in ``onnx-int8/192``.
 ONNX files are exported from the model's own weights on first use and cached
-under ``<data_dir>/models/``; nothing is ever downloaded.  The variant and the
+under ``<data_dir>/models/`` with the model's tokenizer; nothing is ever
+downloaded.  Exporting needs torch and transformers, once (at index time);
+after that the ONNX variants run on onnxruntime and `tokenizers` alone, so a
+process that only answers queries never imports torch.  The variant and the
 length are part of `Encoder.model_id`, which the index records so that vectors
-of different encoders are never mixed.  `benchmarks/encoder_speed.py` measures
+of different encoders are never mixed, and from which `query_encoder` rebuilds
+the encoder a query needs.  `benchmarks/encoder_speed.py` measures
 speed and BEIR SciFact quality of each variant (see benchmarks/RESULTS.md).
 """
 
@@ -38,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from paperfeed import settings
+from paperfeed.search.errors import EncoderError, EncoderMismatch
 
 # Weights come from the bundled package or a local directory, never the network;
 # set before transformers/huggingface_hub read it.  HF_HUB_OFFLINE=0 opts out.
@@ -54,10 +59,6 @@ RUNTIMES = ("torch", "onnx", "onnx-int8")
 # 0.001, at 160 0.013, at 128 0.021.  Measurements: benchmarks/RESULTS.md.
 CPU_VARIANT = "onnx-int8/192"
 GPU_VARIANT = "torch"  # float16 sentence-transformers; ONNX Runtime here is CPU-only
-
-
-class EncoderError(RuntimeError):
-    """A model that cannot be found, loaded or exported, said in one readable line."""
 
 
 def document_text(title: str | None, abstract: str) -> str:
@@ -178,14 +179,18 @@ class TorchEncoder(Encoder):
 
 
 class OnnxEncoder(Encoder):
-    """The model exported to ONNX Runtime, float32 or with int8 weights."""
+    """The model exported to ONNX Runtime, float32 or with int8 weights.
+
+    It needs only onnxruntime and the `tokenizers` library (with the tokenizer
+    transformers would use, saved beside the export): serving a query imports
+    neither torch nor transformers.
+    """
 
     def __init__(self, model: str, variant: Variant, model_dir: Path, device: str, threads: int) -> None:
         import onnxruntime as ort
-        from transformers import AutoTokenizer
 
         super().__init__(model, variant, model_dir)
-        path = onnx_file(model_dir, int8=variant.runtime == "onnx-int8")
+        self.model_file = path = onnx_file(model_dir, int8=variant.runtime == "onnx-int8")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -193,15 +198,14 @@ class OnnxEncoder(Encoder):
         if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
         self.session = ort.InferenceSession(str(path), options, providers=providers)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        self.tokenizer, self.pad_id = load_tokenizer(model_dir, self.max_length)
         self.lower_case = _sbert_config(model_dir).get("do_lower_case", False)
-        self.pad_id = self.tokenizer.pad_token_id or 0
         self.dim = self._embed(self._tokenize(["dimension probe"])).shape[1]
 
     def _tokenize(self, texts: list[str]) -> list:
         if self.lower_case:
             texts = [t.lower() for t in texts]
-        return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        return [e.ids for e in self.tokenizer.encode_batch(texts)]
 
     def _embed(self, tokens: list) -> np.ndarray:
         return self.session.run(None, self.inputs(tokens))[0]
@@ -228,11 +232,10 @@ def get_encoder(
     sentence-transformers; if the ONNX export of an unusual model fails, the
     default falls back to ``torch`` (an explicit variant fails loudly instead).
     """
-    model = model or settings.get("embedding_model")
-    if model in _BUNDLED_ALIASES:
-        model = BUNDLED_MODEL
-    device = _device(device or settings.get("embedding_device"))
+    model = _model_name(model or settings.get("embedding_model"))
     chosen = variant or settings.get("embedding_variant")
+    runtime = Variant.parse(chosen).runtime if chosen else None
+    device = _device(device or settings.get("embedding_device"), runtime)
     threads = int(settings.get("embedding_threads")) or len(os.sched_getaffinity(0))
     # one builder at a time: lru_cache alone lets concurrent first requests (a web
     # worker just started) each import transformers and build the model, and a
@@ -242,6 +245,35 @@ def get_encoder(
 
 
 _BUILD_LOCK = threading.Lock()
+
+
+def query_encoder(model_id: str, device: str | None = None) -> Encoder:
+    """The encoder that made an index's vectors, from the `model_id` the index records.
+
+    Queries must be embedded as the papers were, whatever the device: an index
+    built with the CPU variant is queried with it on a GPU machine too (and,
+    being ONNX, without importing torch).  The configured model, and variant
+    when one is set, must be the index's: `EncoderMismatch` otherwise, as
+    `paperfeed index` would refuse to add to it.
+    """
+    model, variant = parse_model_id(model_id)
+    configured = _model_name(settings.get("embedding_model"))
+    chosen = settings.get("embedding_variant").strip()
+    if configured != model or (chosen and not _same_variant(model, chosen, variant)):
+        raise EncoderMismatch(model_id, f"{configured}/{chosen}" if chosen else configured)
+    return get_encoder(model, variant, device)
+
+
+def _model_name(model: str) -> str:
+    return BUNDLED_MODEL if model in _BUNDLED_ALIASES else model
+
+
+def _same_variant(model: str, chosen: str, recorded: str) -> bool:
+    """Whether the variant setting `chosen` names the index's `recorded` one."""
+    want, have = Variant.parse(chosen), Variant.parse(recorded)
+    if want.runtime != have.runtime:
+        return False
+    return (want.max_length or _model_max_length(_model_dir(model))) == have.max_length
 
 
 @functools.lru_cache(maxsize=8)
@@ -266,12 +298,26 @@ def _build(model: str, variant: Variant, model_dir: Path, device: str, threads: 
     return kind(model, variant, model_dir, device, threads)
 
 
-def _device(name: str) -> str:
+def _device(name: str, runtime: str | None = None) -> str:
+    """cpu or cuda for the device setting `name` and the variant's runtime (None: not chosen).
+
+    ONNX variants ask ONNX Runtime's providers whether a GPU can run them, so
+    `auto` imports no torch; torch decides for the torch variant, for the
+    default variant (which depends on the device) and for an explicit `cuda`
+    that ONNX Runtime cannot serve (the error says torch sees no GPU).
+    """
     name = name.strip().lower()
     if name not in ("auto", "cpu", "cuda"):
         raise EncoderError(f"unknown embedding device {name!r}: expected auto, cpu or cuda")
     if name == "cpu":
         return name
+    if runtime is not None and runtime != "torch":
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            return "cuda"
+        if name == "auto":
+            return "cpu"
     import torch
 
     if torch.cuda.is_available():
@@ -344,9 +390,7 @@ def onnx_file(model_dir: Path, int8: bool) -> Path:
     Files live in ``<data_dir>/models/<model>-<fingerprint>/``; the fingerprint
     covers the weight files, so new weights get a new export.
     """
-    from paperfeed import settings
-
-    folder = settings.data_dir() / "models" / _cache_key(model_dir)
+    folder = _export_folder(model_dir)
     fp32 = folder / "model.onnx"
     if not fp32.exists():
         folder.mkdir(parents=True, exist_ok=True)
@@ -357,6 +401,50 @@ def onnx_file(model_dir: Path, int8: bool) -> Path:
     if not quantised.exists():
         _atomically(quantised, lambda tmp: _quantise(fp32, tmp))
     return quantised
+
+
+def _export_folder(model_dir: Path) -> Path:
+    return settings.data_dir() / "models" / _cache_key(model_dir)
+
+
+def load_tokenizer(model_dir: Path, max_length: int):
+    """The model's tokenizer as a `tokenizers.Tokenizer` cutting at `max_length`, and its pad id.
+
+    The tokenizer is the one transformers builds for the model (its fast
+    tokenizer, with the normaliser settings of tokenizer_config.json applied),
+    saved once as ``tokenizer.json`` beside the ONNX export: token ids, hence
+    vectors, are the ones `AutoTokenizer` gives, and loading it later needs
+    neither transformers nor torch.
+    """
+    from tokenizers import Tokenizer
+
+    folder = _export_folder(model_dir)
+    path = folder / "tokenizer.json"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomically(path, lambda tmp: _save_tokenizer(model_dir, tmp))
+    tokenizer = Tokenizer.from_file(str(path))
+    pad_id = (tokenizer.padding or {}).get("pad_id") or 0
+    side = (tokenizer.truncation or {}).get("direction") or "right"
+    # as transformers calls it: no padding (inputs() pads), cut at max_length
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length, stride=0, strategy="longest_first", direction=side)
+    return tokenizer, pad_id
+
+
+def _save_tokenizer(model_dir: Path, path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        backend = tokenizer.backend_tokenizer  # only fast tokenizers have one
+    except Exception as exc:  # noqa: BLE001 - re-raised as one readable line
+        raise EncoderError(f"cannot load the tokenizer of {str(model_dir)!r}: {exc}") from exc
+    # the saved padding and truncation record the pad id and the side cut
+    # (load_tokenizer turns padding off and sets the length)
+    backend.enable_padding(pad_id=tokenizer.pad_token_id or 0, pad_token=tokenizer.pad_token or "[PAD]")
+    backend.enable_truncation(512, direction=getattr(tokenizer, "truncation_side", "right") or "right")
+    backend.save(str(path))
 
 
 def _cache_key(model_dir: Path) -> str:

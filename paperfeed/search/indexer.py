@@ -35,14 +35,12 @@ from sqlalchemy import Engine, and_, func, or_, select
 
 from paperfeed import locks, settings
 from paperfeed.models import Paper
+from paperfeed.search import encoder as encoders
 from paperfeed.search import keyword, store, vectors
+from paperfeed.search.errors import IndexBusy
 
 Progress = Callable[[str, int, int], None]  # (phase, advance, total)
 KEEP_GENERATIONS = 2  # the served one and the one before, still open in slow readers
-
-
-class IndexBusy(RuntimeError):
-    pass
 
 
 @dataclass
@@ -52,6 +50,49 @@ class IndexReport:
     complete: bool  # False: stopped early (max_chunks); rerun to continue
     resumed: bool  # continued an interrupted build
     seconds: float
+
+
+@dataclass
+class ResumeState:
+    """Where a build stands: saved with every chunk, so a killed run continues from it.
+
+    Stored as JSON in the building catalogue's `progress` table, with the keys
+    `base model_id dim dtype rev id upto done` (`last_id` is stored as `id`).
+    """
+
+    base: int | None  # the generation the build adds to; None: built from nothing
+    model_id: str  # the encoder that embeds every chunk
+    dim: int
+    dtype: str  # vector storage type (vectors.storage_dtype)
+    rev: int  # the cursor: the last revision done ...
+    last_id: str | None  # ... and the last arXiv id of that revision (None: none yet)
+    upto: int  # the build indexes papers with revision <= upto
+    done: int  # papers indexed so far, over every run of this build
+
+    def to_json(self) -> str:
+        return json.dumps({"base": self.base, "model_id": self.model_id, "dim": self.dim, "dtype": self.dtype,
+                           "rev": self.rev, "id": self.last_id, "upto": self.upto, "done": self.done})
+
+    @classmethod
+    def from_json(cls, text: str) -> ResumeState:
+        data = json.loads(text)
+        return cls(data["base"], data["model_id"], int(data["dim"]), data["dtype"], int(data["rev"]),
+                   data["id"], int(data["upto"]), int(data["done"]))
+
+    def pending(self):
+        """Where-clause of the papers still to index: after the cursor, up to `upto`."""
+        return _cursor_filter(self.rev, self.last_id, self.upto)
+
+    def advance(self, last_row, count: int) -> None:
+        """Move the cursor past a chunk of `count` papers ending with `last_row`."""
+        self.rev, self.last_id, self.done = last_row.revision, last_row.arxiv_id, self.done + count
+
+    def continues(self, model_id: str, served: store.Meta | None) -> bool:
+        """Whether this build can go on: made by the same encoder, and started from
+        scratch (a rebuild) or from the generation still served."""
+        return self.model_id == model_id and (
+            self.base is None or (served is not None and self.base == served.generation)
+        )
 
 
 def _cursor_filter(rev: int, arxiv_id: str | None, upto: int):
@@ -84,12 +125,12 @@ class Build:
         )
 
     @property
-    def state(self) -> dict | None:
+    def state(self) -> ResumeState | None:
         row = self.conn.execute("select state from progress").fetchone()
-        return json.loads(row[0]) if row else None
+        return ResumeState.from_json(row[0]) if row else None
 
-    def start(self, state: dict) -> None:
-        self.conn.execute("insert or replace into progress values (1, ?)", (json.dumps(state),))
+    def start(self, state: ResumeState) -> None:
+        self.conn.execute("insert or replace into progress values (1, ?)", (state.to_json(),))
 
     def keys_for(self, ids: list[str]) -> tuple[dict[str, int], set[str]]:
         """Each id's catalogue key, and which ids are new (given the next free keys)."""
@@ -111,7 +152,7 @@ class Build:
                 known.update(lookup(new))
         return known, set(new)
 
-    def commit_chunk(self, rows: list, keys: dict[str, int], vecs: np.ndarray, state: dict) -> None:
+    def commit_chunk(self, rows: list, keys: dict[str, int], vecs: np.ndarray, state: ResumeState) -> None:
         """Catalogue rows, staged vectors and the cursor, in one transaction."""
         half = vecs.astype(np.float16)
         docs, staged = [], []
@@ -123,7 +164,7 @@ class Build:
                 staged.append((keys[row.arxiv_id], vec.tobytes()))
             self.conn.executemany("update docs set published = ?, categories = ? where key = ?", docs)
             self.conn.executemany("insert or replace into staged values (?, ?)", staged)
-            self.conn.execute("update progress set state = ? where id = 1", (json.dumps(state),))
+            self.conn.execute("update progress set state = ? where id = 1", (state.to_json(),))
 
     def staged(self, batch: int = 50_000):
         last = -1
@@ -173,8 +214,6 @@ def update(
     progress: Progress | None = None,
 ) -> IndexReport:
     """Index every paper changed since the served generation (all of them with `rebuild`)."""
-    from paperfeed.search.encoder import document_text, get_encoder
-
     started = time.perf_counter()
     root = store.index_root(index_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -184,131 +223,181 @@ def update(
     except locks.JobLocked:
         raise IndexBusy(f"another `paperfeed index` is updating {root}") from None
     try:
-        encoder = encoder or get_encoder()
-        served = store.current_name(root)
-        served_meta = store.Meta.read(root / served) if served else None
-        building = root / "building"
-        state = None
-        if (building / "catalog.sqlite").exists() and not rebuild:
-            probe = Build(root)
-            state = probe.state
-            probe.conn.close()
-        # An interrupted build continues if it was made by this encoder and either
-        # starts from scratch (a rebuild) or from the generation still served.
-        if state is not None and state["model_id"] == encoder.model_id and (
-            state["base"] is None or (served_meta and state["base"] == served_meta.generation)
-        ):
-            base = served_meta if state["base"] is not None else None
-        else:
-            state = None
-            shutil.rmtree(building, ignore_errors=True)
-            base = None if rebuild else served_meta
-            if base is not None:
-                vectors.check_model(base.model_id, encoder.model_id)
-        with engine.connect() as conn:
-            upto = conn.scalar(select(func.max(Paper.revision))) or 0
-        if state is None:
-            start_rev = base.revision if base else -1
-            with engine.connect() as conn:
-                pending = conn.scalar(
-                    select(func.count()).select_from(Paper).where(_cursor_filter(start_rev, None, upto))
-                )
-            if base is not None and not pending:
-                return IndexReport(served, 0, True, False, time.perf_counter() - started)
-            building.mkdir()
-            if base is not None:
-                _link_tree(root / served / "keyword", building / "keyword")
-                shutil.copy2(root / served / "catalog.sqlite", building / "catalog.sqlite")
-            state = {
-                "base": base.generation if base else None,
-                "model_id": encoder.model_id,
-                "dim": int(encoder.dim),
-                "dtype": vectors.storage_dtype(settings.get("vector_dtype")),
-                "rev": start_rev,
-                "id": None,
-                "upto": upto,
-                "done": 0,
-            }
-            Build(root).start(state)
-            resumed = False
-        else:
-            state["upto"] = max(state["upto"], upto)
-            resumed = True
-        build = Build(root)
-        with engine.connect() as conn:
-            total = state["done"] + conn.scalar(
-                select(func.count()).select_from(Paper).where(_cursor_filter(state["rev"], state["id"], state["upto"]))
-            )
-        if progress:
-            progress("embed", state["done"], total)
-        index = keyword.open_index(building / "keyword")
-        writer = index.writer(keyword.WRITER_HEAP)
-        indexed = chunks = 0
-        columns = (Paper.arxiv_id, Paper.revision, Paper.title, Paper.abstract, Paper.authors,
-                   Paper.categories, Paper.published)
-        while max_chunks is None or chunks < max_chunks:
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    select(*columns)
-                    .where(_cursor_filter(state["rev"], state["id"], state["upto"]))
-                    .order_by(Paper.revision, Paper.arxiv_id)
-                    .limit(chunk_size)
-                ).all()
-            if not rows:
-                break
-            keys, new = build.keys_for([r.arxiv_id for r in rows])
-            vecs = encoder.encode_documents([document_text(r.title, r.abstract) for r in rows])
-            for r in rows:
-                if r.arxiv_id not in new:  # a changed paper, or a chunk re-applied after a kill
-                    writer.delete_documents_by_term("arxiv_id", r.arxiv_id)
-                writer.add_document(keyword.document(
-                    keys[r.arxiv_id], r.arxiv_id, r.title, r.abstract, r.authors, r.categories, r.published
-                ))
-            writer.commit()
-            state.update(rev=rows[-1].revision, id=rows[-1].arxiv_id, done=state["done"] + len(rows))
-            build.commit_chunk(rows, keys, vecs, state)
-            indexed += len(rows)
-            chunks += 1
-            if progress:
-                progress("embed", len(rows), total)
-        writer.wait_merging_threads()
-        if max_chunks is not None and chunks >= max_chunks and state["done"] < total:
-            return IndexReport(served, indexed, False, resumed, time.perf_counter() - started)
-        return _finish(root, build, state, base, indexed, resumed, started, progress)
+        run = _Run(engine, root, encoder or encoders.get_encoder(), chunk_size, progress, started)
+        return _update(run, rebuild, max_chunks)
     finally:
         lock.close()
 
 
-def _finish(root, build, state, base, indexed, resumed, started, progress) -> IndexReport:
-    """Graph, filter arrays, meta; then the switch."""
-    folder = build.folder
-    staged = build.conn.execute("select count(*) from staged").fetchone()[0]
-    if base is not None:
-        graph = vectors.load(root / f"gen-{base.generation:06d}" / "vectors.usearch",
-                             base.dim, base.dtype, view=False)
+@dataclass
+class _Run:
+    """What every step of one `update` call shares."""
+
+    engine: Engine
+    root: Path
+    encoder: object  # encoder.Encoder, or anything with model_id, dim, encode_documents
+    chunk_size: int
+    progress: Progress | None
+    started: float
+
+    def report(self, generation: str | None, indexed: int, complete: bool, resumed: bool) -> IndexReport:
+        return IndexReport(generation, indexed, complete, resumed, time.perf_counter() - self.started)
+
+    def count(self, where) -> int:
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(Paper).where(where))
+
+    def tick(self, phase: str, advance: int, total: int) -> None:
+        if self.progress:
+            self.progress(phase, advance, total)
+
+
+def _update(run: _Run, rebuild: bool, max_chunks: int | None) -> IndexReport:
+    """Resume or start a build, index its chunks, then finish and switch (under the lock)."""
+    served = store.current_name(run.root)
+    served_meta = store.Meta.read(run.root / served) if served else None
+    state, base = _resumable(run, served_meta, rebuild)
+    with run.engine.connect() as conn:
+        upto = conn.scalar(select(func.max(Paper.revision))) or 0
+    resumed = state is not None
+    if state is None:
+        state = _start(run, base, served, upto)
+        if state is None:  # nothing changed since the served generation
+            return run.report(served, 0, True, False)
     else:
-        graph = vectors.new_index(state["dim"], state["dtype"])
+        state.upto = max(state.upto, upto)
+    build = Build(run.root)
+    total = state.done + run.count(state.pending())
+    run.tick("embed", state.done, total)
+    indexed, chunks = _index_chunks(run, build, state, total, max_chunks)
+    if max_chunks is not None and chunks >= max_chunks and state.done < total:
+        return run.report(served, indexed, False, resumed)
+    return run.report(_finish(run, build, state, base), indexed, True, resumed)
+
+
+def _resumable(run: _Run, served: store.Meta | None, rebuild: bool) -> tuple[ResumeState | None, store.Meta | None]:
+    """(the interrupted build's state if it can continue, else None; the generation it adds to).
+
+    A build that cannot continue is discarded; a new one adds to the served
+    generation (refused if another encoder made it) unless `rebuild`.
+    """
+    building = run.root / "building"
+    state = None
+    if (building / "catalog.sqlite").exists() and not rebuild:
+        probe = Build(run.root)
+        state = probe.state
+        probe.conn.close()
+    if state is not None and state.continues(run.encoder.model_id, served):
+        return state, served if state.base is not None else None
+    shutil.rmtree(building, ignore_errors=True)
+    base = None if rebuild else served
+    if base is not None:
+        vectors.check_model(base.model_id, run.encoder.model_id)
+    return None, base
+
+
+def _start(run: _Run, base: store.Meta | None, served: str | None, upto: int) -> ResumeState | None:
+    """A new `building/` folder and its state; None when there is nothing to add to `base`.
+
+    An update starts from hard links to the served keyword index and a copy of
+    its catalogue; a first build or a rebuild from nothing.
+    """
+    start_rev = base.revision if base else -1
+    if base is not None and not run.count(_cursor_filter(start_rev, None, upto)):
+        return None
+    building = run.root / "building"
+    building.mkdir()
+    if base is not None:
+        _link_tree(run.root / served / "keyword", building / "keyword")
+        shutil.copy2(run.root / served / "catalog.sqlite", building / "catalog.sqlite")
+    state = ResumeState(
+        base=base.generation if base else None,
+        model_id=run.encoder.model_id,
+        dim=int(run.encoder.dim),
+        dtype=vectors.storage_dtype(settings.get("vector_dtype")),
+        rev=start_rev,
+        last_id=None,
+        upto=upto,
+        done=0,
+    )
+    starting = Build(run.root)
+    starting.start(state)
+    starting.conn.close()
+    return state
+
+
+_CHUNK_COLUMNS = (Paper.arxiv_id, Paper.revision, Paper.title, Paper.abstract, Paper.authors,
+                  Paper.categories, Paper.published)
+
+
+def _index_chunks(run: _Run, build: Build, state: ResumeState, total: int,
+                  max_chunks: int | None) -> tuple[int, int]:
+    """Embed and index chunks until none is left (or `max_chunks`): (papers, chunks) done."""
+    writer = keyword.open_index(build.folder / "keyword").writer(keyword.WRITER_HEAP)
+    indexed = chunks = 0
+    while max_chunks is None or chunks < max_chunks:
+        with run.engine.connect() as conn:
+            rows = conn.execute(
+                select(*_CHUNK_COLUMNS)
+                .where(state.pending())
+                .order_by(Paper.revision, Paper.arxiv_id)
+                .limit(run.chunk_size)
+            ).all()
+        if not rows:
+            break
+        _index_chunk(run.encoder, build, writer, state, rows)
+        indexed += len(rows)
+        chunks += 1
+        run.tick("embed", len(rows), total)
+    writer.wait_merging_threads()
+    return indexed, chunks
+
+
+def _index_chunk(encoder, build: Build, writer, state: ResumeState, rows: list) -> None:
+    """One chunk: embed it, replace its tantivy documents (commit), then commit its
+    vectors and the moved cursor together, so a kill loses at most this chunk."""
+    keys, new = build.keys_for([r.arxiv_id for r in rows])
+    vecs = encoder.encode_documents([encoders.document_text(r.title, r.abstract) for r in rows])
+    for r in rows:
+        if r.arxiv_id not in new:  # a changed paper, or a chunk re-applied after a kill
+            writer.delete_documents_by_term("arxiv_id", r.arxiv_id)
+        writer.add_document(keyword.document(
+            keys[r.arxiv_id], r.arxiv_id, r.title, r.abstract, r.authors, r.categories, r.published
+        ))
+    writer.commit()
+    state.advance(rows[-1], len(rows))
+    build.commit_chunk(rows, keys, vecs, state)
+
+
+def _finish(run: _Run, build: Build, state: ResumeState, base: store.Meta | None) -> str:
+    """Graph and matrix, filter arrays, meta; then the switch.  Returns the new generation's name."""
+    _write_vectors(run, build, state, base)
     count = build.conn.execute("select count(*) from docs").fetchone()[0]
+    build.finish()
+    generation = (base.generation if base else _last_generation(run.root)) + 1
+    store.Meta(generation, state.model_id, state.dim, state.dtype, state.upto, count).write(build.folder)
+    return _switch(run.root, build.folder, generation)
+
+
+def _write_vectors(run: _Run, build: Build, state: ResumeState, base: store.Meta | None) -> None:
+    """The HNSW graph (the base's, loaded, plus the staged vectors) and the vector matrix."""
+    staged = build.conn.execute("select count(*) from staged").fetchone()[0]
+    base_folder = run.root / f"gen-{base.generation:06d}" if base is not None else None
+    if base is not None:
+        graph = vectors.load(base_folder / "vectors.usearch", base.dim, base.dtype, view=False)
+    else:
+        graph = vectors.new_index(state.dim, state.dtype)
     size = (build.conn.execute("select max(key) from docs").fetchone()[0] or 0) + 1
-    base_folder = root / f"gen-{base.generation:06d}" if base is not None else None
-    matrix = vectors.MatrixWriter(folder, graph, size, base_folder)
-    if progress:
-        progress("graph", 0, staged)
+    matrix = vectors.MatrixWriter(build.folder, graph, size, base_folder)
+    run.tick("graph", 0, staged)
     for keys, vecs in build.staged():  # one pass over the staged vectors feeds both
         vectors.upsert(graph, keys, vecs)
         matrix.put(keys, vecs)
-        if progress:
-            progress("graph", len(keys), staged)
+        run.tick("graph", len(keys), staged)
     matrix.close()
-    vectors.save(graph, folder / "vectors.usearch")
-    build.finish()
-    generation = (base.generation if base else _last_generation(root)) + 1
-    store.Meta(generation, state["model_id"], state["dim"], state["dtype"], state["upto"], count).write(folder)
-    name = _switch(root, folder, generation)
-    return IndexReport(name, indexed, True, resumed, time.perf_counter() - started)
+    vectors.save(graph, build.folder / "vectors.usearch")
 
 
 def _last_generation(root: Path) -> int:
     numbers = [int(p.name.split("-")[1]) for p in root.glob("gen-*") if p.name.split("-")[1].isdigit()]
     return max(numbers, default=0)
-

@@ -38,6 +38,7 @@ import tantivy
 
 from paperfeed import settings
 from paperfeed.search import keyword, vectors
+from paperfeed.search.errors import IndexNotBuilt
 from paperfeed.search.query import ParsedQuery
 
 MISSING_DAY = np.iinfo(np.int32).min
@@ -71,11 +72,6 @@ create table if not exists docs (
     categories text not null default '[]'
 );
 """
-
-
-class IndexNotBuilt(RuntimeError):
-    def __init__(self, root: Path) -> None:
-        super().__init__(f"no search index in {root}: run `paperfeed index` first")
 
 
 def index_root(index_dir: Path | str | None = None) -> Path:

@@ -33,6 +33,8 @@ except ImportError:  # only the torch encoder variant, then
     pass
 from usearch.index import Index  # noqa: E402
 
+from paperfeed.search.errors import EncoderMismatch  # noqa: E402
+
 # HNSW parameters (Malkov & Yashunin 2018).  expansion_add 128 (usearch's
 # default) built 1,000 random 384-d vectors/s on the 2-core test machine, 64
 # about 2.5x faster; on SciFact both give the same nDCG@10 as exact search.
@@ -44,20 +46,6 @@ EXPANSION_SEARCH = 96
 EXACT_LIMIT = 100_000
 MAX_FETCH = 4_096
 DTYPES = {"i8": "i8", "int8": "i8", "f16": "f16", "float16": "f16"}
-
-
-class EncoderMismatch(RuntimeError):
-    """The index was built by another embedding model than the one asked to use it."""
-
-    def __init__(self, index_model: str, encoder_model: str) -> None:
-        super().__init__(
-            f"the search index was built with embedding model {index_model!r}, but the configured "
-            f"encoder is {encoder_model!r}; vectors of two models cannot be compared. "
-            "Run `paperfeed index --rebuild` to re-embed every paper with the new model "
-            "(or set PAPERFEED_EMBEDDING_MODEL / PAPERFEED_EMBEDDING_VARIANT back)."
-        )
-        self.index_model = index_model
-        self.encoder_model = encoder_model
 
 
 def check_model(index_model: str, encoder_model: str) -> None:

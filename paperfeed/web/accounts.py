@@ -35,7 +35,7 @@ from paperfeed.web import security
 from paperfeed.web.asgi import HttpMiddleware
 from paperfeed.web.templating import render
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # HTML pages and forms, not API (docs/security.md)
 users = User.__table__
 
 COOKIE = "paperfeed_session"

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import Engine
 
 from paperfeed import ids, siteurl
 from paperfeed.web import cards, hf_json, periods, search_bridge
 from paperfeed.web.cards import Card, DailyQuery
-from paperfeed.web.hf_json import ERRORS, ApiError, HFRoute
+from paperfeed.web.hf_json import ERRORS, NO_NUL, ApiError, HFRoute, error_responses
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
+MAX_PAGE = cards.MAX_DEPTH - 1  # with limit=1 the last entry paged to is the MAX_DEPTH-th
 
 router = APIRouter(route_class=HFRoute, tags=["Hugging Face-compatible API"])
 
@@ -38,7 +39,9 @@ def engine_of(request: Request) -> Engine:
 def period(day: str | None, week: str | None, month: str | None) -> periods.Period | None:
     """The period of at most one of date/week/month (None: every day).  A bad one
     raises `periods.PeriodError`, which `HFRoute` answers with 400."""
-    given = [name for name, value in (("date", day), ("week", week), ("month", month)) if value]
+    # an empty one (`?date=`) is not read, but still counts: the schema says "at most one"
+    named = (("date", day), ("week", week), ("month", month))
+    given = [name for name, value in named if value is not None]
     if len(given) > 1:
         raise ApiError(400, f"give only one of date, week and month (got {', '.join(given)})")
     if day:
@@ -50,6 +53,36 @@ def period(day: str | None, week: str | None, month: str | None) -> periods.Peri
     return None
 
 
+def _period_text(pattern: str, example: str) -> dict:
+    return {"type": "string", "pattern": periods.or_empty(pattern), "examples": [example]}
+
+
+# date, week and month are one query parameter in the schema, an object exploded into
+# `?date=`, `?week=` or `?month=` with at most one property: OpenAPI has no other way
+# to say "at most one of these", and a request naming two is refused.
+PERIOD_PARAMETER = {
+    "name": "period",
+    "in": "query",
+    "required": False,
+    "style": "form",
+    "explode": True,
+    "description": "At most one of `date` (YYYY-MM-DD), `week` (ISO week, YYYY-Www) and "
+    f"`month` (YYYY-MM), in the years {periods.FIRST_YEAR} to {periods.LAST_YEAR}; "
+    "each is its own query parameter, e.g. `?week=2026-W40`.",
+    "schema": {
+        "type": "object",
+        "maxProperties": 1,
+        "additionalProperties": False,
+        "properties": {
+            "date": _period_text(periods.DAY_PATTERN, "2026-10-03"),
+            "week": _period_text(periods.WEEK_PATTERN, "2026-W40"),
+            "month": _period_text(periods.MONTH_PATTERN, "2026-10"),
+        },
+    },
+    "examples": {"a day": {"value": {"date": "2026-10-03"}}, "a week": {"value": {"week": "2026-W40"}}},
+}
+
+
 @router.get(
     "/api/daily_papers",
     summary="List daily papers",
@@ -57,19 +90,23 @@ def period(day: str | None, week: str | None, month: str | None) -> periods.Peri
         "Papers on the daily lists of one day (`date`), ISO week (`week`) or month "
         "(`month`) — at most one of them; without any, the most recent entries of every day. "
         "`sort=publishedAt` (default) lists newest days first, ranked by upvotes within a day; "
-        "`sort=trending` ranks by upvotes decayed with age. Pages are `p` (from 0) of `limit`."
+        "`sort=trending` ranks by upvotes decayed with age. Pages are `p` (from 0) of `limit`; "
+        f"they reach the first {cards.MAX_DEPTH} entries, and a page that starts past them is empty."
     ),
     response_model=list[hf_json.HFListItem],
     responses=ERRORS,
+    openapi_extra={"parameters": [PERIOD_PARAMETER]},
 )
 def daily_papers(
     request: Request,
-    date: Annotated[str | None, Query(description="YYYY-MM-DD", examples=["2026-10-03"])] = None,
-    week: Annotated[str | None, Query(description="ISO week, YYYY-Www", examples=["2026-W40"])] = None,
-    month: Annotated[str | None, Query(description="YYYY-MM", examples=["2026-10"])] = None,
-    submitter: Annotated[str | None, Query(max_length=200, description="Username of the submitter")] = None,
+    date: Annotated[str | None, Query(include_in_schema=False)] = None,  # PERIOD_PARAMETER
+    week: Annotated[str | None, Query(include_in_schema=False)] = None,
+    month: Annotated[str | None, Query(include_in_schema=False)] = None,
+    submitter: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="Username of the submitter")
+    ] = None,
     sort: Annotated[Literal["publishedAt", "trending"], Query()] = "publishedAt",
-    p: Annotated[int, Query(ge=0, description="Page number, from 0")] = 0,
+    p: Annotated[int, Query(ge=0, le=MAX_PAGE, description=f"Page number, from 0 (the first {cards.MAX_DEPTH} entries only)")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Response:
     chosen = period(date, week, month)
@@ -89,17 +126,19 @@ def daily_papers(
     "/api/papers/search",
     summary="Search papers",
     description="Papers matching `q` (hybrid keyword and semantic search), best first. "
-    "Without `q`, the most recently published papers.",
+    "Without `q`, the most recently published papers. Searches are limited per client address "
+    "(`PAPERFEED_RATE_LIMIT_SEARCH`): 429 with `Retry-After` beyond it.",
     response_model=list[hf_json.HFListItem],
-    responses=ERRORS,
+    responses={**ERRORS, **error_responses(429)},
 )
 def search_papers(
     request: Request,
-    q: Annotated[str | None, Query(max_length=2000, description="Search query")] = None,
+    q: Annotated[str | None, Query(max_length=2000, pattern=NO_NUL, description="Search query")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Response:
     engine = engine_of(request)
     if q and q.strip():
+        search_bridge.enforce_limit(request)
         rows = search_bridge.search_cards(engine, q, limit)
     else:
         rows = cards.recent_cards(engine, limit)
@@ -107,6 +146,21 @@ def search_papers(
 
 
 # --- one paper ------------------------------------------------------------------
+
+
+class MarkdownResponse(PlainTextResponse):  # so the schema names the media type sent
+    media_type = "text/markdown"
+
+
+# A paper of the bundled sample, so that the schema's example (and a fuzzer trying
+# it) reaches a paper, in each form an id is accepted in.
+PaperId = Annotated[
+    str,
+    Path(
+        description="arXiv id, with or without a version",
+        openapi_examples={"new-style": {"value": "0704.0001"}, "versioned": {"value": "0704.0001v2"}},
+    ),
+]
 
 
 def find_paper(engine: Engine, raw_id: str) -> Card:
@@ -126,9 +180,9 @@ def find_paper(engine: Engine, raw_id: str) -> Card:
     description="One paper by arXiv id (any accepted form: `2406.09415`, `2406.09415v2`, "
     "`hep-th/9901001`), with its upvotes and daily-list submission.",
     response_model=hf_json.HFPaper,
-    responses=ERRORS,
+    responses=error_responses(404, 413),
 )
-def paper_info(request: Request, arxiv_id: str) -> Response:
+def paper_info(request: Request, arxiv_id: PaperId) -> Response:
     return JSONResponse(hf_json.paper(find_paper(engine_of(request), arxiv_id)))
 
 
@@ -136,10 +190,10 @@ def paper_info(request: Request, arxiv_id: str) -> Response:
     "/papers/{arxiv_id:path}.md",
     summary="A paper page as Markdown",
     description="What `HfApi.read_paper` reads: title, authors, dates, links and abstract.",
-    response_class=PlainTextResponse,
-    responses=ERRORS,
+    response_class=MarkdownResponse,
+    responses=error_responses(404, 413),
 )
-def paper_markdown(request: Request, arxiv_id: str) -> Response:
+def paper_markdown(request: Request, arxiv_id: PaperId) -> Response:
     card = find_paper(engine_of(request), arxiv_id)
-    text = hf_json.markdown(card, siteurl.paper_url(siteurl.site_url(str(request.base_url)), card.arxiv_id))
+    text = hf_json.markdown(card, siteurl.paper_url(siteurl.site_url(), card.arxiv_id))
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")

@@ -61,7 +61,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     settings.validate()  # refuse bad settings now, not with a 500 at the first request that reads one
     from paperfeed import db
     from paperfeed.digest import scheduler as digest_scheduler
-    from paperfeed.web import api, community, feeds, pages, subscribe_pages
+    from paperfeed.web import api, community, feeds, hf_json, pages, subscribe_pages
 
     app = FastAPI(
         lifespan=digest_scheduler.lifespan if scheduler else None,
@@ -90,6 +90,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     for module in (accounts, subscribe_pages):  # their errors answered with a page
         module.install(app)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
+    hf_json.install_openapi(app)
     return app
 
 
@@ -97,7 +98,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Run the site with uvicorn; several workers share state through the database."""
     import uvicorn
 
+    from paperfeed import siteurl
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    siteurl.listening(host, port)  # before the workers start: they inherit it
+    refusal = siteurl.mail_refusal()
+    if refusal:
+        log.warning("%s", refusal)
+    else:
+        log.info("links in e-mails, feeds and the API start with %s", siteurl.site_url())
     if workers > 1:
         metrics.prepare_multiprocess(port)  # before the workers import prometheus_client
         uvicorn.run(

@@ -7,6 +7,10 @@ paged daily query (by period or submitter, or every day).
 Upvotes are counted as in `votes` (imported + this site's votes) and trending
 scores come from `paperfeed.trending`, so the pages, the API and the feeds all
 show the same numbers.  Hidden entries are left out unless a curator is looking.
+
+Every paged list (these, the search pages, the API) goes `MAX_DEPTH` entries
+deep, what a person pages through, so no anonymous request makes the server
+rank or load more than that (issue #12): a page past it is empty.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ entries = DailyEntry.__table__
 votes = Vote.__table__
 users = User.__table__
 
+MAX_DEPTH = 1_000  # entries any paged list reaches, first page to last
 Sort = Literal["upvotes", "trending", "newest"]
 SORTS: tuple[str, ...] = ("upvotes", "trending", "newest")
 CARD_COLUMNS = (
@@ -279,8 +284,11 @@ def daily(engine: Engine, q: DailyQuery, now: datetime | None = None) -> list[Ca
     """One page of a period's daily papers: newest day first and most upvoted first
     within a day (`publishedAt`), or by trending score.  A paper listed on several
     days of the period appears once.  Without a period: the newest days, or what is
-    trending now."""
-    wanted = (q.page + 1) * q.limit
+    trending now.  Only the first `MAX_DEPTH` entries are paged through: a page
+    that starts past them is empty, and nothing is read for it."""
+    if q.page * q.limit >= MAX_DEPTH:
+        return []
+    wanted = min((q.page + 1) * q.limit, MAX_DEPTH)
     if q.start is None and q.sort == "trending":
         cards = trending_cards(engine, wanted)  # what is trending now, as on the trending page
         if q.submitter:

@@ -36,7 +36,7 @@ from paperfeed.web.templating import render
 from paperfeed.web.votes import upvotes
 
 log = logging.getLogger("paperfeed.web")
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # HTML pages and forms, not API (docs/security.md)
 votes = Vote.__table__
 entries = DailyEntry.__table__
 CURATOR_ACTIONS = {

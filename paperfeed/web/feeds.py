@@ -8,7 +8,9 @@ to its page here (also its id, so readers see each paper once), its authors
 plain text; RSS: escaped once more, as readers take `<description>` as HTML),
 its categories, and dates: when it joined the daily list, else when it
 was published.  Responses carry an ETag (a hash of the body) and answer a
-matching `If-None-Match` with 304, so polling readers cost little.
+matching `If-None-Match` with 304, so polling readers cost little.  Every
+link, the feed's own included, starts with `siteurl.site_url()`, never with
+the Host the request named (a cached feed must not carry a forged host).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from feedgen.feed import FeedGenerator
 from paperfeed import siteurl
 from paperfeed.web import cards, entries, periods, search_bridge
 from paperfeed.web.cards import Card, DailyQuery, submitted_at
-from paperfeed.web.hf_json import ERRORS, ApiError, HFRoute
+from paperfeed.web.hf_json import ERRORS, NO_NUL, ApiError, HFRoute, error_responses
 
 Format = Literal["rss", "atom"]
 MEDIA_TYPES = {"rss": "application/rss+xml; charset=utf-8", "atom": "application/atom+xml; charset=utf-8"}
@@ -102,6 +104,12 @@ def build(
     return body, newest
 
 
+def self_url(base: str, request: Request) -> str:
+    """The feed's own address under `base` (the request's path and query; never its Host)."""
+    query = request.url.query
+    return f"{base}{request.url.path}" + (f"?{query}" if query else "")
+
+
 def respond(request: Request, fmt: Format, body: bytes, modified: datetime) -> Response:
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {
@@ -116,7 +124,20 @@ def respond(request: Request, fmt: Format, body: bytes, modified: datetime) -> R
 
 
 _FMT_DOC = "`rss` (RSS 2.0) or `atom`"
-FEED_RESPONSES = {200: {"content": {"application/rss+xml": {}, "application/atom+xml": {}}}, **ERRORS}
+_FEED = {"schema": {"type": "string"}}
+FEED_RESPONSES = {
+    200: {
+        "description": "The feed: RSS 2.0 for `.rss`, Atom for `.atom`.",
+        "content": {"application/rss+xml": _FEED, "application/atom+xml": _FEED},
+    },
+    304: {"description": "Not modified: `If-None-Match` named the feed's current ETag."},
+    **ERRORS,
+}
+# A query of only spaces is refused (there is nothing to follow).  The spaces are
+# spelled out, not `\s`: Python's `str.strip`, ECMA's and Rust's `\s` differ
+# (\x1c-\x1f, \ufeff), and the schema, its validator and this code must agree.
+_SPACES = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NOT_BLANK = rf"^[^\x00]*[^{_SPACES}\x00][^\x00]*$"
 
 
 @router.get(
@@ -129,7 +150,14 @@ FEED_RESPONSES = {200: {"content": {"application/rss+xml": {}, "application/atom
 def daily_feed(
     request: Request,
     fmt: Format,
-    date: Annotated[str | None, Query(description="YYYY-MM-DD; default the newest list")] = None,
+    date: Annotated[
+        str | None,
+        Query(
+            description=f"YYYY-MM-DD, in the years {periods.FIRST_YEAR} to {periods.LAST_YEAR}; "
+            "default the newest list",
+            json_schema_extra={"pattern": periods.or_empty(periods.DAY_PATTERN)},  # read by periods
+        ),
+    ] = None,
 ) -> Response:
     engine = request.app.state.engine
     if date:
@@ -138,7 +166,7 @@ def daily_feed(
         with engine.connect() as conn:
             day = entries.latest_day(conn)
     rows = cards.daily(engine, DailyQuery(start=day, end=day, limit=DAILY_MAX)) if day else []
-    base = siteurl.site_url(str(request.base_url))
+    base = siteurl.site_url()
     body, modified = build(
         fmt,
         rows,
@@ -146,7 +174,7 @@ def daily_feed(
         description="Papers on paperfeed's daily list, most upvoted first.",
         base=base,
         html_url=f"{base}/papers/date/{day.isoformat()}" if day else f"{base}/",
-        self_url=str(request.url),
+        self_url=self_url(base, request),
     )
     if not rows and day:
         modified = datetime.combine(day, time(), tzinfo=UTC)
@@ -163,7 +191,7 @@ def daily_feed(
 )
 def trending_feed(request: Request, fmt: Format) -> Response:
     rows = cards.trending_cards(request.app.state.engine, TRENDING_COUNT)
-    base = siteurl.site_url(str(request.base_url))
+    base = siteurl.site_url()
     body, modified = build(
         fmt,
         rows,
@@ -171,7 +199,7 @@ def trending_feed(request: Request, fmt: Format) -> Response:
         description="Papers trending on paperfeed: the most upvoted lately.",
         base=base,
         html_url=f"{base}/trending",
-        self_url=str(request.url),
+        self_url=self_url(base, request),
     )
     return respond(request, fmt, body, modified)
 
@@ -182,19 +210,22 @@ def trending_feed(request: Request, fmt: Format) -> Response:
     description="The best matches of a search (`q`, with the search box's syntax, e.g. "
     f"`author:` and `cat:`; `category` narrows further), as {_FMT_DOC}: follow a topic.",
     response_class=Response,
-    responses=FEED_RESPONSES,
+    responses={**FEED_RESPONSES, **error_responses(429)},
 )
 def search_feed(
     request: Request,
     fmt: Format,
-    q: Annotated[str, Query(min_length=1, max_length=2000, description="Search query")],
-    category: Annotated[str | None, Query(max_length=64, description="e.g. cs.LG, or cs")] = None,
+    q: Annotated[str, Query(min_length=1, max_length=2000, pattern=NOT_BLANK, description="Search query")],
+    category: Annotated[
+        str | None, Query(max_length=64, pattern=NO_NUL, description="e.g. cs.LG, or cs")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Response:
     if not q.strip():
         raise ApiError(400, "q must not be empty")
+    search_bridge.enforce_limit(request)
     rows = search_bridge.search_cards(request.app.state.engine, q, limit, category=category or None)
-    base = siteurl.site_url(str(request.base_url))
+    base = siteurl.site_url()
     topic = q + (f" in {category}" if category else "")
     body, modified = build(
         fmt,
@@ -203,7 +234,7 @@ def search_feed(
         description=f"Papers matching “{xml_text(topic)}” on paperfeed.",
         base=base,
         html_url=f"{base}/papers?" + urlencode({"q": q, "category": category or ""}),
-        self_url=str(request.url),
+        self_url=self_url(base, request),
         dated=lambda card: card.published,
     )
     return respond(request, fmt, body, modified)

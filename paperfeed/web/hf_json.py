@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from paperfeed.web.cards import Card, submitted_at
 from paperfeed.web.periods import PeriodError
+from paperfeed.web.security import FriendlyError, RateLimited
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -177,13 +178,49 @@ def error_response(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+_HF_MARK = "x-paperfeed-hf-route"  # on the route's operation until `without_validation_errors`
+
+
+def _query_names(dependant) -> set[str]:
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
 class HFRoute(APIRoute):
-    """Answers bad parameters with 400 `{"error": ...}`, as Hugging Face does, not 422."""
+    """Answers bad parameters with 400 `{"error": ...}`, as Hugging Face does, not 422.
+
+    Each query parameter is one value: a repeated one (`?limit=5&limit=9`, of
+    which FastAPI would read the last) is refused, as is a query parameter that
+    only the schema names (an object parameter exploded into its properties,
+    such as the daily papers' `period`), so what the schema says is the
+    request that is read."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.openapi_extra = {**(self.openapi_extra or {}), _HF_MARK: True}
+        self.query_names = _query_names(self.dependant)
+        self.schema_objects = {
+            p["name"]: sorted(p.get("schema", {}).get("properties", {}))
+            for p in self.openapi_extra.get("parameters", [])
+            if p.get("in") == "query" and p["name"] not in self.query_names
+        }
+
+    def query_error(self, request: Request) -> str | None:
+        for name in dict.fromkeys(request.query_params.keys()):
+            if name in self.schema_objects:
+                return f"{name}: give {' or '.join(self.schema_objects[name])} as parameters of their own"
+            if name in self.query_names and len(request.query_params.getlist(name)) > 1:
+                return f"{name}: give it once"
+        return None
 
     def get_route_handler(self):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
+            if message := self.query_error(request):
+                return error_response(400, message)
             try:
                 return await handler(request)
             except RequestValidationError as e:
@@ -192,6 +229,11 @@ class HFRoute(APIRoute):
                 return error_response(e.status, e.message)
             except PeriodError as e:  # a bad date, week or month parameter
                 return error_response(400, e.api_message)
+            except FriendlyError as e:  # e.g. a rate limit (429) or search unavailable (503)
+                response = error_response(e.status, e.message)
+                if isinstance(e, RateLimited):
+                    response.headers["Retry-After"] = str(e.retry_after)
+                return response
 
         return route
 
@@ -267,10 +309,59 @@ class HFError(BaseModel):
     error: str
 
 
-# "4XX" (not 400 and 404 alone) also keeps FastAPI from documenting a 422 we never send.
-ERRORS = {
-    "4XX": {
-        "model": HFError,
-        "description": "400 for a bad parameter, 404 for an unknown paper: `{\"error\": message}`",
-    }
+# What each error status means; every one is answered as `{"error": message}` in JSON.
+ERROR_MEANINGS = {
+    400: "A bad parameter: `{\"error\": message}` (where FastAPI would answer 422).",
+    404: "No such paper: `{\"error\": \"Paper not found\"}`.",
+    413: "The request body is larger than the site accepts.",
+    429: "Too many requests from this address: wait `Retry-After` seconds.",
 }
+_ERROR_SCHEMA = HFError.model_json_schema()
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+NO_NUL = r"^[^\x00]*$"  # text parameters: PostgreSQL cannot store or compare a NUL
+
+
+def error_responses(*statuses: int) -> dict[int, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, as `HFRoute` answers them.
+
+    Given as `content`, not as a `model`: FastAPI puts a model under the route's
+    own media type, which would document a Markdown or feed route's errors as
+    Markdown or XML."""
+    out: dict[int, dict[str, Any]] = {}
+    for status in statuses:
+        out[status] = {
+            "description": ERROR_MEANINGS[status],
+            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+        }
+        if status == 429:
+            out[status]["headers"] = _RETRY_AFTER
+    return out
+
+
+# Every API and feed route: a bad parameter, a body over the size limit.
+ERRORS = error_responses(400, 413)
+
+
+def without_validation_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` without the 422 FastAPI documents for every route with parameters,
+    where the route is an `HFRoute`: it answers bad parameters with 400, never 422."""
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and operation.pop(_HF_MARK, False):
+                operation["responses"].pop("422", None)
+    if "HTTPValidationError" not in repr(schema["paths"]):  # no other route answers 422
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+    return schema
+
+
+def install_openapi(app) -> None:
+    """Serve `app`'s schema without the 422s its `HFRoute`s never send."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = without_validation_errors(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi

@@ -70,7 +70,8 @@ LATENCY = Histogram(
 SEARCH = Histogram(
     "paperfeed_search_duration_seconds",
     "Time to answer one search, by mode (hybrid, keyword, semantic, similar) and by what answered: "
-    "`index` (the search package) or `fallback` (the plain substring search, when no index is usable).",
+    "`index` (the search package), `fallback` (the plain substring search, when no index is built or the "
+    "search extra is not installed) or `error` (the search failed: answered 503).",
     ["mode", "source"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )

@@ -6,6 +6,9 @@ and one page per paper.
 address that names a date checks it and answers a friendly 400 when it is not
 one; a paper address in any accepted form (`arXiv:` prefix, version suffix,
 old-style `hep-th/9901001`) redirects permanently to its canonical page.
+Lists page through their first `cards.MAX_DEPTH` papers (`p` at most 20 for
+daily lists, 50 for search; a larger `p` is a 400), and searches count against
+the `rate_limit_search` of the client's address.
 """
 
 from __future__ import annotations
@@ -34,11 +37,12 @@ from paperfeed.web.periods import Period, PeriodError, period_of, today
 from paperfeed.web.security import FriendlyError
 from paperfeed.web.templating import render
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # HTML pages and forms, not API (docs/security.md)
 
 PAGE_SIZE = 50
 SEARCH_PAGE_SIZE = 20
-MAX_PAGE = 1000
+MAX_PAGE = cards.MAX_DEPTH // PAGE_SIZE  # 20: a daily list pages through its first 1,000 papers
+MAX_SEARCH_PAGE = cards.MAX_DEPTH // SEARCH_PAGE_SIZE  # 50: search results likewise
 EXAMPLE_QUERIES = [
     "diphoton production at hadron colliders",
     '"large language models" latency',
@@ -47,6 +51,7 @@ EXAMPLE_QUERIES = [
 ]
 
 PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+SearchPageNumber = Annotated[int, Query(ge=1, le=MAX_SEARCH_PAGE)]
 
 
 def parsed(kind: str, text: str) -> Period:
@@ -74,7 +79,7 @@ def daily_page(request: Request, period: Period, sort: str, page: int, notice: s
             conn, period.first, period.last, user.id if user else None, _sort(sort), show_hidden=curator
         )
         before, after = entries.neighbour_days(conn, period.first, period.last)
-    pages = max((len(listed) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    pages = min(max((len(listed) + PAGE_SIZE - 1) // PAGE_SIZE, 1), MAX_PAGE)
     if page > pages:
         raise FriendlyError(404, "There are not that many pages.")
     context = {
@@ -175,7 +180,7 @@ def search_page(
     category: Annotated[str, Query(max_length=64)] = "",
     after: Annotated[str, Query(max_length=20)] = "",
     before: Annotated[str, Query(max_length=20)] = "",
-    p: PageNumber = 1,
+    p: SearchPageNumber = 1,
 ) -> Response:
     if mode not in search_bridge.MODES:
         raise FriendlyError(400, f"Search mode must be one of: {', '.join(search_bridge.MODES)}.")
@@ -189,6 +194,7 @@ def search_page(
         "before": before, "categories": all_categories, "examples": EXAMPLE_QUERIES, "page": p,
     }
     if q.strip() or category or start or end:
+        search_bridge.enforce_limit(request)
         offset = (p - 1) * SEARCH_PAGE_SIZE
         results = search_bridge.search(
             engine, q.strip(), mode=mode, limit=SEARCH_PAGE_SIZE, offset=offset,
@@ -202,7 +208,7 @@ def search_page(
             card.title_html = found[card.arxiv_id].title_html
             card.score = found[card.arxiv_id].score
         params = {k: v for k, v in {"q": q, "mode": mode, "category": category, "after": after, "before": before}.items() if v}
-        pages = max((results.total + SEARCH_PAGE_SIZE - 1) // SEARCH_PAGE_SIZE, 1)
+        pages = min(max((results.total + SEARCH_PAGE_SIZE - 1) // SEARCH_PAGE_SIZE, 1), MAX_SEARCH_PAGE)
         context.update(
             searched=True, cards=shown, total=results.total, fallback=results.fallback,
             pages=pages, query_string=urlencode(params),

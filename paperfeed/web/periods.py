@@ -8,6 +8,11 @@ front says about it: the pages a sentence for their 400 page, the API and feeds
 a Hugging Face-style parameter message.  Years outside `FIRST_YEAR`..`LAST_YEAR`
 are refused before any date arithmetic, so the last week or month of year 9999
 is a 400, not an overflow.
+
+`DAY_PATTERN`, `WEEK_PATTERN` and `MONTH_PATTERN` are the same grammar as
+regular expressions, for the OpenAPI schema: a text matches one exactly when
+its parser accepts it (real dates and ISO weeks only, within the year limits),
+so a client, or a fuzzer, reading the schema knows which values are refused.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from datetime import UTC, date, datetime, timedelta
 
 FIRST_YEAR = 1900
 LAST_YEAR = 2200
-_DAY = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
-_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
-_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+# matched with fullmatch: "$" would also let a trailing newline through
+_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _FORMS = {  # parameter: (the page's noun, its form for a page, its form for the API)
     "date": ("date", "use YYYY-MM-DD.", "date must be YYYY-MM-DD"),
     "week": ("week", "use YYYY-Www, e.g. 2026-W40.", "week must be an ISO week YYYY-Www"),
@@ -65,7 +71,7 @@ def _year(kind: str, text: str, year: str) -> int:
 
 
 def parse_day(text: str) -> date:
-    m = _DAY.match(text)
+    m = _DAY.fullmatch(text)
     if m:
         year = _year("date", text, m[1])
         try:
@@ -77,7 +83,7 @@ def parse_day(text: str) -> date:
 
 def parse_week(text: str) -> date:
     """The Monday of an ISO week `YYYY-Www`."""
-    m = _WEEK.match(text)
+    m = _WEEK.fullmatch(text)
     if m:
         year = _year("week", text, m[1])
         try:
@@ -89,10 +95,39 @@ def parse_week(text: str) -> date:
 
 def parse_month(text: str) -> date:
     """The first day of a month `YYYY-MM`."""
-    m = _MONTH.match(text)
+    m = _MONTH.fullmatch(text)
     if m and 1 <= int(m[2]) <= 12:
         return date(_year("month", text, m[1]), int(m[2]), 1)
     raise PeriodError("month", text)
+
+
+def _years(keep=lambda year: True) -> str:
+    return "|".join(str(y) for y in range(FIRST_YEAR, LAST_YEAR + 1) if keep(y))
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _long(year: int) -> bool:
+    """Whether ISO year `year` has a week 53."""
+    return date(year, 12, 28).isocalendar()[1] == 53
+
+
+_ANY_YEAR = "(?:19[0-9]{2}|2[01][0-9]{2}|2200)"  # FIRST_YEAR..LAST_YEAR, checked by a test
+_MONTHS = "(?:0[1-9]|1[0-2])"
+DAY_PATTERN = (
+    f"^(?:{_ANY_YEAR}-(?:{_MONTHS}-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+    f"|(?:0[13578]|1[02])-31)|(?:{_years(_leap)})-02-29)$"
+)
+WEEK_PATTERN = f"^(?:{_ANY_YEAR}-W(?:0[1-9]|[1-4][0-9]|5[0-2])|(?:{_years(_long)})-W53)$"
+MONTH_PATTERN = f"^{_ANY_YEAR}-{_MONTHS}$"
+
+
+def or_empty(pattern: str) -> str:
+    """`pattern` (one of the above), or the empty text: the API and the feeds read an
+    empty parameter (`?date=`) as one not given."""
+    return f"^(?:{pattern[1:-1]})?$"
 
 
 def week_name(day: date) -> str:

@@ -7,8 +7,12 @@ matches wrapped in `<mark>`.  `safe_snippet` re-checks that promise before the
 page marks anything safe: every piece between `<mark>` tags is unescaped and
 escaped again, so only `<mark>` and `</mark>` can ever reach the page as markup.
 
-When the search package (or its index) is not available, a plain SQL substring
-search keeps the page working, and the page says so.
+When the search package is not installed (an `ImportError`) or its index is
+not built yet (`IndexNotBuilt`), a plain SQL substring search keeps the page
+working, and the page says so.  Any other failure is a real error: logged and
+answered 503 (`SearchUnavailable`), never hidden behind a full-table scan.
+Results go `cards.MAX_DEPTH` deep, and every search counts against the
+client address's `rate_limit_search` (`enforce_limit`).
 """
 
 from __future__ import annotations
@@ -24,13 +28,26 @@ from markupsafe import Markup, escape
 from sqlalchemy import Engine, and_, func, or_, select, true
 
 from paperfeed.models import Paper
-from paperfeed.web import metrics
-from paperfeed.web.cards import Card, listed_cards
+from paperfeed.web import metrics, security
+from paperfeed.web.cards import MAX_DEPTH, Card, listed_cards
 
 log = logging.getLogger("paperfeed.web")
 papers = Paper.__table__
 _MARK = re.compile(r"(</?mark>)", re.IGNORECASE)
 MODES = ("hybrid", "keyword", "semantic")
+
+
+class SearchUnavailable(security.FriendlyError):
+    """Search failed for a reason other than a missing index or extra (logged)."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "Search is unavailable right now; the error has been logged. Please try again later.",
+                         "Search is unavailable")
+
+
+def enforce_limit(request) -> None:
+    """Count one search by the request's client address; `RateLimited` (429) past `rate_limit_search`."""
+    security.enforce(request.app.state.engine, "search", security.client_address(request))
 
 
 @dataclass
@@ -72,31 +89,48 @@ def search(
     before: date | None = None,
 ) -> Results:
     """One page of results for `query`, best first; `before` is exclusive, as in
-    `paperfeed.search`.  Timed by mode and by what answered (`/metrics`)."""
+    `paperfeed.search`.  Only the first `MAX_DEPTH` results are paged through.
+    Timed by mode and by what answered (`/metrics`)."""
     started = clock.perf_counter()
+    limit = min(limit, MAX_DEPTH - offset)
+    if limit <= 0:
+        return Results(0)
     try:
         from paperfeed import search as engine_search
-
-        run = engine_search.search
     except ImportError:  # installed without the `search` extra
-        run = None
-    if run is not None:
+        engine_search = None
+    if engine_search is not None:
+        args = {"limit": limit, "offset": offset, "category": category, "after": after, "before": before}
         try:
-            page = run(
-                engine, query, mode=mode, limit=limit, offset=offset,
-                category=category, after=after, before=before,
-            )
+            page = _ranked(engine_search, engine, query, mode, args)
+        except (engine_search.IndexNotBuilt, ImportError):  # not indexed yet, or the extra is missing
+            log.info("no search index; using the substring fallback", exc_info=True)
+        except Exception:
+            log.exception("search failed for %r (mode %s)", query[:200], mode)
+            metrics.observe_search(mode, "error", clock.perf_counter() - started)
+            raise SearchUnavailable() from None
+        else:
             found = [
                 Found(h.arxiv_id, h.score, safe_snippet(h.abstract_html), safe_snippet(h.title_html))
                 for h in page.hits
             ]
             metrics.observe_search(mode, "index", clock.perf_counter() - started)
             return Results(int(page.total), found)
-        except Exception:  # an index not built yet, a missing model: fall back, but say so
-            log.warning("search failed; using the substring fallback", exc_info=True)
     results = _substring_search(engine, query, limit, offset, category, after, before)
     metrics.observe_search(mode, "fallback", clock.perf_counter() - started)
     return results
+
+
+def _ranked(engine_search, engine: Engine, query: str, mode: str, args: dict):
+    """The search package's page; keyword ranking alone while the vectors are
+    another model's (until `paperfeed index --rebuild` ends): words still rank."""
+    try:
+        return engine_search.search(engine, query, mode=mode, **args)
+    except engine_search.EncoderMismatch:
+        if mode == "keyword":
+            raise
+        log.warning("search index and encoder disagree; answering with keyword search", exc_info=True)
+        return engine_search.search(engine, query, mode="keyword", **args)
 
 
 def search_cards(engine: Engine, query: str, limit: int, category: str | None = None) -> list[Card]:
@@ -115,8 +149,9 @@ def similar(engine: Engine, arxiv_id: str, limit: int = 6) -> list[str]:
         hits = engine_search.similar(engine, arxiv_id, limit=limit)
         metrics.observe_search("similar", "index", clock.perf_counter() - started)
         return [h.arxiv_id for h in hits if h.arxiv_id != arxiv_id][:limit]
-    except Exception:
-        log.info("similar papers unavailable for %s", arxiv_id, exc_info=True)
+    except Exception as e:  # the paper page still shows; the log tells real failures from a missing index
+        expected = isinstance(e, ImportError) or type(e).__name__ == "IndexNotBuilt"
+        log.log(logging.INFO if expected else logging.ERROR, "similar papers unavailable for %s", arxiv_id, exc_info=True)
         return []
 
 

@@ -200,7 +200,10 @@ def address_bucket(address: str) -> str:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    # the API's address space, as /api/openapi.json documents it: errors there are JSON,
+    # those the router answers itself (a path no route matches, such as an id with a newline) too
+    path = request.url.path
+    return path.startswith(("/api/", "/feeds/")) or (path.startswith("/papers/") and path.endswith(".md"))
 
 
 def error_response(request: Request, status: int, title: str, message: str, headers=None) -> Response:
@@ -215,6 +218,17 @@ def error_response(request: Request, status: int, title: str, message: str, head
         status=status,
         headers=headers,
     )
+
+
+def _described(error: dict) -> str:
+    """A parameter's name, with its bound when it broke one: `p (at most 50)`."""
+    name = str(error.get("loc", ["", "?"])[-1])
+    ctx = error.get("ctx") or {}
+    if "le" in ctx:
+        return f"{name} (at most {ctx['le']})"
+    if "ge" in ctx:
+        return f"{name} (at least {ctx['ge']})"
+    return name
 
 
 def install(app: FastAPI) -> None:
@@ -235,7 +249,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameters(request: Request, exc: RequestValidationError) -> Response:
-        names = sorted({str(e.get("loc", ["", "?"])[-1]) for e in exc.errors()})
+        names = sorted({_described(e) for e in exc.errors()})
         return error_response(
             request, 400, "Bad request", f"Check these parameters: {', '.join(names)}."
         )

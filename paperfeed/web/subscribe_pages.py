@@ -13,6 +13,10 @@ The digest's web pages: subscribe, confirm, unsubscribe, preferences, preview.
   token.
 - `POST /unsubscribe?token=` is RFC 8058 one-click: a mail client's
   `List-Unsubscribe=One-Click` POST takes effect at once.
+- Links in the mails start with `siteurl.mail_site_url()`, never with the
+  request's Host (a forged Host would put valid tokens in links to another
+  site); without an address the form refuses, storing nothing.  Links on
+  these pages start with `site_url` when it is set, else are relative.
 """
 
 from __future__ import annotations
@@ -34,11 +38,11 @@ from paperfeed.digest.subscriptions import (
     TokenError,
     TokenExpired,
 )
-from paperfeed.siteurl import site_url
+from paperfeed.siteurl import SiteUrlUnknown, mail_site_url
 from paperfeed.web import accounts, security
 from paperfeed.web.templating import render as render_page
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # HTML pages and forms, not API (docs/security.md)
 log = logging.getLogger("paperfeed.web")
 PAGES = Path(render.TEMPLATES) / "pages"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -70,6 +74,11 @@ def _token_error(request: Request, exc: TokenError) -> Response:
     return _page(request, "message.html", {"title": "This link does not work", "lines": lines, "resubscribe": exc.purpose == "confirm"}, 400)
 
 
+def _page_base() -> str:
+    """The base of links on these pages: the configured site, else none (relative links)."""
+    return settings.get("site_url").rstrip("/")
+
+
 def _engine(request: Request):
     return request.app.state.engine
 
@@ -94,10 +103,15 @@ def subscribe(
     engine = _engine(request)
     security.enforce(engine, "subscribe", security.client_address(request))
     try:
+        base = mail_site_url()
+    except SiteUrlUnknown:
+        log.warning("subscribe form refused: no site_url for the links in the confirmation email")
+        lines = ["This site cannot send email yet: its operator has not set the site's address (PAPERFEED_SITE_URL)."]
+        return _page(request, "message.html", {"title": "Subscriptions are not open", "lines": lines}, 503)
+    try:
         result = subscriptions.subscribe(engine, email[:400])
     except SubscriptionError as e:
         return _page(request, "message.html", {"title": "Check the address", "lines": [str(e)], "resubscribe": True}, 400)
-    base = site_url(str(request.base_url))
     if result.send_confirmation or result.send_reminder:
         mail = render.confirmation_message(result.subscriber_id, result.email, base, reminder=result.send_reminder)
         background.add_task(_send, mail, "confirmation")
@@ -107,7 +121,7 @@ def subscribe(
 @router.get("/subscribe/confirm")
 def confirm(request: Request, token: str = "") -> Response:
     row = subscriptions.confirm(_engine(request), token)
-    urls = render.links(site_url(str(request.base_url)), row.id, row.email)
+    urls = render.links(_page_base(), row.id, row.email)
     lines = [f"{row.email} will get the paperfeed digest: trending papers, plus new matches for your saved searches."]
     return _page(request, "message.html", {"title": "You are subscribed", "lines": lines, "manage_url": urls["manage_url"]})
 
@@ -119,7 +133,7 @@ def _unsubscribe_row(request: Request, token: str):
 @router.get("/unsubscribe")
 def unsubscribe_page(request: Request, token: str = "") -> Response:
     row = _unsubscribe_row(request, token)
-    urls = render.links(site_url(str(request.base_url)), row.id, row.email)
+    urls = render.links(_page_base(), row.id, row.email)
     return _page(request, "unsubscribe.html", {
         "email": row.email, "token": token, "done": row.status == "unsubscribed", "manage_url": urls["manage_url"],
     })
@@ -138,7 +152,7 @@ def _manage_row(request: Request, token: str):
 
 
 def _preferences_page(request: Request, row, token: str, prefs: dict, status: int = 200, **extra) -> Response:
-    urls = render.links(site_url(str(request.base_url)), row.id, row.email)
+    urls = render.links(_page_base(), row.id, row.email)
     return _page(request, "preferences.html", {
         "email": row.email, "status": row.status, "token": token, "prefs": prefs,
         "weekdays": WEEKDAYS, "zones": _zones(), "max_searches": MAX_SEARCHES, "max_papers": MAX_PAPERS,
@@ -191,9 +205,8 @@ def preview(request: Request, token: str = "") -> Response:
     from paperfeed.digest import outbox
 
     row = _manage_row(request, token)
-    base = site_url(str(request.base_url))
     digest, composer = outbox.preview(_engine(request), row)
-    ctx = render.context(digest, composer.papers, row.frequency, base)
+    ctx = render.context(digest, composer.papers, row.frequency, _page_base())
     return _page(request, "preview.html", {
         "heading": ctx["heading"], "sections": ctx["sections"], "manage_url": ctx["manage_url"],
     })

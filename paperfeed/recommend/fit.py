@@ -1,0 +1,156 @@
+"""
+How well each paper of a window fits a reader, and which saved papers make it fit.
+
+The default model (chosen by cross-validation on BEIR SciFact, see
+benchmarks/recommend_eval.py and benchmarks/RESULTS.md) scores a candidate c
+against every saved paper s with one pair similarity
+
+    sim(c, s) = (1 - w) * cos(emb c, emb s) + w * cos(tfidf c, tfidf s)
+
+and takes the mean of its `top_k` largest values: `top_k=1` is max-similarity
+to the nearest saved paper, `top_k=None` the mean over all of them (the
+centroid of the pair similarities).  The score is a sum of per-saved-paper
+terms, `sim(c, s) / k` over the k nearest, and those terms are the
+contributions the why-lines name: the explanation is the computation.
+"Not interested" papers subtract `dismissed_weight` times the candidate's
+largest similarity to one of them; following an author or a category adds a
+fixed bonus.
+
+A window is first narrowed to `shortlist` candidates by embedding similarity
+to the profile's prototypes (`Profile.prototypes`; exact when the library has
+at most 32 papers) plus the follow bonuses, so the full pair similarities are
+computed for a few hundred papers per reader whatever the window's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from paperfeed.recommend.profile import Profile
+from paperfeed.recommend.terms import cosines
+from paperfeed.recommend.window import Window
+
+
+@dataclass(frozen=True)
+class Model:
+    # chosen by 5-fold CV on SciFact (benchmarks/recommend_eval.py), term space terms.FOR_YOU
+    term_weight: float = 0.2  # w: the tf-idf cosine's share of the pair similarity
+    top_k: int | None = 2  # saved papers averaged per candidate; None: all (centroid)
+    dismissed_weight: float = 0.5
+    author_bonus: float = 0.15  # ~ the gap between a close and a loose neighbour
+    category_bonus: float = 0.05
+    shortlist: int = 500
+
+
+DEFAULT = Model()
+# The digest shows ~10 papers a reader: a shorter shortlist keeps 20,000 readers
+# within its time budget (benchmarks/recommend_scale.py --digest).
+DIGEST = Model(shortlist=100)
+
+
+@dataclass
+class Fit:
+    """Scores of the shortlisted rows of a window for one reader, best first.
+
+    `saved[i]` lists indices into `profile.saved_ids` of the saved papers that
+    contribute to row i's score and `contribution[i]` their terms (same order,
+    largest first); `sim`/`emb`/`text` are their pair similarity and its parts.
+    """
+
+    rows: np.ndarray
+    score: np.ndarray
+    fit: np.ndarray  # the library part: sum of contributions
+    saved: np.ndarray  # (r, k) int, -1 padding
+    contribution: np.ndarray  # (r, k)
+    sim: np.ndarray  # (r, k) pair similarity
+    dismissed_penalty: np.ndarray
+    author_match: np.ndarray  # bool
+    category_match: np.ndarray  # bool
+    uses_terms: bool
+
+
+def eligible(window: Window, profile: Profile) -> np.ndarray:
+    """Bool mask of rows that may be recommended: not saved, not dismissed."""
+    ok = np.ones(len(window), bool)
+    ok[window.rows_of(profile.saved_ids)] = False
+    ok[window.rows_of(profile.dismissed_ids)] = False
+    return ok
+
+
+def follow_bonus(window: Window, profile: Profile, model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bonus, by a followed author, in a followed category) for every row."""
+    author = np.zeros(len(window), bool)
+    author[window.rows_by_authors(profile.authors)] = True
+    category = np.zeros(len(window), bool)
+    category[window.rows_in_categories(profile.categories)] = True
+    return author * model.author_bonus + category * model.category_bonus, author, category
+
+
+def prescore(window: Window, profile: Profile, model: Model) -> np.ndarray:
+    """Embedding-only fit of every row, used to pick the shortlist."""
+    if not profile.saved_ids:
+        return np.zeros(len(window), np.float32)
+    if model.top_k is None or model.top_k >= len(profile.saved_ids):
+        return window.vectors @ profile.vectors.mean(axis=0)  # exact: the mean is linear
+    return (window.vectors @ profile.prototypes.T).max(axis=1)
+
+
+def shortlist(window: Window, profile: Profile, model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, bonus, author, category) of the `model.shortlist` best eligible rows by prescore + bonus."""
+    bonus, author, category = follow_bonus(window, profile, model)
+    pre = prescore(window, profile, model) + bonus
+    ok = np.flatnonzero(eligible(window, profile))
+    if len(ok) > model.shortlist:
+        ok = ok[np.argpartition(-pre[ok], model.shortlist - 1)[: model.shortlist]]
+    return ok, bonus[ok], author[ok], category[ok]
+
+
+def pair_similarity(window: Window, rows: np.ndarray, profile: Profile, model: Model,
+                    dismissed: bool = False) -> tuple[np.ndarray, bool]:
+    """(len(rows), n) pair similarities with the saved (or dismissed) papers, and whether terms were used."""
+    vecs = profile.dismissed_vectors if dismissed else profile.vectors
+    other_terms = profile.dismissed_terms_t if dismissed else profile.terms_t
+    sim = window.vectors[rows] @ vecs.T
+    w = model.term_weight
+    if w > 0 and window.terms is not None and other_terms is not None and other_terms.shape[1] == len(vecs):
+        return (1.0 - w) * sim + w * cosines(window.terms[rows], other_terms), True
+    return sim, False
+
+
+def top_contributions(sim: np.ndarray, top_k: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(saved index, contribution, pair similarity) of the top_k largest pair similarities per row,
+    largest first; contributions are sim / k and add up to the row's fit."""
+    n = sim.shape[1]
+    k = n if top_k is None else max(1, min(top_k, n))
+    if k < n:
+        idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    else:
+        idx = np.broadcast_to(np.arange(n), sim.shape).copy()
+    part = np.take_along_axis(sim, idx, axis=1)
+    order = np.argsort(-part, axis=1, kind="stable")
+    idx, part = np.take_along_axis(idx, order, axis=1), np.take_along_axis(part, order, axis=1)
+    return idx, part / k, part
+
+
+def score(window: Window, profile: Profile, model: Model = DEFAULT) -> Fit:
+    """The shortlisted rows of `window` scored for `profile`, best first (ties: more upvotes first)."""
+    rows, bonus, author, category = shortlist(window, profile, model)
+    uses_terms = False
+    if profile.saved_ids and len(rows):
+        sim, uses_terms = pair_similarity(window, rows, profile, model)
+        saved, contribution, pair = top_contributions(sim, model.top_k)
+        fit = contribution.sum(axis=1)
+    else:
+        saved = np.full((len(rows), 0), -1, np.int64)
+        contribution = pair = np.zeros((len(rows), 0), np.float32)
+        fit = np.zeros(len(rows), np.float32)
+    penalty = np.zeros(len(rows), np.float32)
+    if len(profile.dismissed_vectors) and len(rows) and model.dismissed_weight:
+        dsim, _ = pair_similarity(window, rows, profile, model, dismissed=True)
+        penalty = model.dismissed_weight * np.maximum(dsim.max(axis=1), 0.0)
+    total = fit - penalty + bonus
+    order = np.lexsort((-window.upvotes[rows], -total))
+    return Fit(rows[order], total[order], fit[order], saved[order], contribution[order], pair[order],
+               penalty[order], author[order], category[order], uses_terms)

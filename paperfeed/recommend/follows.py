@@ -1,0 +1,36 @@
+"""
+Follow matching: which of a paper's authors and categories the reader follows.
+
+Authors are compared by their folded full-name key, the rule the library
+indexes and stores follows under (`paperfeed.library.names.author_key`: lower
+case, accents dropped, punctuation as spaces, "Gu, Albert" = "Albert Gu").
+A followed category
+is an exact category (`cs.CL`) or an archive (`cs`, which matches every `cs.*`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from paperfeed.library.names import author_key
+
+__all__ = ["author_key", "category_matches", "followed_authors", "normalise_categories"]
+
+
+def normalise_categories(categories: Iterable[str]) -> frozenset[str]:
+    """Followed categories as given, stripped, empty ones dropped (`cs.CL`, `cs`)."""
+    return frozenset(c.strip() for c in categories if c and c.strip())
+
+
+def category_matches(paper_categories: Iterable[str], followed: frozenset[str]) -> list[str]:
+    """The paper's categories the reader follows, directly or through their archive, in paper order."""
+    if not followed:
+        return []
+    return [c for c in paper_categories if c in followed or c.partition(".")[0] in followed]
+
+
+def followed_authors(paper_author_keys: Iterable[str], paper_authors: list[str], followed: frozenset[str]) -> list[str]:
+    """The paper's authors (as written on it) whose key the reader follows."""
+    if not followed:
+        return []
+    return [name for key, name in zip(paper_author_keys, paper_authors, strict=True) if key in followed]

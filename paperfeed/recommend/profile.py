@@ -1,0 +1,108 @@
+"""
+A reader's profile: what "For you" knows about one reader, derived from the library.
+
+Built from the saved papers' embeddings (and tf-idf rows, for keyword
+features), the "not interested" papers, and the followed authors and
+categories.  It is derived data: cheap to rebuild, safe to cache per reader
+and to drop whenever the library changes.  `prototypes` stand in for a large
+library when a window is first narrowed down (see `fit.shortlist`): up to
+`MAX_PROTOTYPES` saved papers are their own prototypes; beyond that a few
+k-means iterations (Lloyd 1982, k-means++ seeding) summarise them.  Final
+scores and why-lines always use every saved paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from paperfeed.recommend.follows import author_key, normalise_categories
+from paperfeed.recommend.window import unit_rows
+
+MAX_PROTOTYPES = 32
+KMEANS_ROUNDS = 6
+
+
+@dataclass
+class Profile:
+    saved_ids: list[str]
+    vectors: np.ndarray  # (n, dim) unit rows of the saved papers
+    terms: object | None  # CSR (n, V) tf-idf rows in the window's TermSpace, or None
+    titles: list[str]  # for why-lines ("" when unknown)
+    dismissed_ids: frozenset[str]
+    dismissed_vectors: np.ndarray  # (m, dim) unit rows, m may be 0
+    dismissed_terms: object | None
+    authors: frozenset[str]  # followed author keys
+    categories: frozenset[str]  # followed categories and archives
+    prototypes: np.ndarray  # (k, dim) unit rows, k <= MAX_PROTOTYPES
+    terms_t: object | None = None  # `terms` transposed (V x n), for products with window rows
+    dismissed_terms_t: object | None = None
+
+    @classmethod
+    def build(
+        cls,
+        saved_ids: Sequence[str],
+        saved_vectors,
+        *,
+        saved_terms=None,
+        saved_titles: Sequence[str | None] | None = None,
+        dismissed_ids: Sequence[str] = (),
+        dismissed_vectors=None,
+        dismissed_terms=None,
+        authors: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        seed: int = 0,
+    ) -> Profile:
+        """A profile from the library's papers (ids and embeddings, in one order).
+
+        `authors` may be names or keys (both fold to the key); `dismissed_vectors`
+        are the embeddings of those "not interested" papers that have one.
+        """
+        saved_ids = [str(i) for i in saved_ids]
+        vecs = unit_rows(saved_vectors) if len(saved_ids) else np.zeros((0, 0), np.float32)
+        if len(vecs) != len(saved_ids):
+            raise ValueError(f"{len(saved_ids)} saved ids but {len(vecs)} vectors")
+        if saved_terms is not None and saved_terms.shape[0] != len(saved_ids):
+            raise ValueError(f"{len(saved_ids)} saved ids but {saved_terms.shape[0]} term rows")
+        titles = [t or "" for t in (saved_titles or [""] * len(saved_ids))]
+        dim = vecs.shape[1] if vecs.size else 0
+        dvecs = unit_rows(dismissed_vectors, dim) if dismissed_vectors is not None else np.zeros((0, dim), np.float32)
+        return cls(
+            saved_ids=saved_ids, vectors=vecs, terms=saved_terms, titles=titles,
+            dismissed_ids=frozenset(map(str, dismissed_ids)), dismissed_vectors=dvecs,
+            dismissed_terms=dismissed_terms,
+            authors=frozenset(k for k in (author_key(a) for a in authors) if k),
+            categories=normalise_categories(categories),
+            prototypes=prototypes(vecs, MAX_PROTOTYPES, seed),
+            terms_t=None if saved_terms is None else saved_terms.T.tocsr(),
+            dismissed_terms_t=None if dismissed_terms is None else dismissed_terms.T.tocsr(),
+        )
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to rank by: no saved paper and no follow (the page onboards instead)."""
+        return not self.saved_ids and not self.authors and not self.categories
+
+
+def prototypes(vecs: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """At most `k` unit rows summarising `vecs`: the rows themselves, or spherical k-means centres."""
+    if len(vecs) <= k:
+        return vecs.copy()
+    rng = np.random.default_rng(seed)
+    centres = [vecs[rng.integers(len(vecs))]]
+    closest = 1.0 - vecs @ centres[0]
+    for _ in range(1, k):  # k-means++: the next seed far from those chosen
+        p = np.maximum(closest, 0.0) ** 2
+        pick = rng.choice(len(vecs), p=p / p.sum()) if p.sum() > 0 else rng.integers(len(vecs))
+        centres.append(vecs[pick])
+        closest = np.minimum(closest, 1.0 - vecs @ vecs[pick])
+    c = np.stack(centres)
+    for _ in range(KMEANS_ROUNDS):
+        assign = np.argmax(vecs @ c.T, axis=1)
+        sums = np.zeros_like(c)
+        np.add.at(sums, assign, vecs)
+        filled = np.bincount(assign, minlength=k) > 0
+        c[filled] = unit_rows(sums[filled])
+    return np.ascontiguousarray(c)

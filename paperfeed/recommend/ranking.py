@@ -1,0 +1,139 @@
+"""
+"For you": a window's papers ranked for one reader, each with its why-lines.
+
+    window = Window.build(ids, vectors, categories=..., authors=..., upvotes=..., texts=..., space=space)
+    profile = Profile.build(saved_ids, saved_vectors, saved_terms=space.rows(saved_texts), ...)
+    for rec in rank(window, profile, limit=20):
+        rec.arxiv_id, rec.score, rec.why()      # why(): lines a reader checks at a glance
+
+Saved and dismissed papers never appear.  With `hidden_gems=True`, among the
+`gem_pool` best-fitting papers those with at most `gem_upvotes` upvotes come
+first (by fit), then the rest of the pool, then everything else: good papers
+nobody has upvoted yet.  Every reason is read off the computation that gave
+the score (`fit.Fit`): the saved papers are the ones whose terms add up to it,
+the shared terms are those whose tf-idf weights add most to the pair
+similarity with them (only when the model used terms), the follow lines are
+the bonuses that were added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from paperfeed.recommend.fit import DEFAULT, Fit, Model, score
+from paperfeed.recommend.profile import Profile
+from paperfeed.recommend.terms import row as term_row
+from paperfeed.recommend.terms import shared_terms_weighted
+from paperfeed.recommend.window import Window
+
+MAX_LIMIT = 500
+MAX_NAMED = 3  # saved papers named in a why-line
+MAX_TERMS = 4
+GEM_UPVOTES = 2
+GEM_POOL = 50
+
+
+@dataclass
+class Neighbour:
+    """A saved paper a recommendation is close to."""
+
+    arxiv_id: str
+    title: str
+    similarity: float  # the pair similarity the model used
+    contribution: float  # its share of the score
+
+
+@dataclass
+class Recommendation:
+    arxiv_id: str
+    score: float
+    fit: float  # the library's part of the score (without follows and dismissals)
+    upvotes: int
+    closest: list[Neighbour] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)  # followed authors, as written on the paper
+    categories: list[str] = field(default_factory=list)  # followed categories it is in
+    gem: bool = False  # promoted by the hidden-gems switch
+
+    def why(self) -> list[str]:
+        """The reasons, in words: closest saved papers, shared terms, followed authors and categories."""
+        lines = []
+        if self.closest:
+            names = ", ".join(f"“{n.title}”" if n.title else n.arxiv_id for n in self.closest)
+            lines.append(f"Close to {names} in your library")
+        if self.terms:
+            lines.append("Shares " + ", ".join(self.terms))
+        for name in self.authors:
+            lines.append(f"By {name}, an author you follow")
+        if self.categories:
+            lines.append(f"In {', '.join(self.categories)}, which you follow")
+        if self.gem:
+            lines.append(f"Few upvotes yet ({self.upvotes})")
+        return lines
+
+
+def rank(
+    window: Window,
+    profile: Profile,
+    *,
+    model: Model = DEFAULT,
+    limit: int = 20,
+    offset: int = 0,
+    hidden_gems: bool = False,
+    gem_upvotes: int = GEM_UPVOTES,
+    gem_pool: int = GEM_POOL,
+) -> list[Recommendation]:
+    """One page of the window's papers for this reader, best first, with why-lines."""
+    limit = max(0, min(int(limit), MAX_LIMIT))
+    offset = max(0, int(offset))
+    fit = score(window, profile, model)
+    order = np.arange(len(fit.rows))
+    gems = np.zeros(len(order), bool)
+    if hidden_gems:
+        order, gems = gem_order(fit, window, gem_upvotes, gem_pool)
+    page = order[offset : offset + limit]
+    return [recommendation(window, profile, fit, int(i), bool(gems[i])) for i in page]
+
+
+def gem_order(fit: Fit, window: Window, gem_upvotes: int, pool: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions into `fit` for the hidden-gems switch, and which are gems.
+
+    Within the `pool` best-fitting candidates with some fit (score > 0),
+    those with at most `gem_upvotes` upvotes come first, in fit order.
+    """
+    n = len(fit.rows)
+    head = np.arange(min(pool, n))
+    head = head[fit.score[head] > 0]
+    low = window.upvotes[fit.rows[head]] <= gem_upvotes
+    first = np.concatenate([head[low], head[~low]])
+    rest = np.setdiff1d(np.arange(n), first, assume_unique=True)
+    gems = np.zeros(n, bool)
+    gems[head[low]] = True
+    return np.concatenate([first, rest]).astype(np.int64), gems
+
+
+def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool = False) -> Recommendation:
+    """The i-th scored candidate with its reasons, read off `fit`."""
+    row = int(fit.rows[i])
+    closest = []
+    for s, c, p in zip(fit.saved[i], fit.contribution[i], fit.sim[i], strict=True):
+        if s < 0 or c <= 0 or len(closest) == MAX_NAMED:
+            break
+        closest.append(Neighbour(profile.saved_ids[s], profile.titles[s], float(p), float(c)))
+    terms: list[str] = []
+    if fit.uses_terms and closest and window.space is not None:
+        named = [int(s) for s in fit.saved[i][: len(closest)]]
+        terms = shared_terms_weighted(window.space, term_row(window.terms, row),
+                                      [term_row(profile.terms, s) for s in named],
+                                      fit.contribution[i][: len(named)], MAX_TERMS)
+    authors = [a for a, k in zip(window.authors[row], window.author_keys[row], strict=True)
+               if k in profile.authors] if fit.author_match[i] else []
+    cats = [c for c in window.categories[row] if c in profile.categories or c.partition(".")[0] in profile.categories]
+    return Recommendation(
+        arxiv_id=window.ids[row], score=float(fit.score[i]), fit=float(fit.fit[i]),
+        upvotes=int(window.upvotes[row]), closest=closest, terms=terms,
+        authors=list(dict.fromkeys(authors)), categories=cats if fit.category_match[i] else [], gem=gem,
+    )
+

@@ -1,0 +1,123 @@
+"""
+Keyword features: tf-idf rows of paper text, and the terms two papers share.
+
+One `TermSpace` (a fitted vocabulary and idf) serves a whole corpus: it is
+fitted once on a sample of papers (the benchmark fits it on the corpus it
+ranks) and then turns any paper's title and abstract into an L2-normalised
+sparse row.  The dot product of two rows is their tf-idf cosine, and the
+product of their weights for one term is that term's share of it, so the terms
+a why-line names are exactly the ones that added to the score.
+
+`asl_space` builds arxiv-sanity-lite's vectorizer exactly as its `compute.py`
+does (uni- and bi-grams, at most 10,000 features, sublinear tf, max_df 0.5,
+min_df 5, English stop words); `TermSpace.fit` defaults to it.
+scikit-learn is imported on first use only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+# arxiv-sanity-lite compute.py (karpathy/arxiv-sanity-lite, 2021-): its argparse
+# defaults and TfidfVectorizer call, option for option
+ASL_OPTIONS: dict[str, Any] = dict(
+    input="content", encoding="utf-8", decode_error="replace", strip_accents="unicode",
+    lowercase=True, analyzer="word", stop_words="english",
+    token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
+    ngram_range=(1, 2), max_features=10_000,
+    norm="l2", use_idf=True, smooth_idf=True, sublinear_tf=True,
+    max_df=0.5, min_df=5,
+)
+# The term space "For you" uses: the same vectorizer keeping every term seen in
+# two papers (5-fold CV on SciFact chose it over arxiv-sanity-lite's 10,000
+# features; benchmarks/recommend_eval.py, RESULTS.md).  Pass to `TermSpace.fit`.
+FOR_YOU: dict[str, Any] = {"min_df": 2, "max_features": None}
+
+
+def vectorizer(**overrides: Any):
+    """A scikit-learn `TfidfVectorizer` with arxiv-sanity-lite's options, some replaced."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    options = {**ASL_OPTIONS, **overrides}
+    if isinstance(options["min_df"], int) and options["min_df"] < 1:
+        options["min_df"] = 1
+    return TfidfVectorizer(dtype=np.float32, **options)
+
+
+@dataclass
+class TermSpace:
+    """A fitted tf-idf vocabulary: `rows(texts)` gives unit sparse rows, `terms` names columns."""
+
+    vectorizer: Any
+    terms: np.ndarray  # column -> term text
+
+    @classmethod
+    def fit(cls, texts: list[str], **overrides: Any) -> TermSpace:
+        """Fit on `texts` (a corpus sample; a tiny one lowers min_df to fit)."""
+        if not texts:
+            raise ValueError("a term space needs at least one text to fit on")
+        v = vectorizer(**overrides)
+        try:
+            v.fit(texts)
+        except ValueError:  # too few texts for min_df / max_df: keep every term instead
+            v = vectorizer(**{**overrides, "min_df": 1, "max_df": 1.0})
+            v.fit(texts)
+        return cls(v, np.asarray(v.get_feature_names_out(), dtype=object))
+
+    def rows(self, texts: list[str]):
+        """CSR matrix (len(texts), terms), float32, rows L2-normalised (all-zero for no known term)."""
+        return self.vectorizer.transform(texts).astype(np.float32).tocsr()
+
+
+def paper_text(title: str | None, abstract: str | None, authors: list[str] | None = None) -> str:
+    """The text a paper's term row is made from: title, abstract and (as arxiv-sanity-lite) authors."""
+    return " ".join(p for p in (title or "", abstract or "", " ".join(authors or [])) if p)
+
+
+def cosines(a, b_transposed) -> np.ndarray:
+    """Dense (len(a), n) tf-idf cosines of unit sparse rows `a` with n rows given transposed (V x n).
+
+    Profiles keep their rows transposed once (`Profile.terms_t`): scipy would
+    otherwise convert them on every product.
+    """
+    return np.asarray((a @ b_transposed).toarray(), np.float32)
+
+
+def row(matrix, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, weights) of row i of a CSR matrix, without scipy's slow row indexing."""
+    start, stop = matrix.indptr[i], matrix.indptr[i + 1]
+    return matrix.indices[start:stop], matrix.data[start:stop]
+
+
+def shared_terms(space: TermSpace, a, b, limit: int = 5) -> list[str]:
+    """The terms adding most to the cosine of two 1 x V sparse rows, best first."""
+    a, b = a.tocsr(), b.tocsr()
+    return shared_terms_weighted(space, row(a, 0), [row(b, 0)], [1.0], limit)
+
+
+def shared_terms_weighted(space: TermSpace, paper: tuple, others: list[tuple], weights, limit: int = 5) -> list[str]:
+    """The terms adding most to `sum(weight * cosine(paper, other))`, best first.
+
+    `paper` and each of `others` are (columns, weights) rows (`row`).  A shared
+    bigram hides the unigrams inside it ("selective scan" over "scan"): the
+    line a reader sees should not say the same thing twice.
+    """
+    cols, vals = paper
+    total: dict[int, float] = {}
+    for (ocols, ovals), w in zip(others, weights, strict=True):
+        common, ia, ib = np.intersect1d(cols, ocols, assume_unique=True, return_indices=True)
+        for c, v in zip(common.tolist(), (vals[ia] * ovals[ib] * w).tolist(), strict=True):
+            total[c] = total.get(c, 0.0) + v
+    names = {c: str(space.terms[c]) for c in total}
+    in_bigram = {w for t in names.values() if " " in t for w in t.split()}
+    out: list[str] = []
+    for c in sorted(total, key=lambda c: -total[c]):
+        if names[c] in in_bigram:
+            continue
+        out.append(names[c])
+        if len(out) == limit:
+            break
+    return out
