@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Connection, Engine, exists, func, literal, select
+from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, select
 
-from paperfeed import trending
+from paperfeed import db, trending
 from paperfeed.models import DailyEntry, Paper, User, Vote
 from paperfeed.web import codelinks
 from paperfeed.web import entries as daily_entries
@@ -264,6 +264,26 @@ def recent_cards(engine: Engine, limit: int) -> list[Card]:
             .limit(limit)
         ).scalars()
         ids = list(newest)
+    return listed_cards(engine, ids)
+
+
+def newest_cards(engine: Engine, limit: int, after: tuple[datetime | None, str] | None = None) -> list[Card]:
+    """Papers newest first (undated last, then by id, descending), from just after `after`
+    (a (published, arxiv_id) position): the pages of `GET /api/papers`."""
+    arxiv_id = db.binary_order(engine, Paper.arxiv_id)
+    q = select(Paper.arxiv_id).order_by(Paper.published.desc().nulls_last(), arxiv_id.desc()).limit(limit)
+    if after is not None:
+        published, last_id = after
+        if published is None:
+            q = q.where(Paper.published.is_(None), arxiv_id < last_id)
+        else:
+            q = q.where(or_(
+                Paper.published < published,
+                and_(Paper.published == published, arxiv_id < last_id),
+                Paper.published.is_(None),
+            ))
+    with engine.connect() as conn:
+        ids = list(conn.execute(q).scalars())
     return listed_cards(engine, ids)
 
 
