@@ -316,7 +316,7 @@ def test_papers_page_newest_first_through_link_headers(client, monkeypatch, engi
         hf_json.HFListItem.model_validate(item)
     assert client.get("/api/papers", params={"cursor": "not a cursor!"}).status_code == 400
     assert client.get("/api/papers", params={"cursor": "n-zz"}).status_code == 400
-    past_everything = client.get("/api/papers", params={"cursor": "0-" + "a".encode().hex()})  # before 1970
+    past_everything = client.get("/api/papers", params={"cursor": "0-" + b"a".hex()})  # before 1970
     assert past_everything.status_code == 200 and "link" not in past_everything.headers
 
 
