@@ -78,6 +78,15 @@ class Paper(Base):
     content_hash: Mapped[str] = mapped_column(String(32))
     # monotonically increasing change counter: the search indexer's cursor
     revision: Mapped[int] = mapped_column(Integer, index=True)
+    # what Hugging Face's daily JSON says beyond arXiv (`githubRepo`, `projectPage`, ...)
+    github_repo: Mapped[str | None] = mapped_column(Text)
+    project_page: Mapped[str | None] = mapped_column(Text)
+    github_stars: Mapped[int | None] = mapped_column(Integer)
+    ai_summary: Mapped[str | None] = mapped_column(Text)
+    ai_keywords: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
+    # [{"kind": "code"|"project"|"model"|"dataset"|"space", "url": ...}] found in the
+    # comments and abstract (`ingest.links`), derived when the paper is written; NULL: none
+    links: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
 
 
 class User(Base):

@@ -6,14 +6,20 @@ of its errors and of the shapes documented in the OpenAPI schema.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import pytest
+from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
+from sqlalchemy import func, insert, select
 
 from paperfeed.ingest import clean
+from paperfeed.ingest.run import ingest_sources
+from paperfeed.models import DailyEntry, Paper
+from paperfeed.ops.demo import SAMPLES
 from paperfeed.web import hf_json
 from tests import corpus
 from tests.server import paperfeed_app, serve
@@ -60,8 +66,8 @@ def test_daily_papers_of_a_date_match_what_was_ingested(hf):
         assert info.submitted_at == midnight(corpus.SAMPLE_DAY)
     # upvotes are the imported count plus our users' votes, most upvoted first
     assert listed[0].id == corpus.VOTED and listed[0].upvotes == 2
-    # PaperInfo reads a count of 0 as None (`paper.upvotes or top-level upvotes`)
-    assert all(not p.upvotes for p in listed[1:])
+    # a count of 0 reads as 0, not None: PaperInfo falls back on the item's top-level upvotes
+    assert all(p.upvotes == 0 for p in listed[1:])
 
 
 def test_daily_papers_by_week_month_submitter_and_page(hf):
@@ -179,3 +185,165 @@ def test_responses_match_the_documented_models(app, client):
     schema = client.get(app.openapi_url).json()
     for route in ("/api/daily_papers", "/api/papers/search", "/api/papers/{arxiv_id}"):
         assert schema["paths"][route]["get"]["summary"]
+
+
+# --- issue 15: what the real client sees ------------------------------------------
+
+
+def test_list_items_carry_categories_code_and_upvotes_at_the_top_level(hf):
+    sample = {p["id"]: p for p in corpus.sample_papers()}
+    listed = list(hf.list_daily_papers(date="2026-10-03"))
+    with_code = [p for p in listed if sample[p.id].get("githubRepo")]
+    assert len(with_code) == sum(1 for p in sample.values() if p.get("githubRepo")) > 20
+    for info in listed:
+        if sample[info.id].get("githubRepo"):
+            assert info.github_repo == sample[info.id]["githubRepo"]
+        else:  # only a repository the abstract itself links to
+            assert info.github_repo is None or info.github_repo in sample[info.id]["summary"]
+        assert info.categories == [] and info.primaryCategory is None  # the HF sample has none
+        assert info.arxivUrl == f"https://arxiv.org/abs/{info.id}"
+        assert info.upvotes is not None
+    (kaggle,) = [p for p in hf.list_papers(query="diphoton production cross sections Tevatron", limit=120)
+                 if p.id == "0704.0001"]
+    assert kaggle.categories == ["hep-ph"] and kaggle.primaryCategory == "hep-ph"
+    assert kaggle.upvotes == 0
+
+
+def test_search_limit_goes_to_120(hf, client):
+    assert 3 <= len(list(hf.list_papers(query="the", limit=120))) <= 120
+    assert client.get("/api/papers/search", params={"q": "the", "limit": 121}).status_code == 400
+
+
+def test_nothing_made_up(client):
+    body = client.get("/api/daily_papers", params={"month": "2026-09"}).text
+    for key in ("avatarUrl", "thumbnail", "mediaUrls", "isPro"):
+        assert key not in body
+
+
+LISTED_AT = "2026-10-02T01:14:22.000Z"
+HUB = [  # the live shape, with the fields Hugging Face adds beyond arXiv
+    {
+        "paper": {
+            "id": "2610.00042",
+            "title": "A paper with code",
+            "authors": [{"name": "Ann Coder"}],
+            "summary": "We release everything.",
+            "publishedAt": "2026-09-30T17:00:00.000Z",
+            "upvotes": 0,
+            "githubRepo": "https://github.com/ann/coder",
+            "githubStars": 1234,
+            "projectPage": "https://ann.github.io/coder/",
+            "ai_summary": "Ann releases code.",
+            "ai_keywords": ["code release", "reproducibility"],
+            "submittedOnDailyAt": LISTED_AT,
+        },
+        "publishedAt": LISTED_AT,
+        "title": "A paper with code",
+        "thumbnail": "https://cdn-thumbnails.huggingface.co/x.png",
+    },
+    {
+        "paper": {"id": "2610.00043", "title": "No date of its own", "authors": [{"name": "Bo"}],
+                  "summary": "An abstract.", "upvotes": 4},
+        "submittedOnDailyAt": "2026-10-02T09:30:00.000Z",
+        "title": "No date of its own",
+    },
+]
+
+
+@pytest.fixture
+def hub(engine, tmp_path, monkeypatch):
+    path = tmp_path / "hub.json"
+    path.write_text(json.dumps(HUB))
+    atom = SAMPLES / "arxiv-api-search-testing.xml"
+    summary = ingest_sources([str(path), str(atom)], engine=engine)
+    assert summary.rejected == 0, summary.line()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    app = paperfeed_app(engine)
+    with serve(app) as url:
+        yield HfApi(endpoint=url, token=False), TestClient(app)
+
+
+def test_hugging_face_fields_and_real_submission_times(hub):
+    hf, client = hub
+    undated, coder = hf.list_daily_papers(date="2026-10-02")  # most upvoted first
+    assert coder.id == "2610.00042"
+    assert coder.submitted_at == when(LISTED_AT)  # the list's own time, not midnight
+    assert coder.published_at == when("2026-09-30T17:00:00.000Z")
+    assert (coder.github_repo, coder.github_stars, coder.project_page) == (
+        "https://github.com/ann/coder", 1234, "https://ann.github.io/coder/")
+    assert coder.ai_summary == "Ann releases code." and coder.ai_keywords == ["code release", "reproducibility"]
+    assert coder.upvotes == 0
+    # no date of its own: the list time is its submission, never its publication
+    assert undated.published_at is None and undated.submitted_at == when("2026-10-02T09:30:00.000Z")
+    info = hf.paper_info("2610.00042")
+    assert info.github_repo == "https://github.com/ann/coder" and info.submitted_at == when(LISTED_AT)
+    assert "- Code: https://github.com/ann/coder" in hf.read_paper("2610.00042")
+    # code found in an arXiv comment ("Python code and Jupyter notebook available at https://github.com/...")
+    assert hf.paper_info("1706.00679").github_repo == "https://github.com/ydecastro/super-resolution-testing"
+    assert "thumbnail" not in client.get("/api/papers/2610.00042").text
+
+
+def test_a_readers_submission_has_its_own_time(hub, engine):
+    hf, _ = hub
+    made = datetime(2026, 10, 7, 15, 4, 5, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(DailyEntry), [{"day": date(2026, 10, 7), "arxiv_id": "1706.00679", "curated": False,
+                                           "imported_upvotes": 0, "pinned": False, "hidden": False, "created_at": made}])
+    (entry,) = hf.list_daily_papers(date="2026-10-07")
+    assert entry.submitted_at == made and entry.upvotes == 0
+
+
+def test_papers_page_newest_first_through_link_headers(client, monkeypatch, engine):
+    monkeypatch.setenv("PAPERFEED_SITE_URL", "https://papers.example.org")
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(Paper)).scalar()
+    seen, url, pages = [], "/api/papers?limit=40", 0
+    while url:
+        r = client.get(url)
+        assert r.status_code == 200, r.text
+        seen += r.json()
+        pages += 1
+        link = r.headers.get("link")
+        if link is None:
+            break
+        assert link.startswith("<https://papers.example.org/api/papers?limit=40&cursor=") and link.endswith('>; rel="next"')
+        url = link[1:link.index(">")].removeprefix("https://papers.example.org")
+    assert pages == -(-total // 40) and len(seen) == total == len({i["paper"]["id"] for i in seen})
+    stamps = [i["paper"]["publishedAt"] for i in seen]
+    dated = [t for t in stamps if t]
+    assert dated == sorted(dated, reverse=True) and stamps[: len(dated)] == dated  # undated last
+    for item in seen[:3]:
+        hf_json.HFListItem.model_validate(item)
+    assert client.get("/api/papers", params={"cursor": "not a cursor!"}).status_code == 400
+    assert client.get("/api/papers", params={"cursor": "n-zz"}).status_code == 400
+    past_everything = client.get("/api/papers", params={"cursor": "0-" + b"a".hex()})  # before 1970
+    assert past_everything.status_code == 200 and "link" not in past_everything.headers
+
+
+def test_paper_page_answers_markdown_when_asked(client):
+    md = client.get("/papers/hep-th/9901001.md").text
+    r = client.get("/papers/hep-th/9901001", headers={"Accept": "text/markdown"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/markdown") and r.text == md
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    page = client.get("/papers/hep-th/9901001", headers={"Accept": browser})
+    assert page.headers["content-type"].startswith("text/html") and "Accept" in page.headers["vary"]
+    assert client.get("/papers/hep-th/9901001", headers={"Accept": "text/markdown;q=0.5, text/html"}).headers[
+        "content-type"].startswith("text/html")
+
+
+def test_footer_links_to_the_docs(client):
+    page = BeautifulSoup(client.get("/papers/hep-th/9901001").text, "html.parser")
+    api = page.select_one("footer a[href='/docs']")
+    assert api is not None and api.text == "API"
+    assert client.get("/docs").status_code == 200
+
+
+def test_pages_show_code_and_project_links(hub):
+    _, client = hub
+    page = BeautifulSoup(client.get("/papers/2610.00042").text, "html.parser")
+    assert page.select_one(".paper-head a.badge.code")["href"] == "https://github.com/ann/coder"
+    assert page.select_one(".paper-head a.badge.project")["href"] == "https://ann.github.io/coder/"
+    day = BeautifulSoup(client.get("/papers/date/2026-10-02").text, "html.parser")
+    card = day.select_one("#paper-2610\\.00042")
+    assert card.select_one("a.badge.code").text == "Code" and card.select_one("a.badge.project")
+    assert day.select_one("#paper-2610\\.00043 .paper-links") is None  # nothing made up

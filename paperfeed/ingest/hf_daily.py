@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from typing import BinaryIO
 
 import orjson
@@ -106,9 +106,40 @@ def to_record(item, list_day: date | None, location: str) -> PaperRecord:
         authors=clean.authors(_first(paper, item, "authors")),
         abstract=clean.abstract(_first(paper, item, "summary")),
         published=clean.timestamp(paper.get("publishedAt") if "paper" in item else item.get("publishedAt")),
-        daily=DailyInfo(day=day, upvotes=_upvotes(paper, item), submitted_by=_submitter(paper, item), curated=True),
+        daily=DailyInfo(day=day, upvotes=_upvotes(paper, item), submitted_by=_submitter(paper, item),
+                        curated=True, submitted_at=_submitted_at(item, paper)),
         location=location,
+        **_hub_fields(paper, item),
     )
+
+
+def _hub_fields(paper: dict, item: dict) -> dict:
+    """`githubRepo`, `projectPage`, `githubStars`, `ai_summary`, `ai_keywords`: inside
+    `paper` in the live shape, beside the paper's other fields in the mirror's."""
+    out = {}
+    for key, name in (("githubRepo", "github_repo"), ("projectPage", "project_page")):
+        value = clean.text(_first(paper, item, key), key)
+        if value is not None and not value.lower().startswith(("https://", "http://")):
+            raise ValueError(f"{key} must be an http(s) URL, got {value[:60]!r}")
+        out[name] = value
+    stars = _first(paper, item, "githubStars")
+    if stars is not None and (isinstance(stars, bool) or not isinstance(stars, int) or stars < 0):
+        raise ValueError(f"githubStars must be a non-negative integer, got {stars!r}"[:120])
+    out["github_stars"] = stars
+    out["ai_summary"] = clean.abstract(_first(paper, item, "ai_summary"))
+    keywords = _first(paper, item, "ai_keywords")
+    if keywords is not None:
+        if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+            raise ValueError("ai_keywords must be a list of text")
+        keywords = [k for k in (clean.text(k, "ai_keywords") for k in keywords) if k] or None
+    out["ai_keywords"] = keywords
+    return out
+
+
+def _submitted_at(item: dict, paper: dict) -> datetime | None:
+    """When the paper joined the list (`submittedOnDailyAt`), when the document says."""
+    value = item.get("submittedOnDailyAt") or paper.get("submittedOnDailyAt")
+    return clean.timestamp(value) if value else None
 
 
 def _load(data: bytes) -> tuple[object, bool]:

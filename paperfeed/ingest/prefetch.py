@@ -1,7 +1,7 @@
 """
 Parse a file in a second process while this one writes to the database.
 
-The reader parses, cleans, checks and stages records (`upsert.stage`: the row
+The reader parses, cleans, checks, repairs (`repairs`) and stages records (`upsert.stage`: the row
 a new paper makes, less its content hash, which the writer computes), so the
 writer only hashes, compares and inserts; on a machine with two or more cores
 the two halves run in parallel.  Batches travel through a bounded queue, so memory stays
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from paperfeed.ingest.records import PaperRecord, Reject
+from paperfeed.ingest.repairs import Repair, repair_record
 from paperfeed.ingest.upsert import Staged, stage
 
 BATCH = 1000
@@ -47,8 +48,11 @@ def _reader(path: str, fmt: str | None, q, parent: int) -> None:
         with formats.open_file(Path(path)) as f:
             batch: list = []
             for item in formats.records(path, fmt, f):
-                if isinstance(item, PaperRecord):  # checked and staged here, off the writer's core
-                    item = item.check(path) or stage(item)
+                if isinstance(item, PaperRecord):  # checked, repaired and staged here, off the writer's core
+                    reject = item.check(path)
+                    if reject is None:
+                        batch.extend(repair_record(item))  # logged by the parent
+                    item = reject or stage(item)
                 batch.append(item)
                 if len(batch) >= BATCH:
                     if not _put(q, (batch, formats.position(f)), parent):
@@ -67,7 +71,7 @@ class ChildReader:
         self.path, self.fmt = path, fmt
         self.position = 0
 
-    def __iter__(self) -> Iterator[Staged | Reject]:
+    def __iter__(self) -> Iterator[Staged | Reject | Repair]:
         ctx = mp.get_context("fork")
         q = ctx.Queue(maxsize=DEPTH)
         child = ctx.Process(target=_reader, args=(self.path, self.fmt, q, os.getpid()), daemon=True)

@@ -37,7 +37,15 @@ PAPER_FIELDS = (
     "submitter",
     "published",
     "updated",
+    # what Hugging Face knows about a paper beyond arXiv (its daily JSON); kept last:
+    # while they are empty a row's content hash is what it was before they existed
+    "github_repo",
+    "project_page",
+    "github_stars",
+    "ai_summary",
+    "ai_keywords",
 )
+MAX_AI_KEYWORDS = 100
 
 
 @dataclass
@@ -48,6 +56,7 @@ class DailyInfo:
     upvotes: int = 0
     submitted_by: str | None = None
     curated: bool = True
+    submitted_at: datetime | None = None  # when it joined the list, if the source says
 
 
 @dataclass
@@ -69,6 +78,11 @@ class PaperRecord:
     submitter: str | None = None
     published: datetime | None = None  # first version's date
     updated: datetime | None = None  # latest version's date
+    github_repo: str | None = None  # Hugging Face's `githubRepo`
+    project_page: str | None = None  # `projectPage`
+    github_stars: int | None = None  # `githubStars`
+    ai_summary: str | None = None  # `ai_summary`
+    ai_keywords: list[str] | None = None  # `ai_keywords`
     daily: DailyInfo | None = None
     location: str = ""  # where in the input it came from, for messages
 
@@ -88,7 +102,10 @@ class PaperRecord:
                 out.append(f"an author name longer than {MAX_AUTHOR_NAME} characters")
         if self.categories is not None and len(self.categories) > MAX_CATEGORIES:
             out.append(f"more than {MAX_CATEGORIES} categories")
-        for name in ("comments", "journal_ref", "doi", "report_no", "license", "submitter"):
+        if self.ai_keywords is not None and len(self.ai_keywords) > MAX_AI_KEYWORDS:
+            out.append(f"more than {MAX_AI_KEYWORDS} ai_keywords")
+        for name in ("comments", "journal_ref", "doi", "report_no", "license", "submitter",
+                     "github_repo", "project_page", "ai_summary"):
             value = getattr(self, name)
             if value is not None and len(value) > MAX_TEXT_FIELD:
                 out.append(f"{name} longer than {MAX_TEXT_FIELD} characters")

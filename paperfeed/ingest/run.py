@@ -3,7 +3,8 @@ Running an ingest: stream records from a source into the database in batches,
 report rejects, show progress, and sum up.
 
 Every rejected record is printed (the first few) and appended to
-`<data_dir>/rejects.jsonl` with its source, location and reason.  The exit
+`<data_dir>/rejects.jsonl` with its source, location and reason; every text
+repaired (`repairs`: mojibake fixed with ftfy) to `<data_dir>/repairs.jsonl`.  The exit
 status convention is 0 all ingested, 1 some rejected, 2 nothing readable.
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 
 from paperfeed import settings
 from paperfeed.ingest.records import PaperRecord, Reject
+from paperfeed.ingest.repairs import Repair, RepairLog, repair_record
 from paperfeed.ingest.upsert import Counts, Staged, write_batch
 
 SHOWN_REJECTS = 20
@@ -40,6 +42,7 @@ class Checkpoint:
 class Summary(Counts):
     read: int = 0
     rejected: int = 0
+    repaired: int = 0  # texts whose mojibake was fixed (repairs.jsonl)
     failed_inputs: list[str] = field(default_factory=list)
 
     @property
@@ -55,6 +58,8 @@ class Summary(Counts):
         )
         if self.daily_entries:
             out += f", daily entries {self.daily_entries}"
+        if self.repaired:
+            out += f", repaired {self.repaired}"
         return out
 
 
@@ -91,17 +96,23 @@ class RejectLog:
 
 
 def ingest(
-    items: Iterable[PaperRecord | Staged | Reject | Checkpoint],
+    items: Iterable[PaperRecord | Staged | Reject | Repair | Checkpoint],
     engine: Engine,
     rejects: RejectLog,
     summary: Summary,
     origin: str,
     batch_size: int | None = None,
     on_batch: Callable[[], None] | None = None,
+    repairs: RepairLog | None = None,
 ) -> Summary:
-    """Write the good records of `items` in batches; log the bad ones."""
+    """Write the good records of `items` in batches (their mojibake repaired); log the bad ones."""
     batch_size = batch_size or settings.get_int("batch_size")
     batch: list[PaperRecord | Staged] = []
+    repair_log = repairs or RepairLog()
+
+    def repaired(repair: Repair) -> None:
+        summary.repaired += 1
+        repair_log.add(repair)
 
     def flush() -> None:
         if batch:
@@ -117,10 +128,15 @@ def ingest(
         elif isinstance(item, Reject):
             summary.rejected += 1
             rejects.add(item)
+        elif isinstance(item, Repair):  # made by a reader process (prefetch.py)
+            repaired(item)
         elif isinstance(item, PaperRecord) and (reject := item.check(origin)):
             summary.rejected += 1
             rejects.add(reject)
-        else:  # a good record, or one the reader process checked and staged (prefetch.py)
+        else:
+            if isinstance(item, PaperRecord):
+                for repair in repair_record(item):
+                    repaired(repair)  # a good record, or one the reader process checked and staged (prefetch.py)
             summary.read += 1
             batch.append(item)
             if len(batch) >= batch_size:
@@ -132,6 +148,9 @@ def ingest(
     except (OSError, ValueError):
         flush()  # the source broke mid-stream: keep what it gave before the break
         raise
+    finally:
+        if repairs is None:
+            repair_log.close()
     flush()
     return summary
 
@@ -169,6 +188,7 @@ def ingest_sources(
     engine = engine or db.connect()
     summary = Summary()
     rejects = RejectLog()
+    repairs = RepairLog()
     try:
         with _progress() as progress:
             for source in sources:
@@ -177,21 +197,22 @@ def ingest_sources(
                     if formats.is_url(source):
                         task = progress.add_task(name, total=None, records=0)
                         items = formats.records(source, fmt, None)
-                        _run_one(items, engine, rejects, summary, source, batch_size, progress, task, lambda: None)
+                        _run_one(items, engine, rejects, repairs, summary, source, batch_size, progress, task, lambda: None)
                     elif prefetch.worth_it(path := Path(source)):
                         task = progress.add_task(name, total=path.stat().st_size, records=0)
                         reader = prefetch.ChildReader(source, fmt)
-                        _run_one(reader, engine, rejects, summary, source, batch_size, progress, task, lambda r=reader: r.position)
+                        _run_one(reader, engine, rejects, repairs, summary, source, batch_size, progress, task, lambda r=reader: r.position)
                     else:
                         task = progress.add_task(name, total=path.stat().st_size, records=0)
                         with formats.open_file(path) as f:
                             items = formats.records(source, fmt, f)
-                            _run_one(items, engine, rejects, summary, source, batch_size, progress, task, lambda f=f: formats.position(f))
+                            _run_one(items, engine, rejects, repairs, summary, source, batch_size, progress, task, lambda f=f: formats.position(f))
                 except (OSError, formats.UnknownFormat) as e:
                     summary.failed_inputs.append(source)
                     rejects.add(Reject(source, "file", _readable(e)))
     finally:
         rejects.close()
+        repairs.close()
     record_run(engine, summary)
     return summary
 
@@ -208,7 +229,7 @@ def record_run(engine: Engine, summary: Summary) -> None:
 
     jobs = JobState.__table__
     value = {"read": summary.read, "new": summary.new, "updated": summary.updated,
-             "unchanged": summary.unchanged, "rejected": summary.rejected}
+             "unchanged": summary.unchanged, "rejected": summary.rejected, "repaired": summary.repaired}
     values = {"value": value, "updated_at": datetime.now(UTC)}
     try:
         with engine.begin() as conn:
@@ -218,11 +239,11 @@ def record_run(engine: Engine, summary: Summary) -> None:
         log.warning("could not record the ingest run in job_state", exc_info=True)
 
 
-def _run_one(items, engine, rejects, summary, source, batch_size, progress, task, position) -> None:
+def _run_one(items, engine, rejects, repairs, summary, source, batch_size, progress, task, position) -> None:
     def on_batch() -> None:
         progress.update(task, completed=position(), records=summary.read + summary.rejected)
 
-    ingest(items, engine, rejects, summary, source, batch_size, on_batch)
+    ingest(items, engine, rejects, summary, source, batch_size, on_batch, repairs)
 
 
 def _readable(e: Exception) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed import db
+from paperfeed.ingest import links
 from paperfeed.ingest.records import PAPER_FIELDS, PaperRecord
 from paperfeed.library import paper_index
 from paperfeed.models import DailyEntry, Paper
@@ -36,7 +37,10 @@ daily = DailyEntry.__table__
 
 CONTENT = ("version", "versions", *PAPER_FIELDS)
 _EMPTY = (None, [], "")
-_LISTS = ("authors", "categories")
+_LISTS = ("authors", "categories", "ai_keywords")
+# CONTENT from `github_repo` on (added in migration 0006) is hashed only when one of
+# them is set, so the rows stored before keep their hash and re-ingesting them is a no-op
+_HUB_FIELDS = CONTENT.index("github_repo")
 
 
 @dataclass
@@ -54,7 +58,14 @@ class Counts:
 
 
 def content_hash(row: dict) -> str:
-    return _hash([row[k] for k in CONTENT])
+    return _hash(_hashed([row[k] for k in CONTENT]))
+
+
+def _hashed(values: list) -> list:
+    """`values` (of CONTENT) without the Hugging Face fields when they are all empty."""
+    if all(v is None or v == [] or v == "[]" for v in values[_HUB_FIELDS:]):
+        return values[:_HUB_FIELDS]
+    return values
 
 
 def _hash(values) -> str:
@@ -90,7 +101,7 @@ def _versions(rec: PaperRecord) -> list[dict]:
 # A staged record is a tuple: the values of the STAGED columns, JSON columns as JSON
 # text, then the record's source and its daily-list entry (or None)
 STAGED = ("arxiv_id", *CONTENT, "sources")
-JSON_COLUMNS = frozenset(("versions", "authors", "categories", "sources"))
+JSON_COLUMNS = frozenset(("versions", "authors", "categories", "sources", "ai_keywords"))
 _SOURCE, _DAILY = len(STAGED), len(STAGED) + 1
 _JSON_CONTENT = [i for i, name in enumerate(CONTENT) if name in JSON_COLUMNS]
 Staged = tuple
@@ -126,9 +137,10 @@ def staged_hash(rec: Staged) -> str:
 
     Done by the writer, not the reader: at a million papers the reader is the
     slower half of the pipeline and this evens them out."""
-    values = list(rec[1:_SOURCE - 1])
+    values = _hashed(list(rec[1:_SOURCE - 1]))
     for i in _JSON_CONTENT:
-        values[i] = orjson.Fragment(values[i])  # orjson writes JSON text as it is
+        if i < len(values):
+            values[i] = orjson.Fragment(values[i])  # orjson writes JSON text as it is
     return _hash(values)
 
 
@@ -204,7 +216,7 @@ def _write_daily(conn, entries: dict[tuple, dict]) -> int:
     for key, e in entries.items():
         have = existing.get(key)
         if have is None:
-            inserts.append({**e, "created_at": now, "pinned": False, "hidden": False})
+            inserts.append({**e, "created_at": e["created_at"] or now, "pinned": False, "hidden": False})
         elif (have.imported_upvotes, have.submitted_by_name) != (e["imported_upvotes"], e["submitted_by_name"]):
             updates.append({"_id": have.id, "u": e["imported_upvotes"], "s": e["submitted_by_name"]})
     if inserts:
@@ -261,6 +273,7 @@ def _write(conn, records: list[Staged]) -> Counts:
                 "curated": daily.curated,
                 "imported_upvotes": daily.upvotes,
                 "submitted_by_name": daily.submitted_by,
+                "created_at": daily.submitted_at,  # None: when it is stored
             }
     inserts, updates = [], []
     for arxiv_id, row in pending.items():
@@ -272,13 +285,14 @@ def _write(conn, records: list[Staged]) -> Counts:
     if inserts or updates:
         revision = (conn.execute(select(func.coalesce(func.max(papers.c.revision), 0))).scalar() or 0) + 1
         if inserts:
-            db.insert_rows(conn, papers, (*STAGED, "content_hash", "revision"), [_insert_values(r, revision) for r in inserts], JSON_COLUMNS)
+            db.insert_rows(conn, papers, (*STAGED, "content_hash", "revision", "links"), [_insert_values(r, revision) for r in inserts], _INSERT_JSON)
             paper_index.write(conn, [_indexed(r) for r in inserts], new=True)
         if updates:
             # executemany with column-named keys: SQLAlchemy SETs exactly those columns
             cols = [*CONTENT, "sources", "content_hash"]
             stmt = update(papers).where(papers.c.arxiv_id == bindparam("_id"))
-            conn.execute(stmt, [{"_id": u["arxiv_id"], "revision": revision, **{k: u[k] for k in cols}} for u in updates])
+            conn.execute(stmt, [{"_id": u["arxiv_id"], "revision": revision, "links": paper_links(u["comments"], u["abstract"]),
+                                 **{k: u[k] for k in cols}} for u in updates])
             renamed = [u for u in updates if (u["title"], u["authors"]) != (stored[u["arxiv_id"]]["title"], stored[u["arxiv_id"]]["authors"])]
             paper_index.write(conn, [_indexed(u) for u in renamed])
     counts.daily_entries = _write_daily(conn, entries)
@@ -286,6 +300,13 @@ def _write(conn, records: list[Staged]) -> Counts:
 
 
 _TITLE, _AUTHORS = STAGED.index("title"), STAGED.index("authors")
+_COMMENTS, _ABSTRACT = STAGED.index("comments"), STAGED.index("abstract")
+_INSERT_JSON = JSON_COLUMNS | {"links"}
+
+
+def paper_links(comments: str | None, abstract: str | None) -> list[dict] | None:
+    """`papers.links`: the code and project links in a paper's comments and abstract."""
+    return links.extract_json(comments, abstract)
 
 
 def _indexed(row: Staged | dict) -> tuple:
@@ -297,5 +318,8 @@ def _indexed(row: Staged | dict) -> tuple:
 
 def _insert_values(row: Staged | dict, revision: int) -> tuple:
     if isinstance(row, tuple):
-        return (*row[:_SOURCE], staged_hash(row), revision)
-    return (*(db.json_text(row[k]) if k in JSON_COLUMNS else row[k] for k in STAGED), row["content_hash"], revision)
+        found = paper_links(row[_COMMENTS], row[_ABSTRACT])
+        return (*row[:_SOURCE], staged_hash(row), revision, found and db.json_text(found))
+    found = paper_links(row["comments"], row["abstract"])
+    values = (db.json_text(row[k]) if k in JSON_COLUMNS else row[k] for k in STAGED)
+    return (*values, row["content_hash"], revision, found and db.json_text(found))

@@ -3,7 +3,10 @@ The JSON API, compatible with Hugging Face Papers: `huggingface_hub.HfApi(endpoi
 pointed at a paperfeed server lists daily papers, searches and reads papers.
 
 Routes and parameters are those `huggingface_hub/hf_api.py` calls
-(`list_daily_papers`, `list_papers`, `paper_info`, `read_paper`); the shapes,
+(`list_daily_papers`, `list_papers`, `paper_info`, `read_paper`), plus
+`GET /api/papers`, every paper newest first in pages linked by a `Link:
+<...>; rel="next"` header (an opaque `cursor`, so paging stays right while
+papers arrive); the shapes,
 errors included (`{"error": "..."}`, 404 for an unknown paper, 400 for a bad
 parameter), are built in `hf_json`.  Dates, weeks and months are read by
 `periods`, with the same year limits as the pages.
@@ -11,7 +14,9 @@ parameter), are built in `hf_json`.  Dates, weeks and months are read by
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -23,6 +28,7 @@ from paperfeed.web.cards import Card, DailyQuery
 from paperfeed.web.hf_json import ERRORS, NO_NUL, ApiError, HFRoute, error_responses
 
 MAX_LIMIT = 100
+SEARCH_MAX_LIMIT = 120  # Hugging Face's own maximum for /api/papers/search
 DEFAULT_LIMIT = 50
 MAX_PAGE = cards.MAX_DEPTH - 1  # with limit=1 the last entry paged to is the MAX_DEPTH-th
 
@@ -134,7 +140,7 @@ def daily_papers(
 def search_papers(
     request: Request,
     q: Annotated[str | None, Query(max_length=2000, pattern=NO_NUL, description="Search query")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=SEARCH_MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Response:
     engine = engine_of(request)
     if q and q.strip():
@@ -143,6 +149,57 @@ def search_papers(
     else:
         rows = cards.recent_cards(engine, limit)
     return JSONResponse([hf_json.list_item(r) for r in rows])
+
+
+# --- every paper, newest first ---------------------------------------------------
+
+
+# A cursor is the (publication time, arXiv id) of the last paper of a page:
+# microseconds since 1970 (`n`: no date), `-`, the id in hex.  Every string the
+# pattern admits is a position, so the schema is exact (no valid-looking cursor is refused).
+CURSOR_PATTERN = r"^(?:n|[0-9]{1,16})-(?:[0-9a-f]{2}){1,128}$"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def encode_cursor(card: Card) -> str:
+    """The position after `card` in newest-first order."""
+    when = "n" if card.published is None else str((card.published - EPOCH) // timedelta(microseconds=1))
+    return f"{when}-{card.arxiv_id.encode().hex()}"
+
+
+def decode_cursor(cursor: str) -> tuple[datetime | None, str]:
+    when, _, hex_id = cursor.partition("-")
+    published = None if when == "n" else EPOCH + timedelta(microseconds=int(when))
+    return published, bytes.fromhex(hex_id).decode("utf-8", "replace")
+
+
+@router.get(
+    "/api/papers",
+    summary="List papers",
+    description="Every stored paper, newest first (by first arXiv version; papers without a date last), "
+    "`limit` at a time. When there are more, a `Link: <URL>; rel=\"next\"` header gives the next page's "
+    "absolute address, whose `cursor` parameter says where it starts.",
+    response_model=list[hf_json.HFListItem],
+    responses={
+        **ERRORS,
+        200: {"description": "A page of papers", "headers": {"Link": {
+            "description": "`<URL>; rel=\"next\"` when there is a next page", "schema": {"type": "string"}}}},
+    },
+)
+def list_papers(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=300, pattern=CURSOR_PATTERN, description="From the previous page's Link header")
+    ] = None,
+) -> Response:
+    after = decode_cursor(cursor) if cursor else None
+    page = cards.newest_cards(engine_of(request), limit + 1, after)
+    response = JSONResponse([hf_json.list_item(c) for c in page[:limit]])
+    if len(page) > limit:
+        query = urlencode({"limit": limit, "cursor": encode_cursor(page[limit - 1])})
+        response.headers["Link"] = f'<{siteurl.site_url()}/api/papers?{query}>; rel="next"'
+    return response
 
 
 # --- one paper ------------------------------------------------------------------
@@ -194,6 +251,11 @@ def paper_info(request: Request, arxiv_id: PaperId) -> Response:
     responses=error_responses(404, 413),
 )
 def paper_markdown(request: Request, arxiv_id: PaperId) -> Response:
-    card = find_paper(engine_of(request), arxiv_id)
+    return markdown_response(engine_of(request), arxiv_id)
+
+
+def markdown_response(engine: Engine, arxiv_id: str) -> Response:
+    """The paper page as Markdown: `/papers/{id}.md`, and `/papers/{id}` asked for `text/markdown`."""
+    card = find_paper(engine, arxiv_id)
     text = hf_json.markdown(card, siteurl.paper_url(siteurl.site_url(), card.arxiv_id))
-    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8", headers={"Vary": "Accept"})

@@ -18,14 +18,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Connection, Engine, exists, func, literal, select
+from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, select
 
-from paperfeed import trending
+from paperfeed import db, trending
 from paperfeed.library.saved import saved_state
 from paperfeed.models import DailyEntry, Paper, User, Vote
+from paperfeed.web import codelinks
 from paperfeed.web import entries as daily_entries
 from paperfeed.web import votes as site_votes
 
@@ -45,6 +46,12 @@ CARD_COLUMNS = (
     papers.c.published,
     papers.c.primary_category,
     papers.c.categories,
+    papers.c.github_repo,
+    papers.c.project_page,
+    papers.c.github_stars,
+    papers.c.ai_summary,
+    papers.c.ai_keywords,
+    papers.c.links,
 )
 
 
@@ -71,6 +78,17 @@ class Card:
     title_html: str | None = None  # search: highlighted title, likewise
     score: float | None = None  # trending or search score
     saved: bool | None = None  # in the reader's library; None: nobody signed in (or not looked up)
+    entry_created: datetime | None = None  # when its daily entry was made (`submitted_at`)
+    github_repo: str | None = None  # Hugging Face's githubRepo, projectPage, ...
+    project_page: str | None = None
+    github_stars: int | None = None
+    ai_summary: str | None = None
+    ai_keywords: list[str] | None = None
+    links: list[dict] | None = None  # found in comments and abstract (papers.links)
+
+    def paper_links(self) -> codelinks.PaperLinks:
+        """Code, project page and Hugging Face artifacts, as cards and the API show them."""
+        return codelinks.of_row(self)
 
 
 def _card(row, **extra) -> Card:
@@ -82,6 +100,12 @@ def _card(row, **extra) -> Card:
         published=row.published,
         primary_category=row.primary_category,
         categories=list(row.categories or []),
+        github_repo=row.github_repo,
+        project_page=row.project_page,
+        github_stars=row.github_stars,
+        ai_summary=row.ai_summary,
+        ai_keywords=list(row.ai_keywords) if row.ai_keywords else None,
+        links=row.links,
         **extra,
     )
 
@@ -98,8 +122,16 @@ def mark_saved(conn: Connection, cards: Iterable[Card], user_id: int | None) -> 
 
 
 def submitted_at(card: Card) -> datetime | None:
-    """When the paper joined its daily list: the list's day (entries have no time)."""
-    return trending.day_start(card.day) if card.day else None
+    """When the paper joined its daily list: its entry's time (a reader's submission,
+    or Hugging Face's `submittedOnDailyAt`), or the start of the list's day when the
+    entry was made on another day (a list imported later, with no time of its own)."""
+    if card.day is None:
+        return None
+    start = trending.day_start(card.day)
+    made = card.entry_created
+    if made is not None and start - timedelta(days=1) <= made < start + timedelta(days=2):
+        return made  # within a day either side: the list's day is in the site's time zone
+    return start
 
 
 # --- a period's daily list ---------------------------------------------------------
@@ -134,6 +166,7 @@ def daily_cards(
             entries.c.pinned,
             entries.c.hidden,
             entries.c.curated,
+            entries.c.created_at.label("entry_created"),
             submitter.label("submitter"),
             counted.label("votes"),
             mine.label("mine"),
@@ -163,6 +196,7 @@ def daily_cards(
                 pinned=row.pinned,
                 hidden=row.hidden,
                 curated=row.curated,
+                entry_created=row.entry_created,
             )
         )
     if sort == "trending":
@@ -221,7 +255,7 @@ def listed_cards(engine: Engine, arxiv_ids: Iterable[str]) -> list[Card]:
         first = daily_entries.first_entries(conn, [c.arxiv_id for c in cards])
     for card in cards:
         if card.arxiv_id in first:
-            card.day, card.submitter = first[card.arxiv_id]
+            card.day, card.submitter, card.entry_created = first[card.arxiv_id]
     return cards
 
 
@@ -243,6 +277,26 @@ def recent_cards(engine: Engine, limit: int) -> list[Card]:
             .limit(limit)
         ).scalars()
         ids = list(newest)
+    return listed_cards(engine, ids)
+
+
+def newest_cards(engine: Engine, limit: int, after: tuple[datetime | None, str] | None = None) -> list[Card]:
+    """Papers newest first (undated last, then by id, descending), from just after `after`
+    (a (published, arxiv_id) position): the pages of `GET /api/papers`."""
+    arxiv_id = db.binary_order(engine, Paper.arxiv_id)
+    q = select(Paper.arxiv_id).order_by(Paper.published.desc().nulls_last(), arxiv_id.desc()).limit(limit)
+    if after is not None:
+        published, last_id = after
+        if published is None:
+            q = q.where(Paper.published.is_(None), arxiv_id < last_id)
+        else:
+            q = q.where(or_(
+                Paper.published < published,
+                and_(Paper.published == published, arxiv_id < last_id),
+                Paper.published.is_(None),
+            ))
+    with engine.connect() as conn:
+        ids = list(conn.execute(q).scalars())
     return listed_cards(engine, ids)
 
 

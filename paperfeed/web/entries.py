@@ -10,7 +10,7 @@ days); everywhere else they are left out.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Connection, func, or_, select
 
@@ -65,18 +65,18 @@ def paper_entries(conn: Connection, arxiv_id: str) -> list:
     return list(conn.execute(q))
 
 
-def first_entries(conn: Connection, arxiv_ids: list[str]) -> dict[str, tuple[date, str | None]]:
-    """(day, submitter) of each paper's earliest visible daily entry: its submission."""
+def first_entries(conn: Connection, arxiv_ids: list[str]) -> dict[str, tuple[date, str | None, datetime]]:
+    """(day, submitter, created_at) of each paper's earliest visible daily entry: its submission."""
     if not arxiv_ids:
         return {}
     submitter = func.coalesce(User.username, DailyEntry.submitted_by_name)
     stmt = (
-        select(DailyEntry.arxiv_id, DailyEntry.day, submitter)
+        select(DailyEntry.arxiv_id, DailyEntry.day, submitter, DailyEntry.created_at)
         .outerjoin(User, User.id == DailyEntry.submitted_by_user)
         .where(DailyEntry.arxiv_id.in_(arxiv_ids), DailyEntry.hidden.is_(False))
         .order_by(DailyEntry.day.desc())
     )
-    return {arxiv_id: (day, by) for arxiv_id, day, by in conn.execute(stmt)}  # earliest wins
+    return {arxiv_id: (day, by, made) for arxiv_id, day, by, made in conn.execute(stmt)}  # earliest wins
 
 
 def submissions_on(conn: Connection, user_id: int, day: date) -> int:

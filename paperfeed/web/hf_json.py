@@ -6,12 +6,21 @@ The shapes, matching what `huggingface_hub/hf_api.py` parses:
 
 - a *paper* (`GET /api/papers/{id}`): `id`, `title`, `summary`, `authors` as
   `[{"_id", "name", "hidden"}]`, `publishedAt` (the arXiv date), `upvotes`, and,
-  for a paper on a daily list, `submittedOnDailyAt` and `submittedOnDailyBy`
-  (a Hub-style user: `user` is the username, plus `fullname`, `avatarUrl`);
-- a *list item* (`/api/daily_papers`, `/api/papers/search`): `{"paper": {...},
-  "title", "summary", "publishedAt", "numComments", "submittedBy", ...}` where the
-  item's own `publishedAt` is when the paper joined the daily list (`PaperInfo`
-  reads it as `submitted_at`), and is absent for a paper never listed;
+  for a paper on a daily list, `submittedOnDailyAt` (its entry's own time) and
+  `submittedOnDailyBy` (a Hub-style user: `user` is the username, `fullname`);
+  `githubRepo`, `projectPage`, `githubStars`, `ai_summary`, `ai_keywords` when
+  known (imported from Hugging Face, or code and project links found in the
+  paper's comments and abstract);
+- a *list item* (`/api/daily_papers`, `/api/papers/search`, `/api/papers`):
+  `{"paper": {...}, "title", "summary", "publishedAt", "numComments",
+  "submittedBy", ...}` where the item's own `publishedAt` is when the paper
+  joined the daily list (`PaperInfo` reads it as `submitted_at`).  `PaperInfo`
+  reads only the keys it knows inside `paper` and keeps the item's other keys as
+  attributes, so everything it reads from the item's top level (`upvotes`,
+  `githubRepo`, `projectPage`, `githubStars`, `ai_summary`, `ai_keywords`) and
+  our own fields (`categories`, `primaryCategory`, `arxivUrl`) are repeated
+  there.  For a paper with no publication date, the item's `publishedAt` would
+  be read as one, so the list time goes under `submittedOnDailyAt` instead;
 - the paper page as Markdown (`GET /papers/{id}.md`, `read_paper`);
 - an *error*: `{"error": "..."}` (which `hf_raise_for_status` puts in its
   exception message), 404 for an unknown paper and 400 for a bad parameter.
@@ -19,7 +28,8 @@ The shapes, matching what `huggingface_hub/hf_api.py` parses:
   the bad parameters FastAPI's own validation would have answered with 422.
 
 Times are written as `2026-10-03T00:00:00.000Z`, the one format
-`huggingface_hub.utils.parse_datetime` reads.  Fields we add beyond Hugging
+`huggingface_hub.utils.parse_datetime` reads.  A field paperfeed has no data
+for (`thumbnail`, `mediaUrls`, avatars) is left out, not made up.  Fields we add beyond Hugging
 Face's (`categories`, `arxivUrl`, ...) use names `PaperInfo` does not reserve: it
 stores unknown keys as attributes, so a key like `comments` would clobber its
 comment count.
@@ -59,10 +69,25 @@ def user(name: str) -> dict[str, Any]:
         "_id": object_id("user", name),
         "user": name,
         "fullname": name,
-        "avatarUrl": "",
         "type": "user",
-        "isPro": False,
     }
+
+
+def hub_fields(card: Card) -> dict[str, Any]:
+    """`githubRepo`, `projectPage`, `githubStars`, `ai_summary`, `ai_keywords`: those known."""
+    links = card.paper_links()
+    out: dict[str, Any] = {}
+    if links.code:
+        out["githubRepo"] = links.code
+    if links.stars is not None:
+        out["githubStars"] = links.stars
+    if links.project:
+        out["projectPage"] = links.project
+    if card.ai_summary:
+        out["ai_summary"] = card.ai_summary
+    if card.ai_keywords:
+        out["ai_keywords"] = list(card.ai_keywords)
+    return out
 
 
 def paper(card: Card) -> dict[str, Any]:
@@ -82,22 +107,33 @@ def paper(card: Card) -> dict[str, Any]:
         out["submittedOnDailyAt"] = iso(submitted_at(card))
         if card.submitter:
             out["submittedOnDailyBy"] = user(card.submitter)
-    out["arxivUrl"] = f"https://arxiv.org/abs/{card.arxiv_id}"
-    out["primaryCategory"] = card.primary_category
-    out["categories"] = list(card.categories)
+    out.update(hub_fields(card))
+    out.update(_ours(card))
     return out
 
 
+def _ours(card: Card) -> dict[str, Any]:
+    return {
+        "arxivUrl": f"https://arxiv.org/abs/{card.arxiv_id}",
+        "primaryCategory": card.primary_category,
+        "categories": list(card.categories),
+    }
+
+
 def list_item(card: Card) -> dict[str, Any]:
-    """One element of `/api/daily_papers` and `/api/papers/search`."""
+    """One element of `/api/daily_papers`, `/api/papers/search` and `/api/papers`."""
     item: dict[str, Any] = {"paper": paper(card)}
     if card.day is not None:
-        item["publishedAt"] = iso(submitted_at(card))
+        # PaperInfo falls back on the item's publishedAt for a paper without one of its own
+        item["publishedAt" if card.published else "submittedOnDailyAt"] = iso(submitted_at(card))
     item.update(
-        {"title": card.title, "summary": card.abstract, "numComments": 0, "isAuthorParticipating": False}
+        {"title": card.title, "summary": card.abstract, "upvotes": card.upvotes,
+         "numComments": 0, "isAuthorParticipating": False}
     )
     if card.submitter:
         item["submittedBy"] = user(card.submitter)
+    item.update(hub_fields(card))
+    item.update(_ours(card))
     return item
 
 
@@ -113,6 +149,13 @@ def markdown(card: Card, page_url: str) -> str:
         by = f" by {card.submitter}" if card.submitter else ""
         lines.append(f"- Daily papers: {card.day.isoformat()}{by}")
     lines.append(f"- Upvotes: {card.upvotes}")
+    links = card.paper_links()
+    if links.code:
+        lines.append(f"- Code: {links.code}")
+    if links.project:
+        lines.append(f"- Project page: {links.project}")
+    for artifact in links.artifacts:
+        lines.append(f"- {artifact.label}: [{artifact.name}]({artifact.url})")
     if card.categories:
         lines.append(f"- Categories: {', '.join(card.categories)}")
     lines += [f"- Page: {page_url}", "", "## Abstract", "", card.abstract.strip(), ""]
@@ -213,7 +256,6 @@ class HFUser(_Open):
     id: str = Field(alias="_id")
     user: str = Field(description="Username.")
     fullname: str
-    avatarUrl: str
     type: str = "user"
 
 
@@ -232,16 +274,35 @@ class HFPaper(_Open):
     upvotes: int = Field(description="Imported upvotes plus votes on this site.")
     submittedOnDailyAt: str | None = Field(None, description="When it joined a daily list.")
     submittedOnDailyBy: HFUser | None = None
+    githubRepo: str | None = Field(None, description="Code: Hugging Face's, else a repository the paper's text links to.")
+    projectPage: str | None = Field(None, description="Project page: Hugging Face's, else one the paper's text links to.")
+    githubStars: int | None = Field(None, description="Stars of `githubRepo`, when imported from Hugging Face.")
+    ai_summary: str | None = Field(None, description="Hugging Face's AI summary, when imported.")
+    ai_keywords: list[str] | None = Field(None, description="Hugging Face's AI keywords, when imported.")
+    arxivUrl: str
+    primaryCategory: str | None = None
     categories: list[str] = []
 
 
 class HFListItem(_Open):
+    """A list item repeats the fields `PaperInfo` reads only from here, and ours."""
+
     paper: HFPaper
-    publishedAt: str | None = Field(None, description="When it joined the daily list.")
+    publishedAt: str | None = Field(None, description="When it joined the daily list (for a paper with a publication date).")
+    submittedOnDailyAt: str | None = Field(None, description="When it joined the daily list (for a paper without one).")
     title: str | None
     summary: str
+    upvotes: int
     numComments: int = 0
     submittedBy: HFUser | None = None
+    githubRepo: str | None = None
+    projectPage: str | None = None
+    githubStars: int | None = None
+    ai_summary: str | None = None
+    ai_keywords: list[str] | None = None
+    arxivUrl: str
+    primaryCategory: str | None = None
+    categories: list[str] = []
 
 
 class HFError(BaseModel):

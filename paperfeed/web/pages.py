@@ -24,9 +24,11 @@ from sqlalchemy import Engine
 from paperfeed import ids, settings, trending
 from paperfeed.web import (
     accounts,
+    api,
     cards,
     catalog,
     citation,
+    codelinks,
     entries,
     pagecache,
     periods,
@@ -258,6 +260,8 @@ def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
         upvotes = votes.upvotes(conn, canon)
         voted = bool(votes.user_votes(conn, user.id if user else None, [canon]))
         days = entries.paper_entries(conn, canon)
+    if wants_markdown(request.headers.get("accept", "")):
+        return api.markdown_response(engine, canon)  # what /papers/{id}.md answers
     similar_ids = search_bridge.similar(engine, canon, limit=6)
     with engine.connect() as conn:
         similar = cards.paper_cards(conn, similar_ids, user.id if user else None)
@@ -277,5 +281,33 @@ def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
         "pdf_url": citation.PDF_URL.format(canon),
         "submitted": bool(submitted),
         "is_curator": curator,
+        "links": codelinks.of_row(paper),
     }
-    return render(request, "paper.html", context)
+    response = render(request, "paper.html", context)
+    response.headers.add_vary_header("Accept")  # the same address answers Markdown too
+    return response
+
+
+def wants_markdown(accept: str) -> bool:
+    """Whether an `Accept` header prefers `text/markdown` to `text/html`.
+
+    Markdown must be named (a browser's `*/*` is not a request for it) and rank at
+    least as high as HTML; a tie goes to HTML only when HTML is named too."""
+    ranks: dict[str, float] = {}
+    for part in accept.split(",")[:50]:
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        ranks[media.lower()] = max(q, ranks.get(media.lower(), 0.0))
+    markdown = ranks.get("text/markdown", 0.0)
+    if markdown <= 0:
+        return False
+    if "text/html" in ranks:
+        return markdown > ranks["text/html"]
+    return markdown >= max(ranks.get("text/*", 0.0), ranks.get("*/*", 0.0))

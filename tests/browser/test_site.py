@@ -159,3 +159,21 @@ def test_api_docs_render_offline_under_the_csp(page, site, shots):
     assert page.locator(".swagger-ui .info .title").inner_text().startswith("paperfeed")
     page.screenshot(path=str(shots / "api-docs.png"))
     assert page.problems == []
+
+
+def test_paper_page_shows_code_and_project_links(page, engine, tmp_path, shots):
+    listed = tmp_path / "hub.json"
+    listed.write_text('{"date": "2026-10-03", "papers": [{"id": "2610.07777", "title": "Links", "authors": ["A"],'
+                      ' "summary": "Weights: https://huggingface.co/datasets/ann/set.", "upvotes": 1,'
+                      ' "githubRepo": "https://github.com/ann/links", "projectPage": "https://ann.github.io/links/"}]}')
+    assert ingest_sources([str(listed)], engine=engine).exit_status == 0
+    page.goto(page.base + "/papers/2610.07777")
+    head = page.locator(".paper-head")
+    assert head.get_by_role("link", name="Code", exact=True).get_attribute("href") == "https://github.com/ann/links"
+    assert head.get_by_role("link", name="Project page").get_attribute("href") == "https://ann.github.io/links/"
+    assert head.get_by_role("link", name="Dataset: ann/set").get_attribute("href") == "https://huggingface.co/datasets/ann/set"
+    page.screenshot(path=str(shots / "paper-links.png"))
+    page.goto(page.base + "/papers/1706.00679")  # the arXiv sample: code named only in its comments
+    assert page.locator(".paper-head a.badge.code").get_attribute("href") == (
+        "https://github.com/ydecastro/super-resolution-testing")
+    assert not page.problems
