@@ -187,6 +187,7 @@ def test_two_workers_under_load_with_ingest_and_reindex(engine, db_url, data_dir
     env = {
         **os.environ, "PAPERFEED_DATABASE_URL": db_url, "PAPERFEED_DATA_DIR": str(data_dir),
         "PAPERFEED_DIGEST_SCHEDULER": "false", "PAPERFEED_RATE_LIMIT_LOGIN": "1000/600",
+        "PAPERFEED_RATE_LIMIT_SEARCH": "100000/60",  # every simulated reader shares 127.0.0.1
         "PAPERFEED_EMBEDDING_THREADS": "1",  # two workers and the indexer share the test machine's cores
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
