@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 
 import pytest
 from fastapi import FastAPI, Request
@@ -65,7 +66,10 @@ def asgi_call(app, path: str, headers: list[tuple[bytes, bytes]], body_parts: li
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
              "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
-    asyncio.run(app(scope, receive, send))
+    # in a thread of its own: earlier tests (Playwright) may leave an event loop running in this one
+    worker = threading.Thread(target=asyncio.run, args=(app(scope, receive, send),))
+    worker.start()
+    worker.join(30)
     return sent[0]["status"], pulled
 
 
