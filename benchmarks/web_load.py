@@ -37,6 +37,7 @@ import os
 import platform
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -248,9 +249,13 @@ def group_cpu_seconds(pgid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+METRICS_TOKEN = secrets.token_urlsafe(32)  # the servers this script starts require it on /metrics
+
+
 def worker_requests(base: str) -> dict[str, float]:
     """Requests answered so far by each worker pid (the server's /metrics)."""
-    with urllib.request.urlopen(base + "/metrics", timeout=30) as r:
+    scrape = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    with urllib.request.urlopen(scrape, timeout=30) as r:
         text = r.read().decode()
     found = re.findall(r'^paperfeed_worker_requests(?:\{pid="(\d+)"\})? ([0-9.e+]+)$', text, re.M)
     return {pid: float(n) for pid, n in found}
@@ -329,7 +334,7 @@ def main() -> None:
     work = args.data.resolve() if args.data else Path(tempfile.mkdtemp(prefix="pf-web-bench-"))
     data = work / "data"
     env = dict(os.environ, PAPERFEED_DATA_DIR=str(data), PAPERFEED_DATABASE_URL=f"sqlite:///{data / 'paperfeed.db'}",
-               PAPERFEED_DIGEST_SCHEDULER="false")
+               PAPERFEED_DIGEST_SCHEDULER="false", PAPERFEED_METRICS_TOKEN=METRICS_TOKEN)
     os.environ.update({k: env[k] for k in ("PAPERFEED_DATA_DIR", "PAPERFEED_DATABASE_URL")})
     t = time.perf_counter()
     built = reuse(work) if args.data else build(work, args.papers, index=not args.no_index)

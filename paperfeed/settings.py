@@ -95,6 +95,12 @@ class Setting:
         return self.type.redact(text)  # e.g. a database URL's password
 
 
+def _long_token(value: str) -> None:
+    """at least 32 characters"""
+    if value and len(value) < 32:
+        raise ValueError("expected at least 32 characters (a short token can be guessed)")
+
+
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in [
@@ -116,6 +122,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("trending_half_life_hours", "24", "Trending: hours after which an upvote counts half as much (exponential decay).", Duration(unit="hours")),
         Setting("trending_days", "7", "Trending: how many days of upvotes the trending page and digest look back.", Int(min=1, unit="days")),
         Setting("page_cache_seconds", "5", "Seconds the site keeps a rendered daily list or trending page for visitors who are not signed in (0: no cache); upvotes, submissions and curators' changes clear it at once, other changes (ingest, imports) show when it expires.", Duration()),
+        Setting("metrics_token", "", "Bearer token that `GET /metrics` requires (`Authorization: Bearer TOKEN`); empty means the site answers /metrics with 404. Generate one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`.", Text(empty=True), secret=True, check=_long_token),
+        Setting("max_body_bytes", "2097152", "Largest request body (bytes) the site accepts, except on upload routes; a larger one is answered 413 (2097152 = 2 MiB, nginx's `2m`).", Int(min=1024, unit="bytes")),
+        Setting("max_upload_bytes", "26214400", "Largest request body (bytes) on upload routes (the library import); 26214400 = 25 MiB, nginx's `25m`.", Int(min=1024, unit="bytes")),
         Setting("allow_signup", "true", "Whether visitors may create accounts on the site (`false`: only `paperfeed user create`).", Bool()),
         Setting("submit_max_age_days", "14", "Oldest paper, in days since its first version, that readers may submit to today's list.", Int(min=0, unit="days")),
         Setting("submit_per_day", "5", "Papers one reader may submit per day (curators and admins are not limited).", Int(min=0)),

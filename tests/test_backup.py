@@ -181,3 +181,48 @@ def test_postgres_without_pg_dump_says_what_to_run(engine, tmp_path, monkeypatch
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(BackupError, match="pg_dump --format=custom --file"):
         backup(engine, tmp_path / "x.dump")
+
+
+def test_backups_are_private_from_the_first_byte(engine, tmp_path, monkeypatch):
+    """A backup holds password hashes and addresses: 0600 for the final file and every
+    partial or journal file beside it, at every moment (made so, not chmod()ed after)."""
+    import os
+    import stat
+
+    from paperfeed.ops import backup as module
+
+    seed(engine)
+    out_dir = tmp_path / "backups"
+    seen: dict[str, int] = {}
+
+    def look(when: str) -> None:
+        for path in out_dir.iterdir():
+            seen[f"{when}:{path.name}"] = stat.S_IMODE(path.stat().st_mode)
+
+    real_replace, real_check, real_chmod = os.replace, module._check, os.chmod
+    monkeypatch.setattr(os, "replace", lambda a, b: (look("rename"), real_replace(a, b))[1])
+    monkeypatch.setattr(module, "_check", lambda conn, path: (look("check"), real_check(conn, path))[1])
+
+    def no_chmod(*args, **kwargs):
+        raise AssertionError("chmod after creation leaves a window")
+
+    monkeypatch.setattr(os, "chmod", no_chmod)
+    old = os.umask(0o022)  # the usual umask: files would be 0644
+    try:
+        out = out_dir / "b.backup"
+        backup(engine, out)
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+        out.write_bytes(b"old")
+        real_chmod(out, 0o644)
+        backup(engine, out, force=True)  # replacing a readable file leaves a private one
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+        monkeypatch.setattr(os, "chmod", real_chmod)
+        cli_out = out_dir / "cli.backup"
+        assert CliRunner().invoke(cli, ["backup", "--output", str(cli_out)]).exit_code == 0
+        assert stat.S_IMODE(cli_out.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+    partial = [name for name in seen if name.endswith(".partial")]
+    assert partial, seen  # the partial file was looked at before its rename
+    assert all(mode == 0o600 for name, mode in seen.items() if not name.endswith(".backup")), seen
+    assert sorted(p.name for p in out_dir.iterdir()) == ["b.backup", "cli.backup"]  # nothing left behind

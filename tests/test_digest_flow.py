@@ -67,8 +67,13 @@ def test_subscribe_confirm_digest_links_and_one_click_unsubscribe(engine, smtp):
     assert subscriptions.find(engine, "ada@example.org").status == "pending"
     assert outbox.run(engine, now=now + timedelta(days=1)).sent == 0  # unconfirmed: nothing
 
-    r = web.get(link_in(confirmation, "/subscribe/confirm"))
+    r = web.get(link_in(confirmation, "/subscribe/confirm"))  # what a mail scanner does too
+    assert r.status_code == 200 and "You are subscribed" not in r.text
+    assert subscriptions.find(engine, "ada@example.org").status == "pending"  # opening the link changes nothing
+    form = BeautifulSoup(r.text, "html.parser").find("form", {"action": "/subscribe/confirm", "method": "post"})
+    r = web.post("/subscribe/confirm", data={i["name"]: i["value"] for i in form.find_all("input")})
     assert r.status_code == 200 and "You are subscribed" in r.text
+    assert subscriptions.find(engine, "ada@example.org").status == "active"
     manage = BeautifulSoup(r.text, "html.parser").find("a", string=re.compile("Choose what"))["href"]
     assert web.get(path_of(manage)).status_code == 200
     r = web.post(path_of(manage), data={
@@ -174,3 +179,43 @@ def test_unconfirmed_addresses_are_purged(engine, smtp):
     assert subscriptions.purge_unconfirmed(engine) == 1
     assert subscriptions.find(engine, "never@example.org") is None
     assert subscriptions.find(engine, "fresh@example.org") is not None
+
+
+def test_opening_the_confirmation_link_changes_nothing(engine, smtp):
+    """Mail scanners and link previews GET every link: only the button's POST confirms."""
+    result = subscriptions.subscribe(engine, "scan@example.org")
+    token = subscriptions.make_token("confirm", result.subscriber_id, result.email)
+    scanner = client(engine)
+    for _ in range(3):
+        r = scanner.get(f"/subscribe/confirm?token={token}")
+        assert r.status_code == 200 and "Confirm your subscription" in r.text
+    assert subscriptions.find(engine, "scan@example.org").status == "pending"
+    form = BeautifulSoup(r.text, "html.parser").find("form", {"method": "post", "action": "/subscribe/confirm"})
+    fields = {i["name"]: i["value"] for i in form.find_all("input")}
+    assert fields["token"] == token and fields["csrf_token"]
+
+    # a POST from elsewhere (no session, or a forged CSRF token) does not confirm either
+    assert client(engine).post("/subscribe/confirm", data={"token": token}).status_code == 403
+    assert scanner.post("/subscribe/confirm", data={"token": token, "csrf_token": "forged"}).status_code == 403
+    assert scanner.post("/subscribe/confirm", data={"token": "forged", "csrf_token": fields["csrf_token"]}).status_code == 400
+    assert subscriptions.find(engine, "scan@example.org").status == "pending"
+
+    r = scanner.post("/subscribe/confirm", data=fields)
+    assert r.status_code == 200 and "You are subscribed" in r.text
+    assert subscriptions.find(engine, "scan@example.org").status == "active"
+    r = scanner.get(f"/subscribe/confirm?token={token}")  # the link again: it says so, no button
+    assert "You are subscribed" in r.text and "Confirm your subscription" not in r.text
+
+    subscriptions.unsubscribe(engine, result.subscriber_id)  # unsubscribing wins over the old link
+    assert scanner.get(f"/subscribe/confirm?token={token}").status_code == 400
+    assert scanner.post("/subscribe/confirm", data=fields).status_code == 400
+    assert subscriptions.find(engine, "scan@example.org").status == "unsubscribed"
+
+
+def test_opening_the_unsubscribe_link_changes_nothing(engine, smtp):
+    result = subscriptions.subscribe(engine, "keep@example.org", confirmed=True)
+    token = subscriptions.make_token("unsubscribe", result.subscriber_id, result.email)
+    r = client(engine).get(f"/unsubscribe?token={token}")
+    assert r.status_code == 200
+    assert BeautifulSoup(r.text, "html.parser").find("form", {"method": "post"}) is not None  # a button
+    assert subscriptions.find(engine, "keep@example.org").status == "active"

@@ -164,8 +164,12 @@ def searchable(base: str, traffic: Traffic, mode: str) -> bool:
     return found_ids(r.text) >= set(NEW_IDS)
 
 
+METRICS_TOKEN = "multiworker-metrics-token-0123456789abc"
+
+
 def scrape(base: str, traffic: Traffic) -> dict:
     with new_client(base) as c:
+        c.headers["Authorization"] = f"Bearer {METRICS_TOKEN}"
         r = traffic.call(c, "GET", "/metrics")
     assert r is not None, traffic.failures[-1:]
     out: dict = {}
@@ -188,6 +192,7 @@ def test_two_workers_under_load_with_ingest_and_reindex(engine, db_url, data_dir
         **os.environ, "PAPERFEED_DATABASE_URL": db_url, "PAPERFEED_DATA_DIR": str(data_dir),
         "PAPERFEED_DIGEST_SCHEDULER": "false", "PAPERFEED_RATE_LIMIT_LOGIN": "1000/600",
         "PAPERFEED_RATE_LIMIT_SEARCH": "100000/60",  # every simulated reader shares 127.0.0.1
+        "PAPERFEED_METRICS_TOKEN": METRICS_TOKEN,
         "PAPERFEED_EMBEDDING_THREADS": "1",  # two workers and the indexer share the test machine's cores
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

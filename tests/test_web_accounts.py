@@ -198,3 +198,59 @@ def test_roles():
     assert accounts.has_role(User(role="curator"), "curator")
     assert not accounts.has_role(User(role="reader"), "curator")
     assert not accounts.has_role(None, "reader")
+
+
+EVIL_NEXT = [
+    "/\t/evil.example",  # browsers drop the tab and follow //evil.example
+    "/\n/evil.example", "/\r\n/evil.example", "/\x00/x", "/\x0b/x", "/\x7f/x", "/\x85/x",
+    "/papers\r\nSet-Cookie: x=1",  # header injection
+    "//evil.example", "/\\evil.example", "\\\\evil", "/\\/evil", "javascript:alert(1)", " /x", "",
+]
+
+
+def test_safe_next_refuses_control_characters_and_other_hosts():
+    for target in EVIL_NEXT:
+        assert accounts.safe_next(target, "/home") == "/home", repr(target)
+    for target in ("/", "/papers/2401.00001", "/papers?q=a%09b&p=2", "/trending#top", "/papers?q=über"):
+        assert accounts.safe_next(target) == target
+
+
+def test_login_with_a_hostile_next_lands_on_this_site(engine, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_LOGIN", "1000/600")  # a login per target
+    c = client(engine)
+    accounts.create_user(engine, "eve", "correct horse")
+    for target in EVIL_NEXT:
+        page = soup(c.get("/login", params={"next": target}))
+        assert page.find("input", {"name": "next"})["value"] == "/", repr(target)
+        r = c.post("/login", data={"username": "eve", "password": "correct horse", "csrf_token": csrf(c),
+                                   "next": target}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/", (repr(target), r.headers.get("location"))
+        c.post("/logout", data={"csrf_token": csrf(c, "/")})
+
+
+def test_cacheable_and_operator_answers_set_no_cookie(engine, monkeypatch):
+    """Shared caches must not keep (and hand out) one visitor's session; pages still get one."""
+    from tests.webdata import add_paper
+
+    monkeypatch.setenv("PAPERFEED_METRICS_TOKEN", "m" * 40)
+    add_paper(engine, "2401.00001", "A paper")
+    c = client(engine)
+    for path in ("/api/daily_papers", "/api/papers/2401.00001", "/api/papers/search?q=paper", "/api/nothing",
+                 "/api/openapi.json", "/feeds/daily.atom", "/feeds/trending.rss", "/feeds/nothing",
+                 "/static/site.css", "/static/nothing.css", "/healthz", "/metrics", "/papers/2401.00001.md"):
+        r = c.get(path, headers={"Authorization": "Bearer " + "m" * 40})
+        assert r.status_code < 500, path
+        assert "set-cookie" not in r.headers, path
+        assert not c.cookies, path
+    # pages still get a session, and their forms work with it
+    r = c.get("/login")
+    assert accounts.COOKIE in r.headers["set-cookie"]
+    assert csrf(c, "/login") == csrf(c, "/")  # the same session across pages
+    accounts.create_user(engine, "ann", "correct horse")
+    r = c.post("/login", data={"username": "ann", "password": "correct horse", "csrf_token": csrf(c)},
+               follow_redirects=False)
+    assert r.status_code == 303
+    # a signed-in reader's API call keeps their session, and sets nothing either
+    r = c.get("/api/daily_papers")
+    assert "set-cookie" not in r.headers
+    assert "ann" in c.get("/").text

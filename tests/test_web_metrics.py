@@ -41,12 +41,28 @@ def requests_to(found: dict, route: str, status: str = "2xx", method: str = "GET
     return value(found, "paperfeed_http_requests_total", method=method, route=route, status=status) or 0.0
 
 
+TOKEN = "metrics-token-for-the-tests-0123456789"
+SCRAPER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(autouse=True)
+def metrics_token(monkeypatch):
+    monkeypatch.setenv("PAPERFEED_METRICS_TOKEN", TOKEN)
+
+
+def scraper(engine):
+    """A client that sends the metrics token, as a Prometheus scrape job does."""
+    c = client(engine)
+    c.headers.update(SCRAPER)
+    return c
+
+
 @pytest.fixture
 def site(engine, data_dir):
     add_paper(engine, "2610.00002", "Thursday favourite", day=TODAY, upvotes=9)
     add_paper(engine, "2610.00003", "Quiet paper", day=TODAY - timedelta(days=1),
               published=datetime(2026, 9, 30, 12, tzinfo=UTC))
-    return client(engine)
+    return scraper(engine)
 
 
 def test_request_counters_move_and_are_labelled_by_route_template(site):
@@ -178,13 +194,45 @@ def test_healthz_when_the_database_is_unreachable(data_dir):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     dead = create_engine(f"postgresql+psycopg://nobody@127.0.0.1:{port}/nothing?connect_timeout=2")
-    c = client(dead)
+    c = scraper(dead)
     r = c.get("/healthz")
     assert r.status_code == 503
     assert r.json()["status"] == "error" and r.json()["database"].startswith("unreachable")
     found = samples(c.get("/metrics"))  # the scrape still answers, and says so
     assert value(found, "paperfeed_database_up") == 0
     assert value(found, "paperfeed_papers") is None
+
+
+def test_metrics_need_the_bearer_token(engine, site, monkeypatch):
+    """The figures (users, subscribers, traffic) are for the operator's scrape job only."""
+    from paperfeed.web import metrics as module
+
+    anonymous = client(engine)
+    assert anonymous.get("/healthz").status_code == 200  # load balancers need no token
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Basic {TOKEN}"},
+                    {"Authorization": f"Bearer {TOKEN[:-1]}"}, {"Authorization": "Bearer"}):
+        r = anonymous.get("/metrics", headers=headers)
+        assert r.status_code == 401, headers
+        assert r.headers["www-authenticate"].startswith("Bearer")
+        assert "paperfeed_papers" not in r.text
+    compared = []
+    real = module.secrets.compare_digest
+    monkeypatch.setattr(module.secrets, "compare_digest", lambda a, b: compared.append((a, b)) or real(a, b))
+    assert anonymous.get("/metrics", headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
+    assert compared == [(TOKEN.encode(), TOKEN.encode())]  # constant time, not ==
+
+    monkeypatch.setenv("PAPERFEED_METRICS_TOKEN", "")  # no token configured: no /metrics at all
+    assert anonymous.get("/metrics", headers=SCRAPER).status_code == 404
+    assert client(engine).get("/healthz").status_code == 200
+
+
+def test_a_short_metrics_token_is_refused_at_start(engine, monkeypatch):
+    from paperfeed import settings
+    from paperfeed.web.app import create_app
+
+    monkeypatch.setenv("PAPERFEED_METRICS_TOKEN", "hunter2")
+    with pytest.raises(settings.SettingError, match="PAPERFEED_METRICS_TOKEN='\\*\\*\\*'"):
+        create_app(engine)
 
 
 class TinyEncoder:
@@ -288,7 +336,7 @@ def test_a_scrape_covers_every_worker(engine, site, db_url, data_dir):
             for _ in range(10):
                 assert httpx.get(f"{base}/papers/2610.00002", timeout=10).status_code == 200
                 answered += 1
-            found = samples(httpx.get(f"{base}/metrics", timeout=10))
+            found = samples(httpx.get(f"{base}/metrics", headers=SCRAPER, timeout=10))
             answered += 1
             pids = {dict(labels)["pid"] for name, labels in found if name == "paperfeed_worker_requests"}
             if len(pids) == 2:

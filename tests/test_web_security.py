@@ -86,3 +86,54 @@ def test_ipv6_clients_share_a_bucket_per_64():
     assert bucket("192.0.2.1") == "192.0.2.1" and bucket("192.0.2.2") == "192.0.2.2"
     assert bucket("::ffff:192.0.2.1") == "192.0.2.1"  # IPv4-mapped: the IPv4 client
     assert bucket("testclient") == "testclient"
+
+
+def test_error_pages_and_async_routes_keep_database_work_off_the_event_loop(engine):
+    """An error page for a signed-in reader looks them up: in the thread pool, never on
+    the event loop, where a slow query would stall every other request."""
+    import asyncio
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+
+    from paperfeed.digest import subscriptions
+    from tests.webdata import csrf, sign_in
+
+    on_loop: list[str] = []
+
+    def note(conn, cursor, statement, *args) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a worker thread: fine
+        on_loop.append(statement)
+
+    app = create_app(engine)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("deliberate")
+
+    app.router.routes.insert(0, app.router.routes.pop())
+    c = TestClient(app, raise_server_exceptions=False)
+    sign_in(c, engine, "reader")
+    manage = subscriptions.make_token("manage", subscriptions.subscribe(engine, "r@example.org").subscriber_id,
+                                      "r@example.org")
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert c.get("/nowhere").status_code == 404  # HTTPException handler
+        assert c.get("/papers/date/nope").status_code in (400, 404)  # bad parameters
+        assert c.post("/logout", data={"csrf_token": "forged"}).status_code == 403  # FriendlyError
+        assert c.get("/preferences?token=forged").status_code == 400  # TokenError
+        assert c.get("/boom").status_code == 500  # the crash handler
+        assert c.post(f"/preferences?token={manage}", data={
+            "frequency": "weekly", "hour": "9", "weekday": "2", "timezone": "UTC", "max_papers": "5",
+            "search": ["transformers", ""],
+        }).status_code == 200  # save_preferences
+        assert on_loop == []
+        assert c.post("/login", data={"username": "x" * (3 << 20), "csrf_token": csrf(c, "/")}).status_code == 413
+        assert on_loop == []  # the body limit's own 413 page
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    row = subscriptions.find(engine, "r@example.org")
+    assert (row.frequency, row.hour, row.weekday, row.max_papers, row.searches) == ("weekly", 9, 2, 5, ["transformers"])

@@ -6,9 +6,10 @@ database in one step, inside one read transaction, so the copy is the database
 as it was at one instant even while the site and the timers keep writing (in
 WAL mode a reader does not block writers).  The copy is switched out of WAL
 mode so it is one self-contained file, checked with `PRAGMA integrity_check`,
-and renamed into place only when complete.  A restore copies it back through
-the same API, which goes through SQLite's locking (never a file copy over a
-live WAL database), then migrates the schema to head.
+and renamed into place only when complete.  Backups hold password hashes
+and e-mail addresses, so every file is created 0600 (owner only).  A restore
+copies it back through the same API, which goes through SQLite's locking
+(never a file copy over a live WAL database), then migrates the schema to head.
 
 PostgreSQL: `pg_dump --format=custom` and `pg_restore`, the tools made for it
 (consistent snapshots, every type, large objects, parallel restore); we do not
@@ -36,6 +37,7 @@ from paperfeed import db
 from paperfeed.models import Base
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+PRIVATE = 0o600  # backups and their partial files: the owner reads and writes, nobody else
 PGDUMP_MAGIC = b"PGDMP"
 
 
@@ -87,7 +89,9 @@ def backup(engine: Engine, output: Path, force: bool = False) -> Result:
         raise BackupError(f"{output} exists; choose another name or pass --force to overwrite it")
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    tmp.unlink(missing_ok=True)  # left by a crashed run with our pid: O_EXCL below needs it gone
     try:
+        _create_private(tmp)
         if db.is_sqlite(engine):
             counts = _sqlite_backup(_sqlite_path(engine), tmp)
             result = Result(output, "SQLite online backup", counts=counts)
@@ -99,6 +103,19 @@ def backup(engine: Engine, output: Path, force: bool = False) -> Result:
         tmp.unlink(missing_ok=True)
     result.size = output.stat().st_size
     return result
+
+
+def _create_private(path: Path) -> None:
+    """Create `path` empty, readable by its owner only, from the first instant.
+
+    A backup holds password hashes and e-mail addresses.  Made 0600 by open(),
+    not chmod()ed after, so there is no moment when others may read it; the
+    rename keeps the mode, and SQLite gives its journal files the mode of the
+    database file.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE)
+    os.fchmod(fd, PRIVATE)  # a strict umask may have narrowed it (0400: not even we could write)
+    os.close(fd)
 
 
 def _sqlite_path(engine: Engine) -> Path:
@@ -167,7 +184,8 @@ def _pg_dump(engine: Engine, target: Path, output: Path) -> str:
     url, env = libpq(engine)
     command = f"pg_dump --format=custom --file {output} '{url}'"
     argv = [_tool("pg_dump", command), "--format=custom", "--file", str(target), "--dbname", url]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    # pg_dump writes into the 0600 file made for it; the umask covers any file it makes itself
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, umask=0o077)
     if done.returncode != 0:
         raise BackupError(f"pg_dump failed (exit {done.returncode}): {done.stderr.strip()}")
     version = subprocess.run([argv[0], "--version"], capture_output=True, text=True).stdout.strip()

@@ -149,8 +149,22 @@ def load_session(scope: dict) -> dict | None:
     return session if isinstance(session, dict) and isinstance(session.get("c"), str) else None
 
 
+# Answers that shared caches may keep (the API, feeds, static files, the `.md`
+# pages) and the operators' endpoints: a Set-Cookie there would be cached and
+# handed to other readers, and none of them has a form that needs a CSRF token.
+COOKIELESS_PREFIXES = ("/api", "/feeds", "/static", "/healthz", "/metrics")
+
+
+def sets_cookie(path: str) -> bool:
+    """Whether a response to `path` may carry the session cookie."""
+    if any(path == p or path.startswith(p + "/") for p in COOKIELESS_PREFIXES):
+        return False
+    return not (path.startswith("/papers/") and path.endswith(".md"))  # the API's Markdown pages
+
+
 class Sessions(HttpMiddleware):
-    """Loads the signed session into `request.state.session`; writes it back when changed."""
+    """Loads the signed session into `request.state.session`; writes it back when
+    changed, except on the paths `sets_cookie` keeps cookie-free."""
 
     async def handle(self, scope, receive, send) -> None:
         session = load_session(scope)
@@ -158,9 +172,10 @@ class Sessions(HttpMiddleware):
         state = scope.setdefault("state", {})
         state["session"] = session if session is not None else {"c": secrets.token_urlsafe(32)}
         state["session_changed"] = fresh
+        cookie_allowed = sets_cookie(scope["path"])
 
         async def send_with_cookie(message) -> None:
-            if message["type"] == "http.response.start" and state.get("session_changed"):
+            if message["type"] == "http.response.start" and cookie_allowed and state.get("session_changed"):
                 value = _serializer().dumps(state["session"])
                 MutableHeaders(scope=message).append(
                     "set-cookie", session_cookie(value, secure=scope.get("scheme") == "https")
@@ -247,13 +262,21 @@ def require_user(request: Request, back: str | None = None) -> User:
 
 def install(app) -> None:
     @app.exception_handler(LoginRequired)
-    async def to_login(request: Request, exc: LoginRequired) -> Response:
+    def to_login(request: Request, exc: LoginRequired) -> Response:  # plain: run in the thread pool
         return login_redirect(request, exc.back)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """A local path to go back to; anything else (other hosts, `//evil`) becomes `default`."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    r"""A local path to go back to; anything else (other hosts, `//evil`) becomes `default`.
+
+    Control characters are refused outright rather than left for Starlette to
+    percent-encode: browsers drop tabs and newlines from a URL, so `/\t/evil`
+    would be followed as `//evil`, another host.  A backslash counts as a slash
+    to browsers, so `/\evil` is refused too.
+    """
+    if not target or any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in target):
+        return default
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
     return target
 

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from paperfeed.web import accounts, metrics, pagecache, security, templating
+from paperfeed.web import accounts, metrics, pagecache, request_limits, security, templating
 
 HERE = Path(__file__).parent
 log = logging.getLogger("paperfeed.web")
@@ -83,6 +83,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     app.state.engine = engine if engine is not None else db.connect()
     templating.install(app, context_processors=[site_context])
     pagecache.install(app)  # innermost: cached pages still get the headers and session cookie
+    request_limits.install(app)  # outside the cache: a cached page is no way round the body limit
     security.install(app)
     # outermost last: sessions must exist before any handler (error pages included) runs
     app.add_middleware(accounts.Sessions)

@@ -1,6 +1,9 @@
 """
 Health and metrics for operators: `GET /healthz` for load balancers and
-monitoring, `GET /metrics` in Prometheus text format for a scrape job.
+monitoring (open to anyone: it tells only up or down), `GET /metrics` in
+Prometheus text format for a scrape job that sends
+`Authorization: Bearer <PAPERFEED_METRICS_TOKEN>` (the figures say how many
+users and subscribers a site has; without a token set, /metrics is a 404).
 
 Two kinds of figures, kept apart on purpose:
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -42,6 +46,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, func, select, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import settings
 from paperfeed.ingest.run import LAST_RUN_KEY
@@ -312,8 +317,25 @@ def healthz(request: Request) -> JSONResponse:
                         headers={"Cache-Control": "no-store"})
 
 
+def scrape_allowed(request: Request) -> bool:
+    """Whether the request carries `Authorization: Bearer <metrics_token>` (compared in
+    constant time, so response times do not leak the token); 404 when no token is set."""
+    expected = settings.value("metrics_token")
+    if not expected:
+        raise StarletteHTTPException(404)  # no token configured: as if there were no /metrics
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return secrets.compare_digest(given.strip().encode(), expected.encode())
+
+
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
+    """Prometheus text, for a scrape job that sends the bearer token (docs/operations.md)."""
+    if not scrape_allowed(request):
+        return Response("A bearer token is required: Authorization: Bearer <PAPERFEED_METRICS_TOKEN>\n",
+                        status_code=401, media_type="text/plain",
+                        headers={"WWW-Authenticate": 'Bearer realm="paperfeed metrics"', "Cache-Control": "no-store"})
     return Response(exposition(request.app.state.engine), media_type=CONTENT_TYPE_LATEST,
                     headers={"Cache-Control": "no-store"})
 

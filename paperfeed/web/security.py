@@ -66,6 +66,7 @@ REASONS = {
     403: ("Not allowed", "You do not have permission to do that."),
     404: ("Not found", "There is nothing at this address."),
     405: ("Not allowed", "That method is not supported here."),
+    413: ("Too large", "The request is larger than this site accepts."),
     429: ("Slow down", "Too many requests in a short time. Please wait a little and try again."),
     500: ("Something went wrong", "The error has been logged. Please try again later."),
 }
@@ -232,30 +233,36 @@ def _described(error: dict) -> str:
 
 
 def install(app: FastAPI) -> None:
-    """Add the security headers and the friendly error handlers to `app`."""
+    """Add the security headers and the friendly error handlers to `app`.
+
+    The handlers are plain functions, which Starlette runs in its thread pool:
+    an error page looks up the signed-in user, and that database call must not
+    block the event loop (and every other request with it).
+    """
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(FriendlyError)
-    async def friendly(request: Request, exc: FriendlyError) -> Response:
+    def friendly(request: Request, exc: FriendlyError) -> Response:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         return error_response(request, exc.status, exc.title, exc.message, headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         title, message = REASONS.get(exc.status_code, (str(exc.status_code), "That did not work."))
         if exc.status_code != 404 and isinstance(exc.detail, str) and exc.detail and exc.status_code < 500:
             message = exc.detail
         return error_response(request, exc.status_code, title, message, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def bad_parameters(request: Request, exc: RequestValidationError) -> Response:
+    def bad_parameters(request: Request, exc: RequestValidationError) -> Response:
         names = sorted({_described(e) for e in exc.errors()})
         return error_response(
             request, 400, "Bad request", f"Check these parameters: {', '.join(names)}."
         )
 
     @app.exception_handler(Exception)
-    async def crash(request: Request, exc: Exception) -> Response:
-        log.exception("error serving %s %s", request.method, request.url.path)
+    def crash(request: Request, exc: Exception) -> Response:
+        # exc_info from the argument: in the thread pool, sys.exc_info() no longer holds it
+        log.error("error serving %s %s", request.method, request.url.path, exc_info=exc)
         title, message = REASONS[500]
         return error_response(request, 500, title, message)

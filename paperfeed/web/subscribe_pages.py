@@ -10,7 +10,11 @@ The digest's web pages: subscribe, confirm, unsubscribe, preferences, preview.
 - Every other page is reached only through a signed token from an email
   (`paperfeed.digest.subscriptions`); that token is the credential, so these
   pages need no login, and their forms no CSRF token: a forger would need the
-  token.
+  token.  The confirmation button carries one all the same: a page elsewhere
+  that learnt a confirmation link cannot confirm it on the reader's behalf.
+- No GET changes anything: mail scanners and link previews open every link
+  in a message.  The confirmation link shows a button that POSTs the token;
+  the unsubscribe link shows a button too.
 - `POST /unsubscribe?token=` is RFC 8058 one-click: a mail client's
   `List-Unsubscribe=One-Click` POST takes effect at once.
 - Links in the mails start with `siteurl.mail_site_url()`, never with the
@@ -25,6 +29,7 @@ import logging
 import zoneinfo
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
@@ -37,6 +42,7 @@ from paperfeed.digest.subscriptions import (
     SubscriptionError,
     TokenError,
     TokenExpired,
+    TokenInvalid,
 )
 from paperfeed.siteurl import SiteUrlUnknown, mail_site_url
 from paperfeed.web import accounts, security
@@ -60,7 +66,7 @@ def install(app) -> None:
     """Answer every unusable link (expired, tampered, for a removed subscription) with a page."""
 
     @app.exception_handler(TokenError)
-    async def token_error(request: Request, exc: TokenError) -> Response:
+    def token_error(request: Request, exc: TokenError) -> Response:  # plain: its page reads the database
         return _token_error(request, exc)
 
 
@@ -119,8 +125,25 @@ def subscribe(
 
 
 @router.get("/subscribe/confirm")
-def confirm(request: Request, token: str = "") -> Response:
-    row = subscriptions.confirm(_engine(request), token)
+def confirm_page(request: Request, token: str = "") -> Response:
+    """The link in the confirmation mail: a page with a button, changing nothing
+    (mail scanners and link previews open every link in a message)."""
+    row = subscriptions.read_token(_engine(request), "confirm", token)
+    if row.status == "unsubscribed":
+        raise TokenInvalid("confirm")  # unsubscribing wins over an older confirmation link
+    if row.status == "active":
+        return _subscribed_page(request, row)
+    return _page(request, "confirm.html", {"email": row.email, "token": token})
+
+
+@router.post("/subscribe/confirm")
+def confirm(request: Request, token: str = Form("", max_length=2000), csrf_token: str = Form("")) -> Response:
+    """The button on that page: the subscription starts."""
+    accounts.check_csrf(request, csrf_token)
+    return _subscribed_page(request, subscriptions.confirm(_engine(request), token))
+
+
+def _subscribed_page(request: Request, row) -> Response:
     urls = render.links(_page_base(), row.id, row.email)
     lines = [f"{row.email} will get the paperfeed digest: trending papers, plus new matches for your saved searches."]
     return _page(request, "message.html", {"title": "You are subscribed", "lines": lines, "manage_url": urls["manage_url"]})
@@ -179,17 +202,22 @@ def preferences_page(request: Request, token: str = "") -> Response:
 
 
 @router.post("/preferences")
-async def save_preferences(request: Request, token: str = "") -> Response:
+def save_preferences(
+    request: Request,
+    token: str = "",
+    frequency: str = Form("daily"),
+    hour: str = Form(""),
+    weekday: str = Form("0"),
+    timezone: str = Form(""),
+    categories: str = Form(""),
+    search: Annotated[list[str] | None, Form()] = None,
+    max_papers: str = Form(""),
+) -> Response:
+    # a plain function, so FastAPI runs it in the thread pool: it reads and writes the database
     row = _manage_row(request, token)
-    form = await request.form()
     given = {
-        "frequency": str(form.get("frequency", "daily")),
-        "hour": str(form.get("hour", "")),
-        "weekday": str(form.get("weekday", "0")) or "0",
-        "timezone": str(form.get("timezone", "")),
-        "categories": str(form.get("categories", "")).replace(",", " ").split(),
-        "searches": [str(s) for s in form.getlist("search")],
-        "max_papers": str(form.get("max_papers", "")),
+        "frequency": frequency, "hour": hour, "weekday": weekday or "0", "timezone": timezone,
+        "categories": categories.replace(",", " ").split(), "searches": list(search or []), "max_papers": max_papers,
     }
     try:
         subscriptions.update_preferences(_engine(request), row.id, **given)
