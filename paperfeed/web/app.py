@@ -61,7 +61,19 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     settings.validate()  # refuse bad settings now, not with a 500 at the first request that reads one
     from paperfeed import db
     from paperfeed.digest import scheduler as digest_scheduler
-    from paperfeed.web import api, community, feeds, hf_json, pages, subscribe_pages
+    from paperfeed.web import (
+        account_pages,
+        api,
+        author_pages,
+        community,
+        feeds,
+        hf_json,
+        library_api,
+        library_feeds,
+        pages,
+        subscribe_pages,
+        token_pages,
+    )
 
     app = FastAPI(
         lifespan=digest_scheduler.lifespan if scheduler else None,
@@ -85,7 +97,8 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         return HTMLResponse(DOCS_PAGE)
 
     # api before pages: it serves /papers/{id}.md, which the page route would shadow
-    for module in (api, feeds, subscribe_pages, accounts, community):
+    reader = (author_pages, token_pages, account_pages, library_api, library_feeds)  # issue #13
+    for module in (api, feeds, subscribe_pages, accounts, community, *reader):
         app.include_router(module.router)
     for module in (accounts, subscribe_pages):  # their errors answered with a page
         module.install(app)

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from paperfeed import ids, settings, trending
 from paperfeed.web import (
     accounts,
+    author_pages,
     cards,
     catalog,
     citation,
@@ -269,5 +270,6 @@ def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
         "pdf_url": citation.PDF_URL.format(canon),
         "submitted": bool(submitted),
         "is_curator": curator,
+        "category_follows": author_pages.follow_state(request, "category", list(paper.categories or [])),
     }
     return render(request, "paper.html", context)
