@@ -213,3 +213,10 @@ def test_settings_link_in_the_header(engine, site):
     assert "/settings/tokens" not in site.get("/").text
     sign_in(site, engine, "ada")
     assert soup(site.get("/")).find("a", href="/settings/tokens", string="Settings")
+
+
+def test_405_names_every_method_of_the_path(engine, site):
+    # one path, several routes: Starlette alone would name only the first route's method
+    r = site.request("PATCH", "/api/library/collections")
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, POST"
+    assert site.options("/api/library/papers/2401.00001").headers["Allow"] == "GET, DELETE"

@@ -17,7 +17,15 @@ from sqlalchemy import func, select, update
 
 from paperfeed.library import collection as coll
 from paperfeed.library import follows, saved, tokens
-from paperfeed.models import AccessToken, Collection, CollectionPaper, Follow, SavedPaper, User, Vote
+from paperfeed.models import (
+    AccessToken,
+    Collection,
+    CollectionPaper,
+    Follow,
+    SavedPaper,
+    User,
+    Vote,
+)
 from tests.webdata import TODAY, add_paper, add_vote, client, csrf, sign_in, soup
 
 
