@@ -62,14 +62,19 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     from paperfeed import db
     from paperfeed.digest import scheduler as digest_scheduler
     from paperfeed.web import (
+        account_pages,
         api,
+        author_pages,
         community,
         feeds,
         hf_json,
+        library_api,
+        library_feeds,
         library_pages,
         library_transfer,
         pages,
         subscribe_pages,
+        token_pages,
     )
 
     app = FastAPI(
@@ -95,7 +100,8 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         return HTMLResponse(DOCS_PAGE)
 
     # api before pages: it serves /papers/{id}.md, which the page route would shadow
-    for module in (api, feeds, subscribe_pages, accounts, community, library_pages, library_transfer):
+    reader = (library_pages, library_transfer, author_pages, token_pages, account_pages, library_api, library_feeds)
+    for module in (api, feeds, subscribe_pages, accounts, community, *reader):  # the reader's layer: issue #13
         app.include_router(module.router)
     for module in (accounts, subscribe_pages):  # their errors answered with a page
         module.install(app)

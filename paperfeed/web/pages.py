@@ -25,6 +25,7 @@ from paperfeed import ids, settings, trending
 from paperfeed.web import (
     accounts,
     api,
+    author_pages,
     cards,
     catalog,
     citation,
@@ -282,6 +283,7 @@ def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
         "submitted": bool(submitted),
         "is_curator": curator,
         "links": codelinks.of_row(paper),
+        "category_follows": author_pages.follow_state(request, "category", list(paper.categories or [])),
     }
     response = render(request, "paper.html", context)
     response.headers.add_vary_header("Accept")  # the same address answers Markdown too

@@ -30,6 +30,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from paperfeed import settings
 from paperfeed.models import RateLimit
@@ -232,6 +233,23 @@ def _described(error: dict) -> str:
     return name
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app answers at this path, for a 405's `Allow`.
+
+    Starlette names only the methods of the first route that matched the path,
+    while one path is often several routes (GET and POST of a collection), so
+    each method is tried against every route (included routers too)."""
+    allowed = []
+    for method in METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def install(app: FastAPI) -> None:
     """Add the security headers and the friendly error handlers to `app`.
 
@@ -251,7 +269,10 @@ def install(app: FastAPI) -> None:
         title, message = REASONS.get(exc.status_code, (str(exc.status_code), "That did not work."))
         if exc.status_code != 404 and isinstance(exc.detail, str) and exc.detail and exc.status_code < 500:
             message = exc.detail
-        return error_response(request, exc.status_code, title, message, getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return error_response(request, exc.status_code, title, message, headers)
 
     @app.exception_handler(RequestValidationError)
     def bad_parameters(request: Request, exc: RequestValidationError) -> Response:

@@ -1,6 +1,6 @@
 """
 The site's renderer: the Jinja environment of `web/templates` with the filters
-every page uses (`excerpt`, `author_list`, `nice_date`), and `render()`, the one
+every page uses (`excerpt`, `author_list`, `author_href`, `nice_date`), and `render()`, the one
 way a page module turns a template into a response.
 
 The environment is built once per process (templates ship with the package, so
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -21,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 
 from paperfeed.digest import render as digest_render
+from paperfeed.library.names import author_key
 
 TEMPLATES = Path(__file__).parent / "templates"
 ContextProcessor = Callable[[Request], dict]
@@ -34,6 +36,12 @@ def author_list(names: list[str] | None, limit: int = 8) -> str:
     return digest_render.authors(names, limit)
 
 
+def author_href(name: str | None) -> str:
+    """The author page of `name` (`/authors/albert%20gu`), or "" for a name that folds to nothing."""
+    key = author_key(name or "")
+    return f"/authors/{quote(key, safe='')}" if key else ""
+
+
 def nice_date(value) -> str:
     if value is None:
         return ""
@@ -42,7 +50,9 @@ def nice_date(value) -> str:
 
 def _site_environment() -> Environment:
     templates = Jinja2Templates(directory=str(TEMPLATES))  # Starlette's defaults: autoescape, url_for
-    templates.env.filters.update(excerpt=excerpt, author_list=author_list, nice_date=nice_date)
+    templates.env.filters.update(
+        excerpt=excerpt, author_list=author_list, nice_date=nice_date, author_href=author_href
+    )
     templates.env.auto_reload = False  # templates ship with the package: no stat() per include per request
     return templates.env
 
