@@ -61,7 +61,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     settings.validate()  # refuse bad settings now, not with a 500 at the first request that reads one
     from paperfeed import db
     from paperfeed.digest import scheduler as digest_scheduler
-    from paperfeed.web import api, community, feeds, hf_json, pages, subscribe_pages
+    from paperfeed.web import api, community, feeds, foryou_pages, hf_json, pages, subscribe_pages
 
     app = FastAPI(
         lifespan=digest_scheduler.lifespan if scheduler else None,
@@ -89,6 +89,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         app.include_router(module.router)
     for module in (accounts, subscribe_pages):  # their errors answered with a page
         module.install(app)
+    app.include_router(foryou_pages.router)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     hf_json.install_openapi(app)
     return app
