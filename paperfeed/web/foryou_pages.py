@@ -135,7 +135,7 @@ def dismiss(
 @router.post("/for-you/follow")
 def follow_categories(
     request: Request,
-    category: list[str] = Form(default=[]),
+    category: list[str] | None = Form(None),  # noqa: B008 -- a repeated field; None is immutable
     other: str = Form("", max_length=300),
     csrf_token: str = Form(""),
 ) -> Response:
@@ -143,7 +143,7 @@ def follow_categories(
     accounts.check_csrf(request, csrf_token)
     user = accounts.require_user(request, "/for-you")
     engine: Engine = request.app.state.engine
-    chosen = [c.strip() for c in [*category[:50], *other.replace(",", " ").split()[:10]] if c.strip()]
+    chosen = [c.strip() for c in [*(category or [])[:50], *other.replace(",", " ").split()[:10]] if c.strip()]
     if not chosen:
         raise FriendlyError(400, "Pick at least one category to follow.")
     try:
