@@ -67,6 +67,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         author_pages,
         community,
         feeds,
+        foryou_pages,
         hf_json,
         library_api,
         library_feeds,
@@ -105,6 +106,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         app.include_router(module.router)
     for module in (accounts, subscribe_pages):  # their errors answered with a page
         module.install(app)
+    app.include_router(foryou_pages.router)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     hf_json.install_openapi(app)
     return app
