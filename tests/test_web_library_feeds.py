@@ -28,7 +28,6 @@ from paperfeed.models import (
 )
 from tests.webdata import TODAY, add_paper, add_vote, client, csrf, sign_in, soup
 
-
 SITE = "https://papers.example.org"
 
 
