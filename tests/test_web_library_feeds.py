@@ -28,9 +28,12 @@ from paperfeed.models import (
 )
 from tests.webdata import TODAY, add_paper, add_vote, client, csrf, sign_in, soup
 
+SITE = "https://papers.example.org"
+
 
 @pytest.fixture
-def site(engine):
+def site(engine, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_SITE_URL", SITE)  # links come from siteurl, never from the request
     add_paper(engine, "2401.00001", "State spaces", authors=["Albert Gu", "Tri Dao"], day=TODAY,
               abstract="Selective state spaces.")
     add_paper(engine, "2401.00002", "Attention again", authors=["Ada Lovelace"])
@@ -59,7 +62,7 @@ def test_private_feed_url_read_by_feedparser_then_revoked(engine, site):
     uid = sign_in(site, engine, "ada")
     mine = library(engine, uid)
     url = make_feed(site, mine.id)
-    assert url.startswith("http://localhost:8000/feeds/library/pf_") and url.endswith(".atom")
+    assert url.startswith(SITE + "/feeds/library/pf_") and url.endswith(".atom")
     reader = client(engine)  # a feed reader: no cookie
     r = reader.get(path_of(url))
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/atom+xml")
@@ -67,7 +70,7 @@ def test_private_feed_url_read_by_feedparser_then_revoked(engine, site):
     feed = feedparser.parse(r.content)
     assert not feed.bozo, feed.bozo_exception
     assert feed.feed.title == "Mamba reading · ada"
-    assert [e.link for e in feed.entries] == ["http://localhost:8000/papers/2401.00001"]
+    assert [e.link for e in feed.entries] == [SITE + "/papers/2401.00001"]
     assert "my private note" not in r.text
     rss = feedparser.parse(reader.get(path_of(url).replace(".atom", ".rss")).content)
     assert not rss.bozo and rss.entries[0].title == "State spaces"
@@ -111,7 +114,7 @@ def test_public_feed_and_privacy(engine, site):
     feed = feedparser.parse(r.content)
     assert r.status_code == 200 and not feed.bozo
     assert r.headers["Cache-Control"].startswith("public")
-    assert feed.feed.link == f"http://localhost:8000/u/ada/c/{mine.slug}"
+    assert feed.feed.link == f"{SITE}/u/ada/c/{mine.slug}"
     assert [e.title for e in feed.entries] == ["State spaces"] and "my private note" not in r.text
     assert anon.get("/feeds/u/ada/no-such.atom").status_code == 404
     assert anon.get("/feeds/u/a/x.atom").status_code == 400  # not a username
