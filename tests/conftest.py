@@ -25,6 +25,16 @@ def shared_data(name: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_recorded_listen_address(monkeypatch):
+    """`paperfeed serve` records its listen address in the environment for its workers
+    (`siteurl.listening`); a test that starts a server in-process must not leave it to
+    the tests after it, whose links would then depend on the order tests run in."""
+    from paperfeed.siteurl import LISTEN_ENV
+
+    monkeypatch.setenv(LISTEN_ENV, "")  # empty reads as unset; restored to unset afterwards
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "data"
