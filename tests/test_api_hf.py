@@ -347,3 +347,13 @@ def test_pages_show_code_and_project_links(hub):
     card = day.select_one("#paper-2610\\.00042")
     assert card.select_one("a.badge.code").text == "Code" and card.select_one("a.badge.project")
     assert day.select_one("#paper-2610\\.00043 .paper-links") is None  # nothing made up
+
+
+def test_a_cursor_holding_nul_is_a_position_not_a_server_error(engine):
+    """schemathesis on PostgreSQL found it: `cursor=n-00` decodes to a NUL id, which PostgreSQL refuses."""
+    from tests.webdata import add_paper, client
+
+    add_paper(engine, "2610.00001", "A paper")
+    for cursor in ("n-00", "1790000000000000-3236313000", "n-ffff00"):
+        r = client(engine).get(f"/api/papers?cursor={cursor}")
+        assert r.status_code == 200, (cursor, r.text)

@@ -170,7 +170,9 @@ def encode_cursor(card: Card) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime | None, str]:
     when, _, hex_id = cursor.partition("-")
     published = None if when == "n" else EPOCH + timedelta(microseconds=int(when))
-    return published, bytes.fromhex(hex_id).decode("utf-8", "replace")
+    # no arXiv id holds NUL, and PostgreSQL cannot compare text with one: a hand-made
+    # cursor that has one means the same position without it
+    return published, bytes.fromhex(hex_id).decode("utf-8", "replace").replace("\x00", "")
 
 
 @router.get(
