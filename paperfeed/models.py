@@ -327,7 +327,7 @@ class AccessToken(Base):
 
 
 class PaperAuthor(Base):
-    """One author of one paper, under the folded full-name key (`paperfeed.library.names`).
+    """One author of one paper, under the folded full-name key (`paperfeed.names`).
 
     Lets an author page, a follow or the "maybe the same person" list find papers
     by index instead of reading every paper's JSON author list.  One index,

@@ -8,11 +8,11 @@ import unicodedata
 import pytest
 from sqlalchemy import func, select, update
 
+from paperfeed.ingest import paper_index
 from paperfeed.ingest.records import PaperRecord
 from paperfeed.ingest.upsert import write_batch
-from paperfeed.library import paper_index
-from paperfeed.library.names import author_key, fold, short_key, title_hash, title_key
 from paperfeed.models import Paper, PaperAuthor, PaperTitle
+from paperfeed.names import author_key, fold, short_key, title_hash, title_key
 from tests.library_support import load_corpus
 
 

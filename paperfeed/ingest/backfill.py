@@ -22,8 +22,7 @@ import logging
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from paperfeed.ingest import repairs, upsert
-from paperfeed.library import paper_index
+from paperfeed.ingest import paper_index, repairs, upsert
 from paperfeed.models import Paper
 
 PAGE = 5000

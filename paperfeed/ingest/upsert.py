@@ -27,9 +27,8 @@ from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed import db
-from paperfeed.ingest import links
+from paperfeed.ingest import links, paper_index
 from paperfeed.ingest.records import PAPER_FIELDS, PaperRecord
-from paperfeed.library import paper_index
 from paperfeed.models import DailyEntry, Paper
 
 papers = Paper.__table__

@@ -20,8 +20,7 @@ reader's own data.  What the web pages, API, feeds and digest call.
         tokens.verify(conn, request.headers.get("authorization"))  # -> Bearer | None
     report = import_text(engine, user_id, upload_bytes, fetch_limit=20, max_ids=paste.MAX_PASTE)
 
-Modules (each one concept): `names` (author and title keys), `paper_index`
-(the author/title lookup tables the ingest fills), `collection`, `saved`,
+Modules (each one concept): `collection`, `saved`,
 `listing`, `authors`, `follows`, `tokens`, `entries` (what imports read
 into), `bibtex`, `csvfile`, `jsonfile`, `paste`, `fetch` (unknown ids from
 arXiv), `importer`, `exporter`, `account`, `commands` (the CLI group),
@@ -29,7 +28,8 @@ arXiv), `importer`, `exporter`, `account`, `commands` (the CLI group),
 
 Functions take a SQLAlchemy Connection inside the caller's transaction and an
 authenticated user id; they never check who is asking beyond that id, and they
-never return another reader's private data for it (NotFound instead).  This
-file imports nothing: `paperfeed.ingest.upsert` imports `paper_index`, and the
-rest of the package imports the ingest package.
+never return another reader's private data for it (NotFound instead).  Author
+and title keys live in `paperfeed.names`, and the author/title lookup tables the
+ingest fills in `paperfeed.ingest.paper_index`: storage-level pieces that the
+ingest uses, so they sit below this package.
 """

@@ -18,8 +18,8 @@ from datetime import datetime
 
 from sqlalchemy import distinct, func, select
 
-from paperfeed.library.names import author_key, short_key
 from paperfeed.models import Paper, PaperAuthor
+from paperfeed.names import author_key, short_key
 
 index = PaperAuthor.__table__
 papers = Paper.__table__

@@ -23,8 +23,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.library.errors import LibraryError, NotFound, TooLarge
-from paperfeed.library.names import fold
 from paperfeed.models import AccessToken, Collection, CollectionPaper, User
+from paperfeed.names import fold
 
 collections = Collection.__table__
 members = CollectionPaper.__table__

@@ -17,8 +17,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.library.errors import LibraryError, TooLarge
-from paperfeed.library.names import author_key
 from paperfeed.models import Follow
+from paperfeed.names import author_key
 
 follows = Follow.__table__
 KINDS = ("author", "category")

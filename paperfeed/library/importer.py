@@ -43,9 +43,9 @@ from paperfeed.library.entries import (
     Outcome,
 )
 from paperfeed.library.errors import LibraryError
-from paperfeed.library.names import title_hash
 from paperfeed.library.saved import MAX_NOTE, members, papers, saved
 from paperfeed.models import PaperTitle
+from paperfeed.names import title_hash
 
 MAX_BYTES = 25 * 1024 * 1024
 FORMATS = ("bibtex", "csv", "json", "ids")

@@ -2,7 +2,7 @@
 Follow matching: which of a paper's authors and categories the reader follows.
 
 Authors are compared by their folded full-name key, the rule the library
-indexes and stores follows under (`paperfeed.library.names.author_key`: lower
+indexes and stores follows under (`paperfeed.names.author_key`: lower
 case, accents dropped, punctuation as spaces, "Gu, Albert" = "Albert Gu").
 A followed category
 is an exact category (`cs.CL`) or an archive (`cs`, which matches every `cs.*`).
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from paperfeed.library.names import author_key
+from paperfeed.names import author_key
 
 __all__ = ["author_key", "category_matches", "followed_authors", "normalise_categories"]
 

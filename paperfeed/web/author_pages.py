@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from paperfeed.library import follows
 from paperfeed.library.authors import author_page as author_data
 from paperfeed.library.errors import LibraryError
-from paperfeed.library.names import author_key
+from paperfeed.names import author_key
 from paperfeed.web import accounts
 from paperfeed.web.security import FriendlyError
 from paperfeed.web.templating import render

@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 
 from paperfeed.digest import render as digest_render
-from paperfeed.library.names import author_key
+from paperfeed.names import author_key
 
 TEMPLATES = Path(__file__).parent / "templates"
 ContextProcessor = Callable[[Request], dict]

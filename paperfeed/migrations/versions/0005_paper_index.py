@@ -6,7 +6,7 @@ Create Date: 2026-12-02 10:00:00.000000
 
 The tables are derived from `papers` and filled here for the papers already
 stored (about a minute per million papers, once), then kept up to date by the
-ingest upsert; `paperfeed.library.paper_index.rebuild` refills them whenever
+ingest upsert; `paperfeed.ingest.paper_index.rebuild` refills them whenever
 the folding rules change.
 """
 
@@ -43,7 +43,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_paper_titles_title_hash'), ['title_hash'], unique=False)
 
     # the papers stored before this revision (nothing to do on a new database)
-    from paperfeed.library import paper_index
+    from paperfeed.ingest import paper_index
 
     paper_index.rebuild(op.get_bind())
 

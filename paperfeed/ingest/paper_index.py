@@ -1,5 +1,5 @@
 """
-The library's lookup index: which papers an author key names, and which paper a
+The author and title lookup index (for the library and author pages): which papers an author key names, and which paper a
 folded title is.
 
 Derived data, like the search indexes, but kept in the database because the
@@ -10,8 +10,8 @@ ingest upsert calls `write` in the transaction that stores the papers, so the
 index is never behind the papers it describes; migration 0005 and `rebuild`
 fill it for papers stored before it existed (or after the folding rules change).
 
-Imported by `paperfeed.ingest.upsert`, so it imports nothing of the ingest
-package (nor anything that does): only the models, `db` and `names`.
+Imported by `paperfeed.ingest.upsert`; it imports only the models, `db` and
+`paperfeed.names`, so ingest never reaches up into the library.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select
 
 from paperfeed import db
-from paperfeed.library.names import MAX_KEY, author_key, short_key, title_hash
 from paperfeed.models import Paper, PaperAuthor, PaperTitle
+from paperfeed.names import MAX_KEY, author_key, short_key, title_hash
 
 authors_table = PaperAuthor.__table__
 titles_table = PaperTitle.__table__
