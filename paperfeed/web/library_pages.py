@@ -87,6 +87,19 @@ def _back(next_url: str, done: str | None = None, default: str = LIBRARY) -> str
     return f"{parts.path}?{urlencode(query)}"
 
 
+def _change(request: Request, csrf_token: str, next_url: str, done: str, change) -> Response:
+    """One form's change to the signed-in reader's library: CSRF, sign-in, `change(conn,
+    user_id)` in one transaction, then back to `next_url` saying `done` (or why not)."""
+    accounts.check_csrf(request, csrf_token)
+    user = accounts.require_user(request, LIBRARY)
+    try:
+        with _engine(request).begin() as conn:
+            change(conn, user.id)
+    except LibraryError as e:
+        return _refused(request, e, next_url)
+    return RedirectResponse(_back(next_url, done), status_code=303)
+
+
 def _refused(request: Request, error: LibraryError, next_url: str) -> Response:
     """The library page again (as `next_url` showed it) saying why a change was refused."""
     if isinstance(error, NotFound):
@@ -250,20 +263,16 @@ def paper_collections(
     next: str = Form(LIBRARY, max_length=2000),
 ) -> Response:
     """Put a saved paper in one of the reader's collections, or take it out of one."""
-    accounts.check_csrf(request, csrf_token)
-    user = accounts.require_user(request, LIBRARY)
     if action not in ("add", "remove"):
+        accounts.check_csrf(request, csrf_token)
         raise FriendlyError(400, "Choose add or remove.")
-    try:
-        with _engine(request).begin() as conn:
-            coll.get_collection(conn, user.id, collection)  # someone else's: NotFound
-            if action == "add":
-                library.add_to_collection(conn, user.id, arxiv_id, collection)
-            else:
-                library.remove_from_collection(conn, user.id, arxiv_id, collection)
-    except LibraryError as e:
-        return _refused(request, e, next)
-    return RedirectResponse(_back(next, "added" if action == "add" else "removed"), status_code=303)
+    move = library.add_to_collection if action == "add" else library.remove_from_collection
+
+    def change(conn, uid: int) -> None:
+        coll.get_collection(conn, uid, collection)  # someone else's: NotFound
+        move(conn, uid, arxiv_id, collection)
+
+    return _change(request, csrf_token, next, "added" if action == "add" else "removed", change)
 
 
 @router.post("/library/papers/note")
@@ -275,14 +284,7 @@ def paper_note(
     next: str = Form(LIBRARY, max_length=2000),
 ) -> Response:
     """Replace the private note of a saved paper (an empty one clears it)."""
-    accounts.check_csrf(request, csrf_token)
-    user = accounts.require_user(request, LIBRARY)
-    try:
-        with _engine(request).begin() as conn:
-            library.set_note(conn, user.id, arxiv_id, note)
-    except LibraryError as e:
-        return _refused(request, e, next)
-    return RedirectResponse(_back(next, "note"), status_code=303)
+    return _change(request, csrf_token, next, "note", lambda conn, uid: library.set_note(conn, uid, arxiv_id, note))
 
 
 # --- collections -------------------------------------------------------------------
@@ -317,15 +319,12 @@ def change_collection(
     next: str = Form(LIBRARY, max_length=2000),
 ) -> Response:
     """Rename a collection and change its description (its address stays)."""
-    accounts.check_csrf(request, csrf_token)
-    user = accounts.require_user(request, LIBRARY)
-    try:
-        with _engine(request).begin() as conn:
-            coll.rename_collection(conn, user.id, collection_id, name)
-            coll.describe_collection(conn, user.id, collection_id, description)
-    except LibraryError as e:
-        return _refused(request, e, next)
-    return RedirectResponse(_back(next, "changed"), status_code=303)
+
+    def change(conn, uid: int) -> None:
+        coll.rename_collection(conn, uid, collection_id, name)
+        coll.describe_collection(conn, uid, collection_id, description)
+
+    return _change(request, csrf_token, next, "changed", change)
 
 
 @router.post("/library/collections/{collection_id}/visibility")
@@ -337,15 +336,9 @@ def collection_visibility(
     next: str = Form(LIBRARY, max_length=2000),
 ) -> Response:
     """Make a collection public (`public=1`) or private."""
-    accounts.check_csrf(request, csrf_token)
-    user = accounts.require_user(request, LIBRARY)
     make_public = public == "1"
-    try:
-        with _engine(request).begin() as conn:
-            coll.set_public(conn, user.id, collection_id, make_public)
-    except LibraryError as e:
-        return _refused(request, e, next)
-    return RedirectResponse(_back(next, "public" if make_public else "private"), status_code=303)
+    return _change(request, csrf_token, next, "public" if make_public else "private",
+                   lambda conn, uid: coll.set_public(conn, uid, collection_id, make_public))
 
 
 @router.post("/library/collections/{collection_id}/delete")
@@ -355,14 +348,8 @@ def delete_collection(
     csrf_token: str = Form(""),
 ) -> Response:
     """Delete a collection; its papers stay saved (the Reading list refuses)."""
-    accounts.check_csrf(request, csrf_token)
-    user = accounts.require_user(request, LIBRARY)
-    try:
-        with _engine(request).begin() as conn:
-            coll.delete_collection(conn, user.id, collection_id)
-    except LibraryError as e:
-        return _refused(request, e, LIBRARY)
-    return RedirectResponse(_back(LIBRARY, "deleted"), status_code=303)
+    return _change(request, csrf_token, LIBRARY, "deleted",
+                   lambda conn, uid: coll.delete_collection(conn, uid, collection_id))
 
 
 # --- a public collection -----------------------------------------------------------
