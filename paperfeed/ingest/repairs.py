@@ -81,29 +81,35 @@ def repair_record(rec) -> list[Repair]:
     return done
 
 
-class RepairLog:
-    """Appends repairs to the data directory's repairs file."""
+class AppendLog:
+    """An append-only JSON-lines file in the data directory, opened on the first entry
+    (a run with nothing to say leaves no file); each entry is stamped with its time."""
 
-    def __init__(self, path: Path | None = None):
-        self.path = path or settings.data_dir() / "repairs.jsonl"
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.count = 0
         self._file = None
 
-    def add(self, repair: Repair) -> None:
+    def write(self, entry: dict) -> None:
         self.count += 1
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("ab")
-        entry = {
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "arxiv_id": repair.arxiv_id,
-            "field": repair.field,
-            "before": repair.before,
-            "after": repair.after,
-        }
-        self._file.write(orjson.dumps(entry) + b"\n")
+        stamped = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
+        self._file.write(orjson.dumps(stamped) + b"\n")
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class RepairLog(AppendLog):
+    """Appends repairs to the data directory's repairs file."""
+
+    def __init__(self, path: Path | None = None):
+        super().__init__(path or settings.data_dir() / "repairs.jsonl")
+
+    def add(self, repair: Repair) -> None:
+        self.write({"arxiv_id": repair.arxiv_id, "field": repair.field,
+                    "before": repair.before, "after": repair.after})

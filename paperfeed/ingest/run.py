@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 from sqlalchemy import Engine
 
 from paperfeed import settings
 from paperfeed.ingest.records import PaperRecord, Reject
-from paperfeed.ingest.repairs import Repair, RepairLog, repair_record
+from paperfeed.ingest.repairs import AppendLog, Repair, RepairLog, repair_record
 from paperfeed.ingest.upsert import Counts, Staged, write_batch
 
 SHOWN_REJECTS = 20
@@ -63,36 +62,20 @@ class Summary(Counts):
         return out
 
 
-class RejectLog:
+class RejectLog(AppendLog):
     """Appends rejects to the data directory's rejects file and echoes the first few."""
 
     def __init__(self, path: Path | None = None, echo: Callable[[str], None] | None = None):
-        self.path = path or settings.data_dir() / "rejects.jsonl"
+        super().__init__(path or settings.data_dir() / "rejects.jsonl")
         self.echo = echo or (lambda msg: print(msg, file=sys.stderr))
-        self.count = 0
-        self._file = None
 
     def add(self, reject: Reject) -> None:
-        self.count += 1
-        if self.count <= SHOWN_REJECTS:
+        if self.count < SHOWN_REJECTS:
             self.echo(f"rejected: {reject}")
-        elif self.count == SHOWN_REJECTS + 1:
+        elif self.count == SHOWN_REJECTS:
             self.echo(f"(more rejects: see {self.path})")
-        if self._file is None:
-            self._file = self.path.open("ab")
-        entry = {
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "source": reject.source,
-            "location": reject.location,
-            "reason": reject.reason,
-            "excerpt": reject.excerpt,
-        }
-        self._file.write(orjson.dumps(entry) + b"\n")
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self.write({"source": reject.source, "location": reject.location,
+                    "reason": reject.reason, "excerpt": reject.excerpt})
 
 
 def ingest(
