@@ -62,11 +62,7 @@ def index_vectors(arxiv_ids: list[str], index_dir=None) -> tuple[list[str], np.n
     from paperfeed.search import store, vectors
 
     gen = store.current(index_dir)
-    keys: dict[str, int] = {}
-    for start in range(0, len(arxiv_ids), 500):
-        part = arxiv_ids[start : start + 500]
-        marks = ",".join("?" * len(part))
-        keys.update(gen.catalog.execute(f"select arxiv_id, key from docs where arxiv_id in ({marks})", part))
+    keys = gen.keys_of(arxiv_ids)
     found = [a for a in arxiv_ids if a in keys]
     dim = gen.meta.dim
     if not found:
@@ -75,9 +71,7 @@ def index_vectors(arxiv_ids: list[str], index_dir=None) -> tuple[list[str], np.n
     out_ids, rows = [], []
     if matrix is not None:
         ks = np.asarray([keys[a] for a in found], np.int64)
-        inside = ks < len(matrix)
-        have = np.zeros(len(ks), bool)
-        have[inside] = np.asarray(matrix.scales[ks[inside]]) > 0
+        have = matrix.have(ks)
         got = matrix.get(ks[have]) if have.any() else np.zeros((0, dim), np.float32)
         out_ids = [a for a, h in zip(found, have.tolist(), strict=True) if h]
         rows = list(got)

@@ -196,8 +196,16 @@ class Generation:
         return out
 
     def key_of(self, arxiv_id: str) -> int | None:
-        row = self.catalog.execute("select key from docs where arxiv_id = ?", (arxiv_id,)).fetchone()
-        return row[0] if row else None
+        return self.keys_of([arxiv_id]).get(arxiv_id)
+
+    def keys_of(self, arxiv_ids: list[str]) -> dict[str, int]:
+        """The index keys of those of `arxiv_ids` this generation holds (500 per query)."""
+        keys: dict[str, int] = {}
+        for start in range(0, len(arxiv_ids), 500):
+            part = arxiv_ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            keys.update(self.catalog.execute(f"select arxiv_id, key from docs where arxiv_id in ({marks})", part))
+        return keys
 
     def _category_mask(self, cats: tuple[str, ...], size: int) -> np.ndarray:
         rows, ptr, vocab = self._categories

@@ -136,7 +136,15 @@ class Matrix:
 
     def has(self, key: int) -> bool:
         """Whether `key` has a row (rows never written keep scale 0)."""
-        return key < len(self) and bool(self.scales[key] > 0)
+        return bool(self.have(np.asarray([key]))[0])
+
+    def have(self, keys: np.ndarray) -> np.ndarray:
+        """`has` for many keys at once: a boolean array."""
+        keys = np.asarray(keys, np.int64)
+        out = np.zeros(len(keys), bool)
+        inside = keys < len(self)
+        out[inside] = np.asarray(self.scales[keys[inside]]) > 0
+        return out
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         """float32 vectors of `keys` (all inside the matrix), shape (len(keys), dim)."""
