@@ -5,9 +5,11 @@ the submit form) and the primary categories there are (the search form's choices
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
+from paperfeed import ids
 from paperfeed.models import Paper
+from paperfeed.web.security import FriendlyError
 
 papers = Paper.__table__
 
@@ -27,3 +29,16 @@ def categories(conn: Connection, limit: int = 300) -> list[str]:
         .limit(limit)
     )
     return list(conn.execute(q).scalars())
+
+
+def stored_id(engine: Engine, text: str) -> str:
+    """The canonical id of a stored paper named in a form, or the page that says why not
+    (400 for what is no arXiv id, 404 for a paper this site does not hold)."""
+    try:
+        canon = ids.canonical(text)
+    except ids.BadArxivId:
+        raise FriendlyError(400, "That is not an arXiv identifier.") from None
+    with engine.connect() as conn:
+        if get_paper(conn, canon) is None:
+            raise FriendlyError(404, "No such paper is stored here.", "Paper not found")
+    return canon

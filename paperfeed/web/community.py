@@ -60,13 +60,7 @@ def vote(
     user = accounts.require_user(request, back)
     engine: Engine = request.app.state.engine
     security.enforce(engine, "vote", f"user:{user.id}")
-    try:
-        canon = ids.canonical(arxiv_id)
-    except ids.BadArxivId:
-        raise FriendlyError(400, "That is not an arXiv identifier.") from None
-    with engine.connect() as conn:
-        if catalog.get_paper(conn, canon) is None:
-            raise FriendlyError(404, "No such paper is stored here.", "Paper not found")
+    canon = catalog.stored_id(engine, arxiv_id)
     voted = True
     try:
         with engine.begin() as conn:

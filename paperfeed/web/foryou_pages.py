@@ -22,7 +22,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from paperfeed import ids
 from paperfeed.library import follows as library_follows
 from paperfeed.models import Dismissal, Paper
 from paperfeed.recommend import rank, source
@@ -114,13 +113,7 @@ def dismiss(
     back = accounts.safe_next(next, "/for-you")
     user = accounts.require_user(request, back)
     engine: Engine = request.app.state.engine
-    try:
-        canon = ids.canonical(arxiv_id)
-    except ids.BadArxivId:
-        raise FriendlyError(400, "That is not an arXiv identifier.") from None
-    with engine.connect() as conn:
-        if catalog.get_paper(conn, canon) is None:
-            raise FriendlyError(404, "No such paper is stored here.", "Paper not found")
+    canon = catalog.stored_id(engine, arxiv_id)
     try:
         with engine.begin() as conn:
             conn.execute(insert(Dismissal.__table__).values(user_id=user.id, arxiv_id=canon,
