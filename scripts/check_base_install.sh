@@ -68,6 +68,10 @@ for command in "search x" "index"; do
     grep -q "paperfeed\[search\]" "$work/err" || fail "paperfeed $command: no install hint"
 done
 
+echo "correct horse battery" | "$bin/paperfeed" user create reader --password-stdin >"$work/out" 2>"$work/err" \
+    || { cat "$work/err" >>"$log"; fail "paperfeed user create"; }
+echo "  ok: paperfeed user create reader --password-stdin"
+
 port=$("$bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$bin/paperfeed" serve --port "$port" >"$work/serve.log" 2>&1 &
 server=$!
@@ -85,6 +89,19 @@ for path in ("/", "/papers?q=neural+networks", "/papers?q=%22unbalanced+-"):
         body = answer.read().decode()
         assert answer.status == 200, (path, answer.status)
         print(f"  ok: GET {path} -> {answer.status} ({len(body)} bytes)")
+# signed in: the reader's pages load nothing from the extra either (For you says what is missing)
+import http.cookiejar, re, urllib.parse
+browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+form = browser.open(base + "/login", timeout=30).read().decode()
+token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+fields = {"username": "reader", "password": "correct horse battery", "csrf_token": token}
+browser.open(base + "/login", data=urllib.parse.urlencode(fields).encode(), timeout=30)
+for path in ("/library", "/for-you", "/settings/account"):
+    with browser.open(base + path, timeout=30) as answer:
+        body = answer.read().decode()
+        assert answer.status == 200 and answer.url.endswith(path), (path, answer.status, answer.url)
+        assert path != "/for-you" or "paperfeed[search]" in body, body[-2000:]
+        print(f"  ok: GET {path} signed in -> {answer.status} ({len(body)} bytes)")
 PY
 kill "$server" && wait "$server" 2>/dev/null || true
 server=

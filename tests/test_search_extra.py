@@ -78,3 +78,33 @@ def test_importing_the_cli_loads_no_numpy_or_torch():
     code = "import sys, paperfeed.cli; print(' '.join(m for m in ('numpy', 'torch') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
+
+
+PAGES_WITHOUT_EXTRA = """
+from fastapi.routing import APIRoute
+from paperfeed import db
+from tests.webdata import client, sign_in
+
+engine = db.connect()
+c = client(engine)
+sign_in(c, engine)
+failed = []
+for route in c.app.routes:
+    if isinstance(route, APIRoute) and "GET" in route.methods and "{" not in route.path:
+        answer = c.get(route.path, follow_redirects=False)
+        if answer.status_code >= 500:
+            failed.append(f"{route.path} {answer.status_code}")
+page = c.get("/for-you")
+assert page.status_code == 200 and "paperfeed[search]" in page.text, page.text[-2000:]
+print("\\n".join(failed))
+"""
+
+
+def test_every_page_answers_for_a_signed_in_reader_without_the_extra(data_dir):
+    """`paperfeed serve` on a base install: no page imports numpy on the way (For you says what is missing)."""
+    code = WITHOUT_EXTRA.split("from paperfeed.cli import main")[0] + PAGES_WITHOUT_EXTRA
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data_dir), "PAPERFEED_DATABASE_URL": ""}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "", done.stdout

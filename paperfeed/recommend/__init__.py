@@ -17,7 +17,7 @@ readers; a `Profile` is derived from one reader's library and may be cached
 until it changes.  The inputs are plain arrays: the embeddings are those the
 search index already holds (`paperfeed.search`), nothing is re-encoded.
 
-Modules: `window` (candidates), `profile` (reader), `fit` (the default model:
+Modules: `spans` (window lengths, no numpy), `window` (candidates), `profile` (reader), `fit` (the default model:
 pair similarity of embeddings and tf-idf, max over saved papers, follow
 bonuses, dismissals), `ranking` (pages, hidden gems, why-lines), `terms` (tf-idf,
 shared terms), `follows` (author keys, categories), `baselines` (the other

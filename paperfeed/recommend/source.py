@@ -22,20 +22,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import Connection, func, select
 
 from paperfeed.models import DailyEntry, Dismissal, Follow, Paper, SavedPaper, Vote
 from paperfeed.recommend.profile import Profile
+from paperfeed.recommend.spans import WINDOWS, since
 from paperfeed.recommend.terms import FOR_YOU, TermSpace, paper_text
 from paperfeed.recommend.window import Window
 from paperfeed.search.store import IndexNotBuilt
 
 __all__ = ["IndexNotBuilt", "MAX_WINDOW", "WINDOWS", "index_vectors", "profile", "since", "window"]
 
-WINDOWS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
 MAX_WINDOW = 30_000  # newest papers of a window ranked (a month of all arXiv is ~80,000)
 MAX_LIBRARY = 2_000  # newest saved / dismissed papers a profile reads
 WINDOW_SECONDS = 300
@@ -44,13 +44,6 @@ _windows: OrderedDict[tuple, tuple[float, Window]] = OrderedDict()
 _lock = threading.Lock()
 
 papers = Paper.__table__
-
-
-def since(name: str, now: datetime | None = None) -> datetime:
-    """The start of the window `name` ("day", "week", "month"), on the hour."""
-    now = now or datetime.now(UTC)
-    start = now - WINDOWS[name]
-    return start.replace(minute=0, second=0, microsecond=0)
 
 
 def index_vectors(arxiv_ids: list[str], index_dir=None) -> tuple[list[str], np.ndarray, str]:

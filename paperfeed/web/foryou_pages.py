@@ -24,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 
 from paperfeed.library import follows as library_follows
 from paperfeed.models import Dismissal, Paper
-from paperfeed.recommend import rank, source
+from paperfeed.recommend import spans
+from paperfeed.search.errors import missing_extra
 from paperfeed.web import accounts, catalog
 from paperfeed.web.cards import paper_cards
 from paperfeed.web.security import FriendlyError
@@ -48,8 +49,8 @@ def _since_last_visit(request: Request, now: datetime) -> datetime:
         sess["fy_prev"] = prev
     sess["fy_seen"] = int(now.timestamp())
     request.state.session_changed = True
-    start = datetime.fromtimestamp(prev, UTC) if isinstance(prev, (int, float)) else now - source.WINDOWS["week"]
-    start = max(start, now - source.WINDOWS["month"])  # older visits: a month, what a window holds
+    start = datetime.fromtimestamp(prev, UTC) if isinstance(prev, (int, float)) else now - spans.WINDOWS["week"]
+    start = max(start, now - spans.WINDOWS["month"])  # older visits: a month, what a window holds
     return start.replace(minute=0, second=0, microsecond=0)
 
 
@@ -77,10 +78,15 @@ def for_you(
     user = accounts.require_user(request, back)
     engine: Engine = request.app.state.engine
     now = datetime.now(UTC)
-    start = _since_last_visit(request, now) if window == "since" else source.since(window, now)
+    start = _since_last_visit(request, now) if window == "since" else spans.since(window, now)
     context = {"nav": "foryou", "window": window, "windows": WINDOW_NAMES, "gems": bool(gems), "page": page,
                "back": back, "since": start, "items": [], "onboarding": False, "unavailable": None,
                "has_next": False, "categories": []}
+    try:
+        from paperfeed.recommend import rank, source  # numpy: the `search` extra
+    except ImportError as exc:
+        context["unavailable"] = f"For you ranks with the search index, and {missing_extra(exc)}"
+        return render(request, "foryou.html", context)
     try:
         with engine.connect() as conn:
             win = source.window(conn, start)

@@ -103,8 +103,8 @@ def search(
         args = {"limit": limit, "offset": offset, "category": category, "after": after, "before": before}
         try:
             page = _ranked(engine_search, engine, query, mode, args)
-        except (engine_search.IndexNotBuilt, ImportError):  # not indexed yet, or the extra is missing
-            log.info("no search index; using the substring fallback", exc_info=True)
+        except (engine_search.IndexNotBuilt, ImportError) as exc:  # not indexed yet, or the extra is missing
+            log.info("using the substring fallback: %s", exc)
         except Exception:
             log.exception("search failed for %r (mode %s)", query[:200], mode)
             metrics.observe_search(mode, "error", clock.perf_counter() - started)
