@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 
 from paperfeed.recommend import spans
 from paperfeed.search.errors import missing_extra
-from paperfeed.web.cards import Card, paper_cards
+from paperfeed.web.cards import Card, mark_saved, paper_cards, with_entries
 
 if TYPE_CHECKING:
     from paperfeed.recommend import Recommendation
@@ -61,7 +61,8 @@ def ranked(conn: Connection, user_id: int, start: datetime, *, limit: int, offse
     """The reader's papers first announced since `start`, best first: `limit` from `offset`.
 
     Saved and dismissed papers never appear; `gems` puts well-fitting papers
-    with few upvotes first.  Cards are marked with the reader's own votes.
+    with few upvotes first.  Cards carry their daily list (as the API's other
+    lists do) and the reader's own votes and saves.
     """
     try:
         from paperfeed.recommend import rank, source  # numpy: the `search` extra
@@ -81,5 +82,7 @@ def ranked(conn: Connection, user_id: int, start: datetime, *, limit: int, offse
     recs = rank(win, prof, limit=limit + 1, offset=offset, hidden_gems=gems)
     more = len(recs) > limit and offset + limit < DEPTH
     recs = recs[:limit]
-    by_id = {c.arxiv_id: c for c in paper_cards(conn, [r.arxiv_id for r in recs], user_id)}
+    found = with_entries(conn, paper_cards(conn, [r.arxiv_id for r in recs], user_id))
+    mark_saved(conn, found, user_id)  # the page's save buttons: a button, not a link to log in
+    by_id = {c.arxiv_id: c for c in found}
     return Ranked(items=[(by_id[r.arxiv_id], r) for r in recs if r.arxiv_id in by_id], more=more)
