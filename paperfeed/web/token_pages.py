@@ -4,11 +4,11 @@ for the JSON API, the secret feed URLs of their collections and of their
 "For you" ranking (issue #14).
 
 `/settings/tokens` lists the reader's API tokens (name, the first characters,
-created, last used, expiry) and each collection's feed URL state; forms create
-a token (a name, an optional expiry in days), revoke one, and create,
-regenerate or revoke a collection's feed URL or the For you feed URL.  A new token or feed URL is shown
-once, on the page that answers the form, and never again: only its hash is
-stored (`library.tokens`).  Every form is a POST with a CSRF token; the page
+created, last used, expiry) and each feed URL's state; forms create a token (a
+name, an optional expiry in days), revoke one, and create, regenerate or revoke
+a collection's feed URL or the For you feed URL.  A new token or feed URL is
+shown once, on the page that answers the form, and never again: only its hash
+is stored (`library.tokens`).  Every form is a POST with a CSRF token; the page
 is only for the signed-in reader and is never cached.
 """
 
