@@ -67,6 +67,8 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         author_pages,
         community,
         feeds,
+        foryou_api,
+        foryou_feeds,
         foryou_pages,
         hf_json,
         library_api,
@@ -106,7 +108,8 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         app.include_router(module.router)
     for module in (accounts, subscribe_pages):  # their errors answered with a page
         module.install(app)
-    app.include_router(foryou_pages.router)
+    for module in (foryou_pages, foryou_feeds, foryou_api):  # For you: issue #14
+        app.include_router(module.router)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     hf_json.install_openapi(app)
     return app

@@ -251,8 +251,12 @@ def listed_cards(engine: Engine, arxiv_ids: Iterable[str]) -> list[Card]:
     """Cards for the stored papers among `arxiv_ids`, in order, each with the first
     visible daily list it was on (its day and submitter), if any."""
     with engine.connect() as conn:
-        cards = paper_cards(conn, list(dict.fromkeys(arxiv_ids)))
-        first = daily_entries.first_entries(conn, [c.arxiv_id for c in cards])
+        return with_entries(conn, paper_cards(conn, list(dict.fromkeys(arxiv_ids))))
+
+
+def with_entries(conn: Connection, cards: list[Card]) -> list[Card]:
+    """`cards`, each given the first visible daily list it was on (its day and submitter), if any."""
+    first = daily_entries.first_entries(conn, [c.arxiv_id for c in cards])
     for card in cards:
         if card.arxiv_id in first:
             card.day, card.submitter, card.entry_created = first[card.arxiv_id]

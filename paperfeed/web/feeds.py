@@ -63,8 +63,13 @@ def build(
     html_url: str,
     self_url: str,
     dated: Callable[[Card], datetime | None] = entry_time,
+    html_body: Callable[[Card], str] | None = None,
 ) -> tuple[bytes, datetime]:
-    """The feed document and its last-modified time."""
+    """The feed document and its last-modified time.
+
+    `html_body`, when given, is an entry's text as HTML (its pieces escaped by
+    the caller), in place of the plain abstract: RSS's description, Atom's
+    summary of type html."""
     fg = FeedGenerator()
     fg.load_extension("dc")
     fg.id(self_url)
@@ -82,7 +87,13 @@ def build(
         fe.guid(url, permalink=True)
         fe.title(xml_text(card.title) or card.arxiv_id)
         fe.link(href=url, rel="alternate")
-        if fmt == "rss":  # readers take <description> as HTML: escape the text once more
+        if html_body is not None:
+            body = xml_text(html_body(card))
+            if fmt == "rss":
+                fe.description(body)
+            else:
+                fe.summary(body, type="html")
+        elif fmt == "rss":  # readers take <description> as HTML: escape the text once more
             fe.description(html.escape(xml_text(card.abstract), quote=False))
         else:
             fe.summary(xml_text(card.abstract), type="text")

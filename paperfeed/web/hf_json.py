@@ -315,6 +315,7 @@ ERROR_MEANINGS = {
     404: "No such paper: `{\"error\": \"Paper not found\"}`.",
     413: "The request body is larger than the site accepts.",
     429: "Too many requests from this address: wait `Retry-After` seconds.",
+    503: "Cannot answer yet: the search index is not built, or search is not installed.",
 }
 _ERROR_SCHEMA = HFError.model_json_schema()
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
