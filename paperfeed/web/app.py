@@ -74,6 +74,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         library_pages,
         library_transfer,
         pages,
+        submissions,
         subscribe_pages,
         token_pages,
     )
@@ -107,6 +108,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     for module in (accounts, subscribe_pages):  # their errors answered with a page
         module.install(app)
     app.include_router(foryou_pages.router)
+    app.include_router(submissions.router)  # POST /api/papers/index
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     hf_json.install_openapi(app)
     return app
