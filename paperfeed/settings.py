@@ -101,6 +101,12 @@ def _long_token(value: str) -> None:
         raise ValueError("expected at least 32 characters (a short token can be guessed)")
 
 
+def _access_token(value: str) -> None:
+    """a personal access token, `pf_…`"""
+    if value and not value.startswith("pf_"):
+        raise ValueError("expected a personal access token (pf_…) made on /settings/tokens")
+
+
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in [
@@ -152,6 +158,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("confirm_days", "7", "Days a subscription's confirmation link stays valid; unconfirmed addresses are deleted after twice that.", Int(min=1, max=365, unit="days")),
         Setting("confirm_resend_minutes", "10", "Least minutes between two confirmation emails to the same address.", Int(min=0, unit="minutes")),
         Setting("rate_limit_subscribe", "20/3600", "Subscribe-form posts allowed per client address, as COUNT/SECONDS (each address also gets at most one confirmation email per `confirm_resend_minutes`).", RateType()),
+        Setting("mcp_token", "", "A reader's personal access token (scope `api`, made on `/settings/tokens`) with which `paperfeed mcp` over stdio reads their library and For you; ignored over HTTP, where each client sends `Authorization: Bearer`. Empty: those tools say a token is needed.", Text(empty=True), secret=True, check=_access_token),
     ]
 }
 

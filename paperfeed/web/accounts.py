@@ -106,7 +106,12 @@ def signup_open() -> bool:
 
 
 def has_role(user: User | None, role: str) -> bool:
-    return user is not None and ROLES.index(user.role if user.role in ROLES else "reader") >= ROLES.index(role)
+    return user is not None and role_at_least(user.role, role)
+
+
+def role_at_least(held: str, role: str) -> bool:
+    """Whether the role `held` includes `role` (an admin is a curator is a reader)."""
+    return ROLES.index(held if held in ROLES else "reader") >= ROLES.index(role)
 
 
 # -- the session cookie -------------------------------------------------------

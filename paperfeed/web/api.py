@@ -21,6 +21,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import Engine
+from starlette.routing import Match
+from starlette.types import Scope
 
 from paperfeed import ids, siteurl
 from paperfeed.web import cards, hf_json, periods, search_bridge
@@ -233,16 +235,33 @@ def find_paper(engine: Engine, raw_id: str) -> Card:
     return found[0]
 
 
-@router.get(
+class PaperRoute(HFRoute):
+    """`/api/papers/{arxiv_id:path}` for every id but `index`: `/api/papers/index` is where
+    papers are submitted (POST, `submissions.py`), and GET there would otherwise be this
+    route's, advertised in that path's `Allow` header as if the schema had it."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match != Match.NONE and child.get("path_params", {}).get("arxiv_id") == "index":
+            return Match.NONE, {}
+        return match, child
+
+
+def paper_info(request: Request, arxiv_id: PaperId) -> Response:
+    return JSONResponse(hf_json.paper(find_paper(engine_of(request), arxiv_id)))
+
+
+router.add_api_route(
     "/api/papers/{arxiv_id:path}",
+    paper_info,
+    methods=["GET"],
     summary="Get a paper",
     description="One paper by arXiv id (any accepted form: `2406.09415`, `2406.09415v2`, "
     "`hep-th/9901001`), with its upvotes and daily-list submission.",
     response_model=hf_json.HFPaper,
     responses=error_responses(404, 413),
+    route_class_override=PaperRoute,
 )
-def paper_info(request: Request, arxiv_id: PaperId) -> Response:
-    return JSONResponse(hf_json.paper(find_paper(engine_of(request), arxiv_id)))
 
 
 @router.get(

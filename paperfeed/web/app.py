@@ -76,6 +76,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         library_pages,
         library_transfer,
         pages,
+        submissions,
         subscribe_pages,
         token_pages,
     )
@@ -110,6 +111,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         module.install(app)
     for module in (foryou_pages, foryou_feeds, foryou_api):  # For you: issue #14
         app.include_router(module.router)
+    app.include_router(submissions.router)  # POST /api/papers/index
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     hf_json.install_openapi(app)
     return app

@@ -315,7 +315,10 @@ ERROR_MEANINGS = {
     404: "No such paper: `{\"error\": \"Paper not found\"}`.",
     413: "The request body is larger than the site accepts.",
     429: "Too many requests from this address: wait `Retry-After` seconds.",
-    503: "Cannot answer yet: the search index is not built, or search is not installed.",
+    409: "It is there already.",
+    502: "arXiv, which this request needed, could not be reached.",
+    503: "Busy or unavailable for now (the search index not built, search not installed): wait `Retry-After` seconds when it is given.",
+    504: "arXiv, which this request needed, did not answer in time.",
 }
 _ERROR_SCHEMA = HFError.model_json_schema()
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
@@ -334,7 +337,7 @@ def error_responses(*statuses: int) -> dict[int, dict[str, Any]]:
             "description": ERROR_MEANINGS[status],
             "content": {"application/json": {"schema": _ERROR_SCHEMA}},
         }
-        if status == 429:
+        if status in (429, 503):
             out[status]["headers"] = _RETRY_AFTER
     return out
 
