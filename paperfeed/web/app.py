@@ -66,6 +66,8 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         api,
         author_pages,
         community,
+        discussion_feed,
+        discussion_pages,
         feeds,
         foryou_pages,
         hf_json,
@@ -73,6 +75,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         library_feeds,
         library_pages,
         library_transfer,
+        moderation_pages,
         pages,
         subscribe_pages,
         token_pages,
@@ -107,6 +110,8 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     for module in (accounts, subscribe_pages):  # their errors answered with a page
         module.install(app)
     app.include_router(foryou_pages.router)
+    for module in (discussion_pages, moderation_pages, discussion_feed):  # the paper page's discussion: issue #15
+        app.include_router(module.router)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     hf_json.install_openapi(app)
     return app
