@@ -141,7 +141,7 @@ def comment_page(request: Request, comment_id: int, p: ReplyPage = 1, done: str 
     if p > pages:
         raise FriendlyError(404, "This thread does not have that many pages.")
     context = {
-        "paper": paper, "thread": thread, "focus": comment_id, "page": p, "pages": pages,
+        "paper": paper, "shown": thread, "focus": comment_id, "page": p, "pages": pages,
         "back": f"/comments/{thread.top.id}" + (f"?p={p}" if p > 1 else ""),
         "discussion": {"arxiv_id": found.arxiv_id, "new_key": talk.new_key, "is_curator": curator,
                        "done": DONE.get(done), "feed": feed_url(found.arxiv_id), **_limits()},
