@@ -88,7 +88,7 @@ def test_markdown_structure_survives():
 
 
 def test_the_sanitiser_alone_drops_what_a_stored_fragment_should_not_hold():
-    """The kept HTML passes `sanitise` again when read: whatever got in is dropped there."""
+    """`sanitise` alone (the last step of `to_html`) drops what no comment may hold."""
     dirty = '<p class="x math" onclick="a()">hi<script>alert(1)</script><img src=x onerror=alert(1)></p><span class="math evil">m</span><a href="javascript:alert(1)">j</a>'
     out = BeautifulSoup(sanitise(dirty), "html.parser")
     assert out.find_all(["script", "img"]) == []

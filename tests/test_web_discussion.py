@@ -159,6 +159,7 @@ def test_bad_forms_are_refused_with_the_text_kept(site, monkeypatch):
     assert r.status_code == 422
     assert "at most 100 characters" in soup(r).select_one(".error").get_text()
     assert soup(r).select_one("textarea[name=body]").get_text() == long  # nothing lost
+    assert post(c, "a NUL \x00 cannot be stored").status_code == 422
     r = post(c, "no key", key="")
     assert r.status_code == 422 and "key" in soup(r).select_one(".error").get_text()
     assert post(c, "bad paper", arxiv_id="not an id").status_code == 400
@@ -292,7 +293,7 @@ def test_reports_go_once_to_the_curators_queue(site):
         return c.post(f"/comments/{cid}/report", data={"reason": reason, "next": f"/papers/{PAPER}", "csrf_token": csrf(c, "/")},
                       follow_redirects=False)
 
-    assert report(bob, rude, "insulting").headers["location"] == f"/papers/{PAPER}?done=reported"
+    assert report(bob, rude, "insult\x00ing").headers["location"] == f"/papers/{PAPER}?done=reported"
     assert report(bob, rude).headers["location"] == f"/papers/{PAPER}?done=reported-before"
     report(carol, rude, "rude")
     report(carol, fine)

@@ -15,9 +15,11 @@ reading a paper's discussion a page at a time, and counting what is visible.
   author (`uq_comment_user_key`), so a double click or a retried request
   stores the comment once and answers with the same comment.
 - The Markdown is rendered and sanitised when it is written (`render.to_html`)
-  and the HTML is kept next to the source, so reading a page parses no
-  Markdown; the kept HTML passes the sanitiser once more when it is read
-  (microseconds), so a tightened allow-list applies to old comments at once.
+  and the HTML is kept next to the source, so reading a page renders nothing:
+  a page of 25 threads holds up to 525 comments, and sanitising each again
+  on every view would cost more than the rest of the page
+  (benchmarks/discussion.py).  A changed allow-list applies to old comments
+  once they are rendered again from `body`.
 
 Functions take a Connection in the caller's transaction, except `post`, which
 needs its own transactions to settle a race between two identical posts.
@@ -33,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, Engine, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from paperfeed.discussion.render import sanitise, to_html
+from paperfeed.discussion.render import to_html
 from paperfeed.models import Comment, CommentReport, Paper, User
 
 comments = Comment.__table__
@@ -129,7 +131,7 @@ def _view(row, curator: bool = True) -> View:
     return View(
         id=row.id, arxiv_id=row.arxiv_id, parent_id=row.parent_id,
         user_id=None if placeholder else row.user_id, author=None if placeholder else row.username,
-        body="" if placeholder else row.body, html="" if placeholder else sanitise(row.html),
+        body="" if placeholder else row.body, html="" if placeholder else row.html,
         created_at=row.created_at, edited_at=row.edited_at, deleted=deleted, hidden=hidden,
         placeholder=placeholder,
     )

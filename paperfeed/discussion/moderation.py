@@ -47,7 +47,7 @@ def report(conn: Connection, comment_id: int, user_id: int, reason: str = "", no
     try:
         with conn.begin_nested():
             conn.execute(reports.insert().values(
-                comment_id=comment_id, user_id=user_id, reason=reason.strip()[:MAX_REASON],
+                comment_id=comment_id, user_id=user_id, reason=reason.replace("\x00", "").strip()[:MAX_REASON],
                 created_at=now or datetime.now(UTC),
             ))
     except IntegrityError:
