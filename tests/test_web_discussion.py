@@ -146,6 +146,11 @@ def test_a_reply_must_answer_a_comment_on_the_same_paper(site):
     assert r.status_code == 404
     assert post(c, "To nothing", parent_id="999999").status_code == 404
     assert post(c, "Not a number", parent_id="abc").status_code == 400
+    assert post(c, "Too large a number", parent_id=str(2**70)).status_code == 400
+    for path in (f"/comments/{2**70}", "/comments/0", "/comments/abc", f"/comments/{2**40}/edit"):
+        assert c.get(path).status_code == 400, path
+    assert c.post(f"/comments/{2**70}/report", data={"csrf_token": csrf(c, "/")}).status_code == 400
+    assert c.get("/comments/2147483647").status_code == 404
     assert len(stored(site)) == 1
 
 

@@ -22,7 +22,7 @@ import math
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection, Engine
 
@@ -53,6 +53,9 @@ DONE = {  # what a redirect back says happened; fixed texts, so nothing from the
 }
 ThreadPage = Annotated[int, Query(ge=1, le=MAX_THREAD_PAGE)]
 ReplyPage = Annotated[int, Query(ge=1, le=MAX_REPLY_PAGE)]
+MAX_ID = 2**31 - 1  # an INTEGER key on both databases: a larger number is no comment (400, not a driver error)
+CommentId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Done = Annotated[str, Query(max_length=40)]
 
 
 def _engine(request: Request) -> Engine:
@@ -128,7 +131,7 @@ def _seen(conn: Connection, comment_id: int, user: User | None) -> talk.View:
 
 
 @router.get("/comments/{comment_id}")
-def comment_page(request: Request, comment_id: int, p: ReplyPage = 1, done: str = "") -> Response:
+def comment_page(request: Request, comment_id: CommentId, p: ReplyPage = 1, done: Done = "") -> Response:
     """A comment's own page: its thread, the top comment and a page of replies."""
     user = accounts.current_user(request)
     curator = _curator(user)
@@ -141,7 +144,7 @@ def comment_page(request: Request, comment_id: int, p: ReplyPage = 1, done: str 
     if p > pages:
         raise FriendlyError(404, "This thread does not have that many pages.")
     context = {
-        "paper": paper, "shown": thread, "focus": comment_id, "page": p, "pages": pages,
+        "paper": paper, "shown": thread, "page": p, "pages": pages,
         "back": f"/comments/{thread.top.id}" + (f"?p={p}" if p > 1 else ""),
         "discussion": {"arxiv_id": found.arxiv_id, "new_key": talk.new_key, "is_curator": curator,
                        "done": DONE.get(done), "feed": feed_url(found.arxiv_id), **_limits()},
@@ -196,7 +199,7 @@ def post_comment(
     arxiv_id: str = Form(..., max_length=200),
     body: str = Form(""),
     key: str = Form(""),
-    parent_id: int | None = Form(None),
+    parent_id: int | None = Form(None, ge=1, le=MAX_ID),
     csrf_token: str = Form(""),
 ) -> Response:
     """Post a comment on a paper, or a reply (`parent_id`) to one."""
@@ -235,7 +238,7 @@ def _own(request: Request, comment_id: int, user: User) -> talk.View:
 
 
 @router.get("/comments/{comment_id}/edit")
-def edit_page(request: Request, comment_id: int) -> Response:
+def edit_page(request: Request, comment_id: CommentId) -> Response:
     user = accounts.require_user(request, f"/comments/{comment_id}/edit")
     found = _own(request, comment_id, user)
     minutes = settings.get_int("comment_edit_minutes")
@@ -246,7 +249,7 @@ def edit_page(request: Request, comment_id: int) -> Response:
 
 @router.post("/comments/{comment_id}/edit")
 def edit_comment(
-    request: Request, comment_id: int, body: str = Form(""), csrf_token: str = Form(""),
+    request: Request, comment_id: CommentId, body: str = Form(""), csrf_token: str = Form(""),
 ) -> Response:
     accounts.check_csrf(request, csrf_token)
     user = accounts.require_user(request, f"/comments/{comment_id}/edit")
@@ -264,7 +267,7 @@ def edit_comment(
 
 
 @router.post("/comments/{comment_id}/delete")
-def delete_comment(request: Request, comment_id: int, csrf_token: str = Form("")) -> Response:
+def delete_comment(request: Request, comment_id: CommentId, csrf_token: str = Form("")) -> Response:
     accounts.check_csrf(request, csrf_token)
     user = accounts.require_user(request, f"/comments/{comment_id}")
     found = _own(request, comment_id, user)
@@ -279,7 +282,7 @@ def delete_comment(request: Request, comment_id: int, csrf_token: str = Form("")
 
 @router.post("/comments/{comment_id}/report")
 def report_comment(
-    request: Request, comment_id: int, reason: str = Form("", max_length=moderation.MAX_REASON),
+    request: Request, comment_id: CommentId, reason: str = Form("", max_length=moderation.MAX_REASON),
     csrf_token: str = Form(""), next: str = Form("", max_length=2000),
 ) -> Response:
     """Report a comment to the curators (once per reader)."""
@@ -301,7 +304,7 @@ MODERATION = {"hide": "hidden", "unhide": "unhidden", "dismiss": "dismissed"}
 
 @router.post("/comments/{comment_id}/moderate")
 def moderate_comment(
-    request: Request, comment_id: int, action: str = Form(..., max_length=20),
+    request: Request, comment_id: CommentId, action: str = Form(..., max_length=20),
     csrf_token: str = Form(""), next: str = Form("", max_length=2000),
 ) -> Response:
     """Hide or unhide a comment, or dismiss its reports (curators and admins)."""

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from paperfeed.discussion import moderation
 from paperfeed.web import accounts, cards
-from paperfeed.web.discussion_pages import DONE
+from paperfeed.web.discussion_pages import DONE, Done
 from paperfeed.web.security import FriendlyError
 from paperfeed.web.templating import render
 
@@ -27,7 +27,7 @@ MAX_PAGE = cards.MAX_DEPTH // PAGE_SIZE
 
 
 @router.get("/moderation")
-def moderation_page(request: Request, p: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1, done: str = "") -> Response:
+def moderation_page(request: Request, p: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1, done: Done = "") -> Response:
     user = accounts.require_user(request, "/moderation")
     if not accounts.has_role(user, "curator"):
         raise FriendlyError(403, "Only curators can see the moderation queue.")

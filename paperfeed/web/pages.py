@@ -249,7 +249,7 @@ def versions_of(paper) -> list[dict]:
 @router.get("/papers/{arxiv_id:path}")
 def paper_page(
     request: Request, arxiv_id: str, submitted: int = 0, cp: discussion_pages.ThreadPage = 1,
-    done: Annotated[str, Query(max_length=40)] = "",
+    done: discussion_pages.Done = "",
 ) -> Response:
     canon, exact = canonical_or_404(arxiv_id)
     if not exact:
