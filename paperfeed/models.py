@@ -358,3 +358,50 @@ class PaperTitle(Base):
         ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
     )
     title_hash: Mapped[str] = mapped_column(String(32), index=True)
+
+
+# --- the discussion on paper pages (issue #15: comments, replies, reports) ---
+
+
+class Comment(Base):
+    """A reader's comment on a paper, or a reply to one (`parent_id`: one level only).
+
+    `body` is the Markdown as written; `html` its sanitised rendering
+    (`paperfeed.discussion.render`), made when the comment is written.  A deleted
+    comment that has replies stays, emptied, so the replies keep their place;
+    `client_key` is the posting form's own key, so a form sent twice stores once.
+    """
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        UniqueConstraint("user_id", "client_key", name="uq_comment_user_key"),
+        Index("ix_comments_paper", "arxiv_id", "parent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    client_key: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    edited_at: Mapped[datetime | None] = mapped_column()
+    deleted_at: Mapped[datetime | None] = mapped_column()
+    hidden_at: Mapped[datetime | None] = mapped_column()
+    hidden_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class CommentReport(Base):
+    """A reader's report of a comment (one per reader and comment), open until a curator
+    hides the comment or dismisses the reports (`resolution`: hidden|dismissed)."""
+
+    __tablename__ = "comment_reports"
+
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

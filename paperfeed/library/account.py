@@ -5,13 +5,16 @@ A reader's own data: all of it as one JSON-ready dict, and deleting the account.
 (collections with descriptions, papers with notes and dates, exactly as the
 library's JSON export, so it re-imports), follows, "not interested" papers,
 upvotes, papers submitted to daily lists, tokens (names, scopes and dates, no
-secrets) and the digest subscription of the account's e-mail address.
+secrets), the digest subscription of the account's e-mail address and the
+comments the reader wrote.
 
 `delete_user` deletes the account with its library, notes, follows,
-dismissals, tokens and votes, explicitly table by table rather than trusting
+dismissals, tokens, votes and comment reports, explicitly table by table rather than trusting
 foreign-key cascades (SQLite enforces them only with PRAGMA foreign_keys,
 which `paperfeed.db` sets, but a connection from elsewhere may not); papers it
-submitted stay on their daily lists without a submitter.  The digest
+submitted stay on their daily lists without a submitter, and its comments are
+deleted as their author would delete them (emptied to "[deleted]" where
+others' replies hang on them).  The digest
 subscription is a separate agreement about an address and has its own
 unsubscribe link; pass `subscription=True` to delete it too.
 """
@@ -22,6 +25,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, update
 
+from paperfeed.discussion import comments as discussion
 from paperfeed.library import exporter, follows, tokens
 from paperfeed.library.errors import NotFound
 from paperfeed.models import (
@@ -106,6 +110,7 @@ def export_user_data(conn, user_id: int) -> dict:
             for t in tokens.list_tokens(conn, user_id)
         ],
         "subscription": subscription,
+        "comments": discussion.user_comments(conn, user_id),
     }
 
 
@@ -134,5 +139,6 @@ def delete_user(conn, user_id: int, subscription: bool = False) -> dict[str, int
             table = model.__table__
             gone(table.name, delete(table).where(table.c.subscriber_id.in_(theirs)))
         gone("subscribers", delete(subscribers).where(subscribers.c.id.in_(theirs)))
+    counts.update(discussion.forget_user(conn, user_id))
     gone("users", delete(users).where(users.c.id == user_id))
     return counts

@@ -66,6 +66,8 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         api,
         author_pages,
         community,
+        discussion_feed,
+        discussion_pages,
         feeds,
         foryou_api,
         foryou_feeds,
@@ -75,6 +77,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         library_feeds,
         library_pages,
         library_transfer,
+        moderation_pages,
         pages,
         submissions,
         subscribe_pages,
@@ -112,6 +115,8 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     for module in (foryou_pages, foryou_feeds, foryou_api):  # For you: issue #14
         app.include_router(module.router)
     app.include_router(submissions.router)  # POST /api/papers/index
+    for module in (discussion_pages, moderation_pages, discussion_feed):  # the paper page's discussion: issue #15
+        app.include_router(module.router)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     hf_json.install_openapi(app)
     return app

@@ -6,7 +6,8 @@ paged daily query (by period or submitter, or every day).
 
 Upvotes are counted as in `votes` (imported + this site's votes) and trending
 scores come from `paperfeed.trending`, so the pages, the API and the feeds all
-show the same numbers.  Hidden entries are left out unless a curator is looking.
+show the same numbers; so are comment counts (`discussion.comments`: visible
+comments only).  Hidden entries are left out unless a curator is looking.
 
 Every paged list (these, the search pages, the API) goes `MAX_DEPTH` entries
 deep, what a person pages through, so no anonymous request makes the server
@@ -24,6 +25,7 @@ from typing import Literal
 from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, select
 
 from paperfeed import db, trending
+from paperfeed.discussion import comments as discussion
 from paperfeed.library.saved import saved_state
 from paperfeed.models import DailyEntry, Paper, User, Vote
 from paperfeed.web import codelinks
@@ -85,6 +87,7 @@ class Card:
     ai_summary: str | None = None
     ai_keywords: list[str] | None = None
     links: list[dict] | None = None  # found in comments and abstract (papers.links)
+    num_comments: int = 0  # visible comments on its page (`discussion.comments`)
 
     def paper_links(self) -> codelinks.PaperLinks:
         """Code, project page and Hugging Face artifacts, as cards and the API show them."""
@@ -170,6 +173,7 @@ def daily_cards(
             submitter.label("submitter"),
             counted.label("votes"),
             mine.label("mine"),
+            discussion.visible_count_of(entries.c.arxiv_id).label("num_comments"),
         )
         .join(papers, papers.c.arxiv_id == entries.c.arxiv_id)
         .outerjoin(users, users.c.id == entries.c.submitted_by_user)
@@ -197,6 +201,7 @@ def daily_cards(
                 hidden=row.hidden,
                 curated=row.curated,
                 entry_created=row.entry_created,
+                num_comments=row.num_comments,
             )
         )
     if sort == "trending":
@@ -242,8 +247,10 @@ def paper_cards(conn: Connection, ids: list[str], user_id: int | None = None) ->
     found = [i for i in ids if i in rows]
     counts, imported = site_votes.vote_counts(conn, found), site_votes.imported_upvotes(conn, found)
     mine = site_votes.user_votes(conn, user_id, found)
+    talk = discussion.visible_counts(conn, found)
     return [
-        _card(rows[i], upvotes=imported.get(i, 0) + counts.get(i, 0), voted=i in mine) for i in found
+        _card(rows[i], upvotes=imported.get(i, 0) + counts.get(i, 0), voted=i in mine, num_comments=talk.get(i, 0))
+        for i in found
     ]
 
 

@@ -10,13 +10,14 @@ The shapes, matching what `huggingface_hub/hf_api.py` parses:
   `submittedOnDailyBy` (a Hub-style user: `user` is the username, `fullname`);
   `githubRepo`, `projectPage`, `githubStars`, `ai_summary`, `ai_keywords` when
   known (imported from Hugging Face, or code and project links found in the
-  paper's comments and abstract);
+  paper's comments and abstract); `numComments`, the visible comments on its
+  page (`paper_info` reads the body's top level, so its comment count is there);
 - a *list item* (`/api/daily_papers`, `/api/papers/search`, `/api/papers`):
   `{"paper": {...}, "title", "summary", "publishedAt", "numComments",
   "submittedBy", ...}` where the item's own `publishedAt` is when the paper
   joined the daily list (`PaperInfo` reads it as `submitted_at`).  `PaperInfo`
   reads only the keys it knows inside `paper` and keeps the item's other keys as
-  attributes, so everything it reads from the item's top level (`upvotes`,
+  attributes, so everything it reads from the item's top level (`upvotes`, `numComments`,
   `githubRepo`, `projectPage`, `githubStars`, `ai_summary`, `ai_keywords`) and
   our own fields (`categories`, `primaryCategory`, `arxivUrl`) are repeated
   there.  For a paper with no publication date, the item's `publishedAt` would
@@ -102,6 +103,7 @@ def paper(card: Card) -> dict[str, Any]:
         "title": card.title,
         "summary": card.abstract,
         "upvotes": card.upvotes,
+        "numComments": card.num_comments,
     }
     if card.day is not None:
         out["submittedOnDailyAt"] = iso(submitted_at(card))
@@ -128,7 +130,7 @@ def list_item(card: Card) -> dict[str, Any]:
         item["publishedAt" if card.published else "submittedOnDailyAt"] = iso(submitted_at(card))
     item.update(
         {"title": card.title, "summary": card.abstract, "upvotes": card.upvotes,
-         "numComments": 0, "isAuthorParticipating": False}
+         "numComments": card.num_comments, "isAuthorParticipating": False}
     )
     if card.submitter:
         item["submittedBy"] = user(card.submitter)
@@ -272,6 +274,7 @@ class HFPaper(_Open):
     title: str | None
     summary: str = Field(description="The abstract.")
     upvotes: int = Field(description="Imported upvotes plus votes on this site.")
+    numComments: int = Field(0, description="Visible comments on the paper's page (not hidden, not deleted).")
     submittedOnDailyAt: str | None = Field(None, description="When it joined a daily list.")
     submittedOnDailyBy: HFUser | None = None
     githubRepo: str | None = Field(None, description="Code: Hugging Face's, else a repository the paper's text links to.")
@@ -293,7 +296,7 @@ class HFListItem(_Open):
     title: str | None
     summary: str
     upvotes: int
-    numComments: int = 0
+    numComments: int = Field(0, description="Visible comments on the paper's page; `PaperInfo.comments` reads it here.")
     submittedBy: HFUser | None = None
     githubRepo: str | None = None
     projectPage: str | None = None

@@ -30,6 +30,7 @@ from paperfeed.web import (
     catalog,
     citation,
     codelinks,
+    discussion_pages,
     entries,
     pagecache,
     periods,
@@ -246,7 +247,10 @@ def versions_of(paper) -> list[dict]:
 
 
 @router.get("/papers/{arxiv_id:path}")
-def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
+def paper_page(
+    request: Request, arxiv_id: str, submitted: int = 0, cp: discussion_pages.ThreadPage = 1,
+    done: discussion_pages.Done = "",
+) -> Response:
     canon, exact = canonical_or_404(arxiv_id)
     if not exact:
         return RedirectResponse(f"/papers/{canon}", status_code=301)
@@ -268,6 +272,7 @@ def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
         similar = cards.paper_cards(conn, similar_ids, user.id if user else None)
         this = cards.Card(paper.arxiv_id, paper.title or paper.arxiv_id, [], "", None, None)
         cards.mark_saved(conn, [this, *similar], user.id if user else None)  # one look-up for the page
+        discussion = discussion_pages.paper_context(conn, canon, user, cp, done)
     curator = accounts.has_role(user, "curator")
     context = {
         "paper": paper,
@@ -284,6 +289,7 @@ def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
         "is_curator": curator,
         "links": codelinks.of_row(paper),
         "category_follows": author_pages.follow_state(request, "category", list(paper.categories or [])),
+        "discussion": discussion,
     }
     response = render(request, "paper.html", context)
     response.headers.add_vary_header("Accept")  # the same address answers Markdown too
