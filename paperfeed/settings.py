@@ -149,9 +149,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("digest_hour", "8", "Local hour (0-23) at which new subscribers' digests are due.", Int(min=0, max=23)),
         Setting("digest_timezone", "UTC", "Time zone (IANA name) of new subscribers until they choose theirs.", TimeZone()),
         Setting("digest_scheduler", "true", "Whether `paperfeed serve` sends due digests itself every few minutes (`false` when cron or a systemd timer runs `paperfeed digest send`).", Bool()),
-        Setting("confirm_days", "7", "Days a subscription's confirmation link stays valid; unconfirmed addresses are deleted after twice that.", Int(min=1, max=365, unit="days")),
+        Setting("confirm_days", "7", "Days a subscription's (or an account address's) confirmation link stays valid; unconfirmed subscriptions are deleted after twice that.", Int(min=1, max=365, unit="days")),
         Setting("confirm_resend_minutes", "10", "Least minutes between two confirmation emails to the same address.", Int(min=0, unit="minutes")),
         Setting("rate_limit_subscribe", "20/3600", "Subscribe-form posts allowed per client address, as COUNT/SECONDS (each address also gets at most one confirmation email per `confirm_resend_minutes`).", RateType()),
+        Setting("rate_limit_verify_email", "5/3600", "Verification e-mails one account may ask for (the account page's link that verifies its address), as COUNT/SECONDS.", RateType()),
     ]
 }
 
