@@ -12,8 +12,9 @@ reach another reader's inbox.
 - "For you": the period's papers ranked for that account by
   `paperfeed.recommend` (its window, profile and `fit.DIGEST` model, as the
   For you page ranks them), each with the page's why-lines.  Only papers that
-  fit the library (`MIN_FIT`) or match a follow are offered: a digest is
-  short, and a weak neighbour would only push out a trending paper.
+  fit the library (`MIN_FIT`; for a reader who saved nothing, that match a
+  follow) are offered: a digest is short, and a weak neighbour would only
+  push out a trending paper.
 - "New from authors you follow": papers of the period with a followed author,
   newest first, from the `paper_authors` index (no search extra needed).
 - The reader's "not interested" papers are left out of their whole digest,
@@ -44,9 +45,9 @@ log = logging.getLogger("paperfeed.digest")
 users_t, follows_t, dismissed_t, saved_t = User.__table__, Follow.__table__, Dismissal.__table__, SavedPaper.__table__
 papers_t, authors_t = Paper.__table__, PaperAuthor.__table__
 
-# Library fit (the mean pair similarity with the nearest saved papers, `fit.Model`) a
-# paper needs to enter For you unless it matches a follow.  On SciFact with one-paper
-# libraries, 0.35 keeps ~85% of a topic's papers and ~5% of the ten best other papers.
+# Library fit (the mean pair similarity with the nearest saved papers, `fit.Model`) a paper
+# needs to enter the digest's For you.  On SciFact with one-paper libraries (434 topic papers,
+# benchmarks/foryou_floor.py) 0.35 keeps 97% of a topic's other papers and 2% of the rest.
 MIN_FIT = 0.35
 RANK_DEPTH = 3  # papers ranked per paper of the digest: enough after the ones sent before
 MAX_FOLLOWED = 100  # followed-author papers offered per reader
@@ -79,7 +80,10 @@ def rank_readers(window, profiles: dict, limit: int) -> dict[int, list]:
 
 
 def fits(rec) -> bool:
-    return rec.fit >= MIN_FIT or bool(rec.authors) or bool(rec.categories)
+    """Whether a recommendation belongs in the digest's For you: it fits the library, or (for a
+    reader who follows but saved nothing) a follow.  A paper by a followed author that fits nothing
+    comes in its own section, without a "close to" line that would claim more than the score says."""
+    return rec.fit >= MIN_FIT or (not rec.closest and bool(rec.authors or rec.categories))
 
 
 def author_line(name: str) -> str:
