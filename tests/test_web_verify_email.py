@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import itsdangerous.timed
 from bs4 import BeautifulSoup
@@ -71,7 +71,9 @@ def test_the_mailed_link_verifies_the_address(engine, smtp):
     page = web.get(link)  # what a mail scanner does too: nothing changes
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
     assert account(engine, uid).email_verified_at is None
-    assert client(engine).get(link, follow_redirects=False).status_code == 303  # signed out: to the login page
+    signed_out = client(engine).get(link, follow_redirects=False)  # to the login page, and back to the link
+    assert signed_out.status_code == 303
+    assert unquote(signed_out.headers["location"]) == f"/login?next={link}"
     fields = button(page)
     assert web.post(verification.CONFIRM_PATH, data={"token": fields["token"]}).status_code == 403  # no CSRF token
     r = web.post(verification.CONFIRM_PATH, data=fields, follow_redirects=False)
