@@ -142,14 +142,18 @@ class Personal:
                 mine = {sid: uid for sid, uid in linked.items() if by_id[sid].frequency == frequency}
                 depth = RANK_DEPTH * max(by_id[sid].max_papers for sid in mine)
                 ranked[frequency] = self._ranked(conn, start, sorted(set(mine.values())), depth)
+        by_key: dict[str, list[tuple]] = {}
+        for paper in followed:
+            by_key.setdefault(paper[1], []).append(paper)
         out = {}
         for sid, uid in linked.items():
             row = by_id[sid]
-            theirs = keys.get(uid, set())
             skip = saved.get(uid, set())
+            theirs = sorted((p for k in keys.get(uid, ()) for p in by_key.get(k, ())), key=lambda p: (p[3], p[0]),
+                            reverse=True)  # newest first
             lines: dict[str, list[str]] = {}
-            for aid, key, name, published in followed:
-                if key in theirs and aid not in skip and published >= starts[row.frequency]:
+            for aid, _, name, published in theirs:
+                if aid not in skip and published >= starts[row.frequency]:
                     line = author_line(name)
                     if line not in lines.setdefault(aid, []):
                         lines[aid].append(line)
@@ -218,7 +222,7 @@ def _followed_keys(conn: Connection, uids: list[int]) -> dict[int, set[str]]:
 
 
 def _followed_papers(conn: Connection, keys: dict[int, set[str]], start: datetime, end: datetime) -> list[tuple]:
-    """(arxiv_id, author key, name as written, published) of papers in [start, end) by these keys, newest first."""
+    """(arxiv_id, author key, name as written, published) of papers in [start, end) by these keys."""
     wanted = sorted({k for ks in keys.values() for k in ks})
     found = []
     for i in range(0, len(wanted), CHUNK):
@@ -231,7 +235,6 @@ def _followed_papers(conn: Connection, keys: dict[int, set[str]], start: datetim
             .where(authors_t.c.short.in_(sorted({short_key(k) for k in chunk})), authors_t.c.key.in_(chunk),
                    papers_t.c.published >= start, papers_t.c.published < end)
         ).all()
-    found.sort(key=lambda r: (r.published, r.arxiv_id), reverse=True)
     out = []
     for r in found:
         names = list(r.authors or [])
