@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -183,6 +184,8 @@ class Subscriber(Base):
     last_period: Mapped[str | None] = mapped_column(String(16))  # newest period composed
     last_window_end: Mapped[datetime | None] = mapped_column()  # end of the last digest sent
     failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive permanent failures
+    # the personal sections (For you, followed authors) when the address is an account's verified one
+    for_you: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class DigestOutbox(Base):

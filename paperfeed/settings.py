@@ -155,7 +155,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("digest_hour", "8", "Local hour (0-23) at which new subscribers' digests are due.", Int(min=0, max=23)),
         Setting("digest_timezone", "UTC", "Time zone (IANA name) of new subscribers until they choose theirs.", TimeZone()),
         Setting("digest_scheduler", "true", "Whether `paperfeed serve` sends due digests itself every few minutes (`false` when cron or a systemd timer runs `paperfeed digest send`).", Bool()),
-        Setting("confirm_days", "7", "Days a subscription's confirmation link stays valid; unconfirmed addresses are deleted after twice that.", Int(min=1, max=365, unit="days")),
+        Setting("confirm_days", "7", "Days a subscription's (or an account address's) confirmation link stays valid; unconfirmed subscriptions are deleted after twice that.", Int(min=1, max=365, unit="days")),
         Setting("confirm_resend_minutes", "10", "Least minutes between two confirmation emails to the same address.", Int(min=0, unit="minutes")),
         Setting("rate_limit_subscribe", "20/3600", "Subscribe-form posts allowed per client address, as COUNT/SECONDS (each address also gets at most one confirmation email per `confirm_resend_minutes`).", RateType()),
         Setting("mcp_token", "", "A reader's personal access token (scope `api`, made on `/settings/tokens`) with which `paperfeed mcp` over stdio reads their library and For you; ignored over HTTP, where each client sends `Authorization: Bearer`. Empty: those tools say a token is needed.", Text(empty=True), secret=True, check=_access_token),
@@ -164,6 +164,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("rate_limit_comment", "10/600", "Comments, replies and edits allowed per user, as COUNT/SECONDS; past it, 429 with Retry-After (the text stays in the form).", RateType()),
         Setting("rate_limit_comment_address", "30/600", "Comments, replies and edits allowed per client address (IPv6: per /64), whoever is signed in, as COUNT/SECONDS.", RateType()),
         Setting("rate_limit_report", "20/3600", "Comment reports allowed per user, as COUNT/SECONDS.", RateType()),
+        Setting("rate_limit_verify_email", "5/3600", "Verification e-mails one account may ask for (the account page's link that verifies its address), as COUNT/SECONDS.", RateType()),
     ]
 }
 

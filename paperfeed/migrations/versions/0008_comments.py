@@ -1,7 +1,7 @@
 """comments on paper pages, with replies, and readers' reports of them
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-10 10:00:00.000000
 
 Two new tables: `comments` (Markdown source and its sanitised HTML, one level
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
