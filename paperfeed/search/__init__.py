@@ -16,7 +16,7 @@ never raises on it) and returns a `SearchPage`:
 
 - mode "keyword": BM25 (tantivy); "semantic": cosine to the query embedding;
   "hybrid" (default): both fused (`paperfeed.search.hybrid`).
-- `category` (str or list, `cs` means all of `cs.*`), `after` (on or after)
+- `category` (str or list, `cs` means all of `cs.*`, `hep` `hep-th`, `hep-ph`...), `after` (on or after)
   and `before` (strictly before) add to the filters in the query text; every
   filter, quoted phrase and exclusion applies in every mode, before the top-k
   cut.  A query with filters but no words lists matching papers newest first.

@@ -65,6 +65,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         account_pages,
         api,
         author_pages,
+        category_filter,
         community,
         feeds,
         foryou_pages,
@@ -107,6 +108,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     for module in (accounts, subscribe_pages):  # their errors answered with a page
         module.install(app)
     app.include_router(foryou_pages.router)
+    app.include_router(category_filter.router)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     hf_json.install_openapi(app)
     return app

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_origin
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -181,18 +181,21 @@ def error_response(status: int, message: str) -> JSONResponse:
 _HF_MARK = "x-paperfeed-hf-route"  # on the route's operation until `without_validation_errors`
 
 
-def _query_names(dependant) -> set[str]:
-    names = {field.alias for field in dependant.query_params}
+def _query_names(dependant, repeatable: bool = False) -> set[str]:
+    """The route's query parameters (with `repeatable`: only those declared as lists)."""
+    names = {field.alias for field in dependant.query_params
+             if not repeatable or get_origin(field.field_info.annotation) in (list, tuple, set)}
     for sub in dependant.dependencies:
-        names |= _query_names(sub)
+        names |= _query_names(sub, repeatable)
     return names
 
 
 class HFRoute(APIRoute):
     """Answers bad parameters with 400 `{"error": ...}`, as Hugging Face does, not 422.
 
-    Each query parameter is one value: a repeated one (`?limit=5&limit=9`, of
-    which FastAPI would read the last) is refused, as is a query parameter that
+    Each query parameter is one value unless declared as a list (`category`): a
+    repeated one (`?limit=5&limit=9`, of which FastAPI would read the last) is
+    refused, as is a query parameter that
     only the schema names (an object parameter exploded into its properties,
     such as the daily papers' `period`), so what the schema says is the
     request that is read."""
@@ -201,6 +204,7 @@ class HFRoute(APIRoute):
         super().__init__(*args, **kwargs)
         self.openapi_extra = {**(self.openapi_extra or {}), _HF_MARK: True}
         self.query_names = _query_names(self.dependant)
+        self.repeatable = _query_names(self.dependant, repeatable=True)  # `?category=a&category=b`
         self.schema_objects = {
             p["name"]: sorted(p.get("schema", {}).get("properties", {}))
             for p in self.openapi_extra.get("parameters", [])
@@ -211,7 +215,7 @@ class HFRoute(APIRoute):
         for name in dict.fromkeys(request.query_params.keys()):
             if name in self.schema_objects:
                 return f"{name}: give {' or '.join(self.schema_objects[name])} as parameters of their own"
-            if name in self.query_names and len(request.query_params.getlist(name)) > 1:
+            if name in self.query_names and name not in self.repeatable and len(request.query_params.getlist(name)) > 1:
                 return f"{name}: give it once"
         return None
 
