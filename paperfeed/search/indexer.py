@@ -18,6 +18,13 @@ and a copy of its catalogue.  `rebuild=True` starts from nothing.
 
 The index records the encoder's `model_id`; updating it with another encoder
 raises `EncoderMismatch`.
+
+Each chunk also gets its papers' key terms (`key_terms`): their candidate
+phrases are embedded in the same encoder call as the papers, and the terms are
+written to `papers.key_terms` after the chunk is committed.  A complete run
+then gives terms to every paper that still has none (`fill_key_terms`: the
+papers stored before key terms existed, once, after the upgrade; or a chunk
+killed between its commit and its terms), reading their vectors from the index.
 """
 
 from __future__ import annotations
@@ -31,12 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, bindparam, func, or_, select
 
 from paperfeed import locks, settings
 from paperfeed.models import Paper
 from paperfeed.search import encoder as encoders
-from paperfeed.search import keyword, store, vectors
+from paperfeed.search import key_terms, keyword, store, vectors
 from paperfeed.search.errors import IndexBusy
 
 Progress = Callable[[str, int, int], None]  # (phase, advance, total)
@@ -50,6 +57,7 @@ class IndexReport:
     complete: bool  # False: stopped early (max_chunks); rerun to continue
     resumed: bool  # continued an interrupted build
     seconds: float
+    terms_filled: int = 0  # papers indexed before that got their key terms in this run
 
 
 @dataclass
@@ -224,7 +232,11 @@ def update(
         raise IndexBusy(f"another `paperfeed index` is updating {root}") from None
     try:
         run = _Run(engine, root, encoder or encoders.get_encoder(), chunk_size, progress, started)
-        return _update(run, rebuild, max_chunks)
+        report = _update(run, rebuild, max_chunks)
+        if report.complete and report.generation is not None:
+            report.terms_filled = fill_key_terms(run, store.Generation(root / report.generation))
+            report.seconds = time.perf_counter() - started
+        return report
     finally:
         lock.close()
 
@@ -345,7 +357,7 @@ def _index_chunks(run: _Run, build: Build, state: ResumeState, total: int,
             ).all()
         if not rows:
             break
-        _index_chunk(run.encoder, build, writer, state, rows)
+        _index_chunk(run, build, writer, state, rows)
         indexed += len(rows)
         chunks += 1
         run.tick("embed", len(rows), total)
@@ -353,11 +365,20 @@ def _index_chunks(run: _Run, build: Build, state: ResumeState, total: int,
     return indexed, chunks
 
 
-def _index_chunk(encoder, build: Build, writer, state: ResumeState, rows: list) -> None:
+def _embed(encoder, rows: list, batch: key_terms.Batch) -> tuple[np.ndarray, np.ndarray]:
+    """(the papers' vectors, their candidate phrases' vectors), from one encoder call."""
+    texts = [encoders.document_text(r.title, r.abstract) for r in rows]
+    vecs = encoder.encode_documents(texts + batch.phrases)
+    return vecs[: len(texts)], vecs[len(texts) :]
+
+
+def _index_chunk(run: _Run, build: Build, writer, state: ResumeState, rows: list) -> None:
     """One chunk: embed it, replace its tantivy documents (commit), then commit its
-    vectors and the moved cursor together, so a kill loses at most this chunk."""
+    vectors and the moved cursor together, so a kill loses at most this chunk; then
+    store its key terms."""
     keys, new = build.keys_for([r.arxiv_id for r in rows])
-    vecs = encoder.encode_documents([encoders.document_text(r.title, r.abstract) for r in rows])
+    batch = key_terms.Batch.of([(r.title, r.abstract) for r in rows])
+    vecs, phrase_vecs = _embed(run.encoder, rows, batch)
     for r in rows:
         if r.arxiv_id not in new:  # a changed paper, or a chunk re-applied after a kill
             writer.delete_documents_by_term("arxiv_id", r.arxiv_id)
@@ -367,6 +388,52 @@ def _index_chunk(encoder, build: Build, writer, state: ResumeState, rows: list) 
     writer.commit()
     state.advance(rows[-1], len(rows))
     build.commit_chunk(rows, keys, vecs, state)
+    _store_terms(run.engine, rows, batch.choose(vecs, phrase_vecs))
+
+
+def _store_terms(engine: Engine, rows: list, terms: list[list[str]]) -> None:
+    """Write each paper's key terms, unless it changed since it was read (its own
+    indexing will give it terms then)."""
+    papers = Paper.__table__
+    stmt = (
+        papers.update()
+        .where(papers.c.arxiv_id == bindparam("id"), papers.c.revision == bindparam("rev"))
+        .values(key_terms=bindparam("terms"))
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt, [{"id": r.arxiv_id, "rev": r.revision, "terms": t} for r, t in zip(rows, terms, strict=True)])
+
+
+def fill_key_terms(run: _Run, gen: store.Generation) -> int:
+    """Key terms for the indexed papers that have none, a chunk at a time, with their
+    vectors read from `gen` (embedded again only where it has none): how many."""
+    missing = Paper.key_terms.is_(None)
+    total, after, filled = run.count(missing), "", 0
+    if not total:
+        return 0
+    matrix = gen.matrix
+    while True:
+        with run.engine.connect() as conn:
+            rows = conn.execute(
+                select(Paper.arxiv_id, Paper.revision, Paper.title, Paper.abstract)
+                .where(missing, Paper.arxiv_id > after).order_by(Paper.arxiv_id).limit(run.chunk_size)
+            ).all()
+        if not rows:
+            return filled
+        after = rows[-1].arxiv_id
+        batch = key_terms.Batch.of([(r.title, r.abstract) for r in rows])
+        keys = gen.keys_of([r.arxiv_id for r in rows])
+        have = [r for r in rows if r.arxiv_id in keys and matrix is not None and matrix.has(keys[r.arxiv_id])]
+        lacking = [r for r in rows if r not in have]
+        fresh, phrase_vecs = _embed(run.encoder, lacking, batch)
+        vecs = dict(zip((r.arxiv_id for r in lacking), fresh, strict=True))
+        if have:
+            vecs.update(zip((r.arxiv_id for r in have), matrix.get(np.array([keys[r.arxiv_id] for r in have])),
+                            strict=True))
+        doc_vecs = np.stack([vecs[r.arxiv_id] for r in rows])
+        _store_terms(run.engine, rows, batch.choose(doc_vecs, phrase_vecs))
+        filled += len(rows)
+        run.tick("terms", len(rows), total)
 
 
 def _finish(run: _Run, build: Build, state: ResumeState, base: store.Meta | None) -> str:
