@@ -3,7 +3,8 @@ Exporting the corpus: every stored paper as one flat record, in JSON lines or Pa
 
 The columns are those of `paperfeed.ingest.table`, so an export is also an
 ingest source: `paperfeed ingest papers.jsonl` into an empty database and a new
-export give back the same bytes.  Papers are streamed in arxiv_id order in
+export give back the same bytes.  The last column, `key_terms`, is derived:
+ingest does not read it, and `paperfeed index` computes it again (null until then).  Papers are streamed in arxiv_id order in
 batches (server-side cursor on PostgreSQL), so memory does not grow with the
 corpus.  Dates are ISO 8601 strings in UTC in both formats, so the two agree.
 
@@ -46,6 +47,7 @@ COLUMNS: dict[str, str] = {
     "submitter": "string",
     "published": "timestamp",
     "updated": "timestamp",
+    "key_terms": "list<string>",  # derived by `paperfeed index` (search/key_terms.py)
 }
 
 
@@ -103,6 +105,7 @@ def record(row) -> dict:
         **{name: row[name] for name in OTHER_TEXT},
         "published": _iso(row["published"]),
         "updated": _iso(row["updated"]),
+        "key_terms": list(row["key_terms"]) if row["key_terms"] is not None else None,
     }
 
 
@@ -133,6 +136,7 @@ def parquet_schema():
             *[pa.field(name, text) for name in OTHER_TEXT],
             pa.field("published", text),
             pa.field("updated", text),
+            pa.field("key_terms", pa.list_(text)),
         ]
     )
 

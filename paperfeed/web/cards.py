@@ -58,6 +58,7 @@ CARD_COLUMNS = (
     papers.c.ai_summary,
     papers.c.ai_keywords,
     papers.c.links,
+    papers.c.key_terms,
 )
 
 
@@ -91,6 +92,7 @@ class Card:
     ai_summary: str | None = None
     ai_keywords: list[str] | None = None
     links: list[dict] | None = None  # found in comments and abstract (papers.links)
+    key_terms: list[str] | None = None  # computed by `paperfeed index` (papers.key_terms)
 
     def paper_links(self) -> codelinks.PaperLinks:
         """Code, project page and Hugging Face artifacts, as cards and the API show them."""
@@ -112,6 +114,7 @@ def _card(row, **extra) -> Card:
         ai_summary=row.ai_summary,
         ai_keywords=list(row.ai_keywords) if row.ai_keywords else None,
         links=row.links,
+        key_terms=list(row.key_terms) if row.key_terms else None,
         **extra,
     )
 

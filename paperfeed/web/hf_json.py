@@ -18,8 +18,9 @@ The shapes, matching what `huggingface_hub/hf_api.py` parses:
   reads only the keys it knows inside `paper` and keeps the item's other keys as
   attributes, so everything it reads from the item's top level (`upvotes`,
   `githubRepo`, `projectPage`, `githubStars`, `ai_summary`, `ai_keywords`) and
-  our own fields (`categories`, `primaryCategory`, `arxivUrl`) are repeated
-  there.  For a paper with no publication date, the item's `publishedAt` would
+  our own fields (`categories`, `primaryCategory`, `arxivUrl`, `keyTerms`: the
+  key terms paperfeed computed, kept apart from Hugging Face's `ai_keywords`)
+  are repeated there.  For a paper with no publication date, the item's `publishedAt` would
   be read as one, so the list time goes under `submittedOnDailyAt` instead;
 - the paper page as Markdown (`GET /papers/{id}.md`, `read_paper`);
 - an *error*: `{"error": "..."}` (which `hf_raise_for_status` puts in its
@@ -113,11 +114,14 @@ def paper(card: Card) -> dict[str, Any]:
 
 
 def _ours(card: Card) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "arxivUrl": f"https://arxiv.org/abs/{card.arxiv_id}",
         "primaryCategory": card.primary_category,
         "categories": list(card.categories),
     }
+    if card.key_terms:  # ours, beside (never instead of) Hugging Face's ai_keywords
+        out["keyTerms"] = list(card.key_terms)
+    return out
 
 
 def list_item(card: Card) -> dict[str, Any]:
@@ -158,6 +162,8 @@ def markdown(card: Card, page_url: str) -> str:
         lines.append(f"- {artifact.label}: [{artifact.name}]({artifact.url})")
     if card.categories:
         lines.append(f"- Categories: {', '.join(card.categories)}")
+    if card.key_terms:
+        lines.append(f"- Key terms: {', '.join(card.key_terms)}")
     lines += [f"- Page: {page_url}", "", "## Abstract", "", card.abstract.strip(), ""]
     return "\n".join(lines)
 
@@ -286,6 +292,7 @@ class HFPaper(_Open):
     arxivUrl: str
     primaryCategory: str | None = None
     categories: list[str] = []
+    keyTerms: list[str] | None = Field(None, description="Key terms paperfeed computed from the title and abstract.")
 
 
 class HFListItem(_Open):
@@ -307,6 +314,7 @@ class HFListItem(_Open):
     arxivUrl: str
     primaryCategory: str | None = None
     categories: list[str] = []
+    keyTerms: list[str] | None = None
 
 
 class HFError(BaseModel):
