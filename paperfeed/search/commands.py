@@ -76,7 +76,8 @@ def index_command(rebuild: bool, chunk_size: int | None, device: str | None) -> 
     from paperfeed.search.errors import EncoderError, EncoderMismatch, IndexBusy
 
     engine = db.connect()
-    labels = {"embed": "Embedding papers", "graph": "Building vector graph", "terms": "Key terms of older papers"}
+    labels = {"embed": "Embedding papers", "graph": "Building vector graph", "terms": "Key terms",
+              "older terms": "Key terms of older papers"}
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         transient=False, console=None,

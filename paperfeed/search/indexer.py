@@ -19,12 +19,11 @@ and a copy of its catalogue.  `rebuild=True` starts from nothing.
 The index records the encoder's `model_id`; updating it with another encoder
 raises `EncoderMismatch`.
 
-Each chunk also gets its papers' key terms (`key_terms`): their candidate
-phrases are embedded in the same encoder call as the papers, and the terms are
-written to `papers.key_terms` after the chunk is committed.  A complete run
-then gives terms to every paper that still has none (`fill_key_terms`: the
-papers stored before key terms existed, once, after the upgrade; or a chunk
-killed between its commit and its terms), reading their vectors from the index.
+When every chunk is in, the build's papers get their key terms (`key_terms`,
+weighed by document frequencies in the finished keyword index) in
+`papers.key_terms`, before the switch; a build killed then does them again.
+After the switch, papers that still have none get theirs from the served
+index: the papers stored before key terms existed, once, after the upgrade.
 """
 
 from __future__ import annotations
@@ -57,7 +56,7 @@ class IndexReport:
     complete: bool  # False: stopped early (max_chunks); rerun to continue
     resumed: bool  # continued an interrupted build
     seconds: float
-    terms_filled: int = 0  # papers indexed before that got their key terms in this run
+    terms_filled: int = 0  # papers that had no key terms and got them after the switch
 
 
 @dataclass
@@ -234,7 +233,8 @@ def update(
         run = _Run(engine, root, encoder or encoders.get_encoder(), chunk_size, progress, started)
         report = _update(run, rebuild, max_chunks)
         if report.complete and report.generation is not None:
-            report.terms_filled = fill_key_terms(run, store.Generation(root / report.generation))
+            served = keyword.open_index(root / report.generation / "keyword")
+            report.terms_filled = _key_terms(run, served, Paper.key_terms.is_(None), "older terms")
             report.seconds = time.perf_counter() - started
         return report
     finally:
@@ -357,7 +357,7 @@ def _index_chunks(run: _Run, build: Build, state: ResumeState, total: int,
             ).all()
         if not rows:
             break
-        _index_chunk(run, build, writer, state, rows)
+        _index_chunk(run.encoder, build, writer, state, rows)
         indexed += len(rows)
         chunks += 1
         run.tick("embed", len(rows), total)
@@ -365,20 +365,11 @@ def _index_chunks(run: _Run, build: Build, state: ResumeState, total: int,
     return indexed, chunks
 
 
-def _embed(encoder, rows: list, batch: key_terms.Batch) -> tuple[np.ndarray, np.ndarray]:
-    """(the papers' vectors, their candidate phrases' vectors), from one encoder call."""
-    texts = [encoders.document_text(r.title, r.abstract) for r in rows]
-    vecs = encoder.encode_documents(texts + batch.phrases)
-    return vecs[: len(texts)], vecs[len(texts) :]
-
-
-def _index_chunk(run: _Run, build: Build, writer, state: ResumeState, rows: list) -> None:
+def _index_chunk(encoder, build: Build, writer, state: ResumeState, rows: list) -> None:
     """One chunk: embed it, replace its tantivy documents (commit), then commit its
-    vectors and the moved cursor together, so a kill loses at most this chunk; then
-    store its key terms."""
+    vectors and the moved cursor together, so a kill loses at most this chunk."""
     keys, new = build.keys_for([r.arxiv_id for r in rows])
-    batch = key_terms.Batch.of([(r.title, r.abstract) for r in rows])
-    vecs, phrase_vecs = _embed(run.encoder, rows, batch)
+    vecs = encoder.encode_documents([encoders.document_text(r.title, r.abstract) for r in rows])
     for r in rows:
         if r.arxiv_id not in new:  # a changed paper, or a chunk re-applied after a kill
             writer.delete_documents_by_term("arxiv_id", r.arxiv_id)
@@ -388,57 +379,45 @@ def _index_chunk(run: _Run, build: Build, writer, state: ResumeState, rows: list
     writer.commit()
     state.advance(rows[-1], len(rows))
     build.commit_chunk(rows, keys, vecs, state)
-    _store_terms(run.engine, rows, batch.choose(vecs, phrase_vecs))
 
 
-def _store_terms(engine: Engine, rows: list, terms: list[list[str]]) -> None:
-    """Write each paper's key terms, unless it changed since it was read (its own
-    indexing will give it terms then)."""
+def _key_terms(run: _Run, index, where, phase: str) -> int:
+    """Key terms for the papers `where` selects, a chunk at a time, weighed by `index`'s
+    document frequencies; how many.  A paper changed since it was read keeps what it
+    had: its own indexing gives it terms."""
+    total = run.count(where)
+    if not total:
+        return 0
+    word_df, docs = keyword.word_frequency(index)
     papers = Paper.__table__
     stmt = (
         papers.update()
         .where(papers.c.arxiv_id == bindparam("id"), papers.c.revision == bindparam("rev"))
         .values(key_terms=bindparam("terms"))
     )
-    with engine.begin() as conn:
-        conn.execute(stmt, [{"id": r.arxiv_id, "rev": r.revision, "terms": t} for r, t in zip(rows, terms, strict=True)])
-
-
-def fill_key_terms(run: _Run, gen: store.Generation) -> int:
-    """Key terms for the indexed papers that have none, a chunk at a time, with their
-    vectors read from `gen` (embedded again only where it has none): how many."""
-    missing = Paper.key_terms.is_(None)
-    total, after, filled = run.count(missing), "", 0
-    if not total:
-        return 0
-    matrix = gen.matrix
+    done, position = 0, _cursor_filter(-1, None, 2**62)
     while True:
         with run.engine.connect() as conn:
             rows = conn.execute(
                 select(Paper.arxiv_id, Paper.revision, Paper.title, Paper.abstract)
-                .where(missing, Paper.arxiv_id > after).order_by(Paper.arxiv_id).limit(run.chunk_size)
+                .where(where, position).order_by(Paper.revision, Paper.arxiv_id).limit(run.chunk_size)
             ).all()
         if not rows:
-            return filled
-        after = rows[-1].arxiv_id
-        batch = key_terms.Batch.of([(r.title, r.abstract) for r in rows])
-        keys = gen.keys_of([r.arxiv_id for r in rows])
-        have = [r for r in rows if r.arxiv_id in keys and matrix is not None and matrix.has(keys[r.arxiv_id])]
-        lacking = [r for r in rows if r not in have]
-        fresh, phrase_vecs = _embed(run.encoder, lacking, batch)
-        vecs = dict(zip((r.arxiv_id for r in lacking), fresh, strict=True))
-        if have:
-            vecs.update(zip((r.arxiv_id for r in have), matrix.get(np.array([keys[r.arxiv_id] for r in have])),
-                            strict=True))
-        doc_vecs = np.stack([vecs[r.arxiv_id] for r in rows])
-        _store_terms(run.engine, rows, batch.choose(doc_vecs, phrase_vecs))
-        filled += len(rows)
-        run.tick("terms", len(rows), total)
+            return done
+        terms = key_terms.extract([(r.title, r.abstract) for r in rows], word_df, docs)
+        with run.engine.begin() as conn:
+            conn.execute(stmt, [{"id": r.arxiv_id, "rev": r.revision, "terms": t} for r, t in zip(rows, terms, strict=True)])
+        done += len(rows)
+        position = _cursor_filter(rows[-1].revision, rows[-1].arxiv_id, 2**62)
+        run.tick(phase, len(rows), total)
 
 
 def _finish(run: _Run, build: Build, state: ResumeState, base: store.Meta | None) -> str:
-    """Graph and matrix, filter arrays, meta; then the switch.  Returns the new generation's name."""
+    """Graph and matrix, the build's key terms, filter arrays, meta; then the switch.
+    Returns the new generation's name."""
     _write_vectors(run, build, state, base)
+    built = _cursor_filter(base.revision if base else -1, None, state.upto)
+    _key_terms(run, keyword.open_index(build.folder / "keyword"), built, "terms")
     count = build.conn.execute("select count(*) from docs").fetchone()[0]
     build.finish()
     generation = (base.generation if base else _last_generation(run.root)) + 1

@@ -22,6 +22,7 @@ query parser.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -125,6 +126,21 @@ def document(
 def _tokens(text: str, analyzer: str = "pf_text") -> list[tuple[int, str]]:
     """(position, term) pairs; positions keep the gaps where stop words were."""
     return [(t.position, t.text) for t in ANALYZERS[analyzer].pre_tokenize(text).tokens]
+
+
+def word_frequency(index: tantivy.Index) -> tuple[Callable[[str], int], int]:
+    """(the number of documents of `index` whose text holds a word, as analysed for
+    `text`: the rarest of its terms for "state-space"; the number of documents).
+    What `key_terms` weighs candidates by; each word is looked up once."""
+    searcher = index.searcher()
+    known: dict[str, int] = {}
+
+    def frequency(word: str) -> int:
+        if word not in known:
+            known[word] = min((searcher.doc_freq("text", t) for _, t in _tokens(word)), default=0)
+        return known[word]
+
+    return frequency, searcher.num_docs
 
 
 def _match(sch: tantivy.Schema, field: str, toks: list[tuple[int, str]]) -> Query | None:
