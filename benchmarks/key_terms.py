@@ -26,6 +26,7 @@ SQLite database in --workdir and indexed there once (kept for the next run).
 
     python benchmarks/key_terms.py --workdir /tmp/kt-sample
     python benchmarks/key_terms.py --workdir /tmp/kt-scifact --corpus scifact --papers 300
+    python benchmarks/key_terms.py --workdir /tmp/kt-scifact --corpus scifact --papers 300 --methods tfidf
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ def main() -> None:
     ap.add_argument("--corpus", choices=("sample", "scifact"), default="sample")
     ap.add_argument("--papers", type=int, default=None, help="search the terms of every k-th paper, N in all")
     ap.add_argument("--count", type=int, default=5)
+    ap.add_argument("--methods", default="tfidf,embed", help="comma-separated: tfidf, embed")
     args = ap.parse_args()
     engine = prepare(args.workdir, args.corpus)
     papers = papers_of(engine)
@@ -183,7 +185,8 @@ def main() -> None:
     started = time.perf_counter()
     tfidf = tfidf_terms(chosen, args.count)
     tfidf_s = time.perf_counter() - started
-    embed, phrases_s, papers_s = embed_terms(chosen, args.count)
+    methods = args.methods.split(",")
+    embed, phrases_s, papers_s = embed_terms(chosen, args.count) if "embed" in methods else ([[]] * len(chosen), 0, 1)
     print(f"# {args.corpus}: {len(papers)} papers, the terms of {len(chosen)} (every {every}) searched; "
           f"{platform.node()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
           f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
@@ -195,11 +198,14 @@ def main() -> None:
         print(f"  embed: {' | '.join(embed[i])}")
     print()
     for name, terms in (("tfidf", tfidf), ("embed", embed)):
+        if name not in methods:
+            continue
         for metric, value in hits(chosen, terms).items():
             print(f"{name}_{metric}: {value:.3f}")
     print(f"tfidf_ms_per_paper: {1000 * tfidf_s / len(chosen):.2f}")
-    print(f"embed_ms_per_paper: {1000 * phrases_s / len(chosen):.2f}")
-    print(f"embed_cost_vs_embedding_papers: {phrases_s / papers_s:.2f}")
+    if "embed" in methods:
+        print(f"embed_ms_per_paper: {1000 * phrases_s / len(chosen):.2f}")
+        print(f"embed_cost_vs_embedding_papers: {phrases_s / papers_s:.2f}")
 
 
 if __name__ == "__main__":
