@@ -43,7 +43,8 @@ free and works without the `search` extra; there, using a function raises
 `ModuleNotFoundError` (an `ImportError`; `errors.missing_extra` words it).
 The work is done in `pipeline` (query → hits → page), `indexer` (`paperfeed
 index`), `store` (the index on disk), `keyword`, `vectors`, `hybrid`,
-`neighbours` and `encoder`.
+`neighbours`, `encoder` and `key_terms` (a paper's chips, which the indexer
+stores in `papers.key_terms`).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, and_, bindparam, func, or_, select
+from sqlalchemy import Engine, and_, bindparam, func, or_, select, true
 
 from paperfeed import locks, settings
 from paperfeed.models import Paper
@@ -395,12 +395,12 @@ def _key_terms(run: _Run, index, where, phase: str) -> int:
         .where(papers.c.arxiv_id == bindparam("id"), papers.c.revision == bindparam("rev"))
         .values(key_terms=bindparam("terms"))
     )
-    done, position = 0, _cursor_filter(-1, None, 2**62)
+    done, after = 0, true()
     while True:
         with run.engine.connect() as conn:
             rows = conn.execute(
                 select(Paper.arxiv_id, Paper.revision, Paper.title, Paper.abstract)
-                .where(where, position).order_by(Paper.revision, Paper.arxiv_id).limit(run.chunk_size)
+                .where(where, after).order_by(Paper.revision, Paper.arxiv_id).limit(run.chunk_size)
             ).all()
         if not rows:
             return done
@@ -408,7 +408,8 @@ def _key_terms(run: _Run, index, where, phase: str) -> int:
         with run.engine.begin() as conn:
             conn.execute(stmt, [{"id": r.arxiv_id, "rev": r.revision, "terms": t} for r, t in zip(rows, terms, strict=True)])
         done += len(rows)
-        position = _cursor_filter(rows[-1].revision, rows[-1].arxiv_id, 2**62)
+        last = rows[-1]
+        after = or_(Paper.revision > last.revision, and_(Paper.revision == last.revision, Paper.arxiv_id > last.arxiv_id))
         run.tick(phase, len(rows), total)
 
 
