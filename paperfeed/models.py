@@ -88,6 +88,9 @@ class Paper(Base):
     # [{"kind": "code"|"project"|"model"|"dataset"|"space", "url": ...}] found in the
     # comments and abstract (`ingest.links`), derived when the paper is written; NULL: none
     links: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
+    # a handful of phrases saying what the paper is about (`search.key_terms`), computed
+    # by `paperfeed index`; NULL: not yet (the next `paperfeed index` computes them)
+    key_terms: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
 
 
 class User(Base):
@@ -104,6 +107,8 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column()  # set: no sign-in, tokens dead
     # when the reader confirmed `email` through a mailed link (the digest's For you needs it)
     email_verified_at: Mapped[datetime | None] = mapped_column()
+    # the categories the reader's daily lists and trending page show (`paperfeed.categories`); NULL: all
+    list_categories: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
 
 
 class DailyEntry(Base):

@@ -81,7 +81,7 @@ def export_user_data(conn, user_id: int) -> dict:
         "user": {
             "username": user.username, "email": user.email, "role": user.role,
             "created_at": _iso(user.created_at), "email_verified_at": _iso(user.email_verified_at),
-            "disabled_at": _iso(user.disabled_at),
+            "disabled_at": _iso(user.disabled_at), "list_categories": user.list_categories,
         },
         "library": library,
         "collections": library["collections"],

@@ -7,7 +7,8 @@ export give back the same bytes.  Besides arXiv's fields they hold what Hugging
 Face knows of a paper (`github_repo`, `project_page`, `github_stars`,
 `ai_summary`, `ai_keywords`) and the code and project `links` found in its
 comments and abstract (`[{"kind", "url"}]`; found again from those when the
-export is ingested, so they come back the same).  Papers are streamed in arxiv_id order in
+export is ingested, so they come back the same).  The last column, `key_terms`, is derived:
+ingest does not read it, and `paperfeed index` computes it again (null until then).  Papers are streamed in arxiv_id order in
 batches (server-side cursor on PostgreSQL), so memory does not grow with the
 corpus.  Dates are ISO 8601 strings in UTC in both formats, so the two agree.
 
@@ -56,6 +57,7 @@ COLUMNS: dict[str, str] = {
     "ai_summary": "string",
     "ai_keywords": "list<string>",
     "links": "list<struct<kind, url>>",
+    "key_terms": "list<string>",  # derived by `paperfeed index` (search/key_terms.py)
 }
 HUB_SCALARS = ("github_repo", "project_page", "github_stars", "ai_summary")
 
@@ -117,6 +119,7 @@ def record(row) -> dict:
         **{name: row[name] for name in HUB_SCALARS},
         "ai_keywords": list(row["ai_keywords"]) if row["ai_keywords"] else None,
         "links": [{"kind": link["kind"], "url": link["url"]} for link in row["links"]] if row["links"] else None,
+        "key_terms": list(row["key_terms"]) if row["key_terms"] is not None else None,
     }
 
 
@@ -153,6 +156,7 @@ def parquet_schema():
             pa.field("ai_summary", text),
             pa.field("ai_keywords", pa.list_(text)),
             pa.field("links", pa.list_(pa.struct([("kind", text), ("url", text)]))),
+            pa.field("key_terms", pa.list_(text)),
         ]
     )
 

@@ -243,7 +243,8 @@ def current_user(request: Request) -> User | None:
     # a disabled account, or a session from before the last end_sessions, is signed out
     epoch = session(request).get("e", 0)
     active = row is not None and row.disabled_at is None and row.session_epoch == epoch
-    user = User(id=row.id, username=row.username, email=row.email, role=row.role) if active else None
+    user = User(id=row.id, username=row.username, email=row.email, role=row.role,
+                list_categories=row.list_categories) if active else None
     request.state.user = user
     request.state.user_loaded = True
     return user

@@ -25,7 +25,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from paperfeed import ids, siteurl
-from paperfeed.web import cards, hf_json, periods, search_bridge
+from paperfeed.web import cards, category_filter, hf_json, periods, search_bridge
 from paperfeed.web.cards import Card, DailyQuery
 from paperfeed.web.hf_json import ERRORS, NO_NUL, ApiError, HFRoute, error_responses
 
@@ -98,7 +98,8 @@ PERIOD_PARAMETER = {
         "Papers on the daily lists of one day (`date`), ISO week (`week`) or month "
         "(`month`) — at most one of them; without any, the most recent entries of every day. "
         "`sort=publishedAt` (default) lists newest days first, ranked by upvotes within a day; "
-        "`sort=trending` ranks by upvotes decayed with age. Pages are `p` (from 0) of `limit`; "
+        "`sort=trending` ranks by upvotes decayed with age. `category` (repeatable) keeps the papers "
+        "in those categories or archives (`cs`, `hep`). Pages are `p` (from 0) of `limit`; "
         f"they reach the first {cards.MAX_DEPTH} entries, and a page that starts past them is empty."
     ),
     response_model=list[hf_json.HFListItem],
@@ -116,11 +117,13 @@ def daily_papers(
     sort: Annotated[Literal["publishedAt", "trending"], Query()] = "publishedAt",
     p: Annotated[int, Query(ge=0, le=MAX_PAGE, description=f"Page number, from 0 (the first {cards.MAX_DEPTH} entries only)")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    category: category_filter.CategoryParam = (),
 ) -> Response:
     chosen = period(date, week, month)
     q = DailyQuery(
         start=chosen.first if chosen else None, end=chosen.last if chosen else None,
         submitter=submitter or None, sort=sort, page=p, limit=limit,
+        categories=category_filter.from_api(category),
     )
     rows = cards.daily(engine_of(request), q)
     return JSONResponse([hf_json.list_item(r) for r in rows])

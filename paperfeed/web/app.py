@@ -65,6 +65,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         account_pages,
         api,
         author_pages,
+        category_filter,
         community,
         discussion_feed,
         discussion_pages,
@@ -117,6 +118,7 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
     app.include_router(submissions.router)  # POST /api/papers/index
     for module in (discussion_pages, moderation_pages, discussion_feed):  # the paper page's discussion: issue #15
         app.include_router(module.router)
+    app.include_router(category_filter.router)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     hf_json.install_openapi(app)
     return app

@@ -12,6 +12,10 @@ comments only).  Hidden entries are left out unless a curator is looking.
 Every paged list (these, the search pages, the API) goes `MAX_DEPTH` entries
 deep, what a person pages through, so no anonymous request makes the server
 rank or load more than that (issue #12): a page past it is empty.
+
+Lists filtered by category (`paperfeed.categories`: `cs` selects every `cs.*`,
+`hep` every `hep-*`) are filtered before they are paged; the API's list of the
+newest days reads at most `RECENT_SCAN` entries looking for enough matches.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Literal
 
 from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, select
 
+from paperfeed import categories as cats
 from paperfeed import db, trending
 from paperfeed.discussion import comments as discussion
 from paperfeed.library.saved import saved_state
@@ -38,6 +43,7 @@ votes = Vote.__table__
 users = User.__table__
 
 MAX_DEPTH = 1_000  # entries any paged list reaches, first page to last
+RECENT_SCAN = 20 * MAX_DEPTH  # entries a filtered list of the newest days reads at most
 Sort = Literal["upvotes", "trending", "newest"]
 SORTS: tuple[str, ...] = ("upvotes", "trending", "newest")
 CARD_COLUMNS = (
@@ -54,6 +60,7 @@ CARD_COLUMNS = (
     papers.c.ai_summary,
     papers.c.ai_keywords,
     papers.c.links,
+    papers.c.key_terms,
 )
 
 
@@ -88,6 +95,7 @@ class Card:
     ai_keywords: list[str] | None = None
     links: list[dict] | None = None  # found in comments and abstract (papers.links)
     num_comments: int = 0  # visible comments on its page (`discussion.comments`)
+    key_terms: list[str] | None = None  # computed by `paperfeed index` (papers.key_terms)
 
     def paper_links(self) -> codelinks.PaperLinks:
         """Code, project page and Hugging Face artifacts, as cards and the API show them."""
@@ -109,6 +117,7 @@ def _card(row, **extra) -> Card:
         ai_summary=row.ai_summary,
         ai_keywords=list(row.ai_keywords) if row.ai_keywords else None,
         links=row.links,
+        key_terms=list(row.key_terms) if row.key_terms else None,
         **extra,
     )
 
@@ -270,9 +279,14 @@ def with_entries(conn: Connection, cards: list[Card]) -> list[Card]:
     return cards
 
 
-def trending_cards(engine: Engine, limit: int) -> list[Card]:
+def in_categories(cards: Iterable[Card], wanted: tuple[str, ...]) -> list[Card]:
+    """The cards of papers in any of the `wanted` categories (all of them when none)."""
+    return [c for c in cards if cats.any_match(c.categories, wanted)]
+
+
+def trending_cards(engine: Engine, limit: int, categories: tuple[str, ...] = ()) -> list[Card]:
     """The trending papers (as on the trending page), best first, with their daily entries."""
-    ranked = trending.trending(engine, limit=limit)
+    ranked = trending.trending(engine, limit=limit, categories=categories)
     cards = listed_cards(engine, [arxiv_id for arxiv_id, _ in ranked])
     for card, (_, score) in zip(cards, ranked, strict=False):
         card.score = score
@@ -322,6 +336,7 @@ class DailyQuery:
     sort: str = "publishedAt"  # or "trending"
     page: int = 0
     limit: int = 50
+    categories: tuple[str, ...] = ()  # papers in any of these (`paperfeed.categories`); () all
 
 
 def daily(engine: Engine, q: DailyQuery, now: datetime | None = None) -> list[Card]:
@@ -334,7 +349,7 @@ def daily(engine: Engine, q: DailyQuery, now: datetime | None = None) -> list[Ca
         return []
     wanted = min((q.page + 1) * q.limit, MAX_DEPTH)
     if q.start is None and q.sort == "trending":
-        cards = trending_cards(engine, wanted)  # what is trending now, as on the trending page
+        cards = trending_cards(engine, wanted, q.categories)  # what is trending now, as on the trending page
         if q.submitter:
             cards = [c for c in cards if c.submitter == q.submitter]
         return cards[q.page * q.limit : wanted]
@@ -348,7 +363,7 @@ def daily(engine: Engine, q: DailyQuery, now: datetime | None = None) -> list[Ca
 
 def _period(conn: Connection, q: DailyQuery, first: date, last: date, now: datetime | None) -> list[Card]:
     sort = "trending" if q.sort == "trending" else "upvotes"
-    cards = daily_cards(conn, first, last, sort=sort, now=now)
+    cards = in_categories(daily_cards(conn, first, last, sort=sort, now=now), q.categories)
     if q.submitter:
         cards = [c for c in cards if c.submitter == q.submitter]
     if q.sort != "trending":  # stable: upvote order is kept within a day
@@ -357,11 +372,18 @@ def _period(conn: Connection, q: DailyQuery, first: date, last: date, now: datet
 
 
 def _recent_days(conn: Connection, q: DailyQuery, wanted: int, now: datetime | None) -> list[Card]:
-    """Enough of the newest days (with the submitter's entries) to fill the requested page."""
+    """Enough of the newest days (with the submitter's entries) to fill the requested page.
+
+    Entry counts over-estimate (a paper on two days is listed once), so they are
+    safe without a category filter; with one, the days read double until the
+    page fills, the days run out or `RECENT_SCAN` entries were read."""
     days = daily_entries.entry_counts_by_day(conn, q.submitter)  # newest first
-    total, first = 0, None
-    for day, count in days:  # counts over-estimate (a paper on two days is listed once): safe
-        total, first = total + count, day
-        if total >= wanted:
-            break
-    return _period(conn, q, first, days[0][0], now) if first else []
+    target, total, n = wanted, 0, 0
+    while n < len(days):
+        while n < len(days) and total < target:
+            total, n = total + days[n][1], n + 1
+        cards = _period(conn, q, days[n - 1][0], days[0][0], now)
+        if not q.categories or len(cards) >= wanted or total >= RECENT_SCAN or n == len(days):
+            return cards
+        target = min(2 * target, RECENT_SCAN)
+    return []
