@@ -238,3 +238,9 @@ def test_trending_api_filters(engine, site):
     add_vote(engine, uid, "2611.00001")
     assert api_ids(site, sort="trending")[:2] == ["2611.00002", "2611.00001"]
     assert api_ids(site, sort="trending", category="cs") == ["2611.00001"]
+
+
+def test_search_without_an_index_applies_the_same_prefix_rule(site):
+    """No index is built here: the substring fallback filters by primary category as `cat:` does."""
+    assert sorted(listed(site.get("/papers?q=Paper&category=hep"))) == ["2609.00002", "2609.00003"]
+    assert sorted(listed(site.get("/papers?q=Paper&category=MATH"))) == ["2609.00004", "2609.00005"]

@@ -42,6 +42,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine, select
 
 from paperfeed import settings
+from paperfeed.categories import prefixes
 from paperfeed.digest.personal import Personal, Reader, hour_after, period_start
 from paperfeed.digest.schedule import Due
 from paperfeed.models import DigestSentPaper, Paper
@@ -160,8 +161,9 @@ def top_title(trended: bool, days: set[date], today: date, frequency: str) -> st
 
 
 def category_keys(categories: list[str]) -> frozenset[str]:
-    """A paper's categories and their archives (`cs.LG` → cs.LG, cs): what a filter can name."""
-    return frozenset(categories) | {c.split(".", 1)[0] for c in categories}
+    """Every filter value that selects one of a paper's categories, lower case
+    (`hep-th` → hep-th, hep; `cs.LG` → cs.lg, cs): the rule of `paperfeed.categories`."""
+    return frozenset(p for c in categories for p in prefixes(c))
 
 
 class Composer:
@@ -350,7 +352,7 @@ class Composer:
 
     def _assemble(self, row, due: Due, start, trending, listed, searched, already: set[str],
                   reader: Reader | None = None) -> Digest:
-        cats = frozenset(row.categories or [])
+        cats = frozenset(c.strip().lower() for c in row.categories or [])
         papers = self.papers
         if reader is not None:
             already = already | reader.dismissed  # "not interested" hides a paper from the whole digest
