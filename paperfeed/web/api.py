@@ -140,7 +140,7 @@ def daily_papers(
     "Without `q`, the most recently published papers. Searches are limited per client address "
     "(`PAPERFEED_RATE_LIMIT_SEARCH`): 429 with `Retry-After` beyond it.",
     response_model=list[hf_json.HFListItem],
-    responses={**ERRORS, **error_responses(429)},
+    responses={**ERRORS, **error_responses(429, 503)},
 )
 def search_papers(
     request: Request,
