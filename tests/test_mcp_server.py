@@ -23,7 +23,7 @@ import pytest
 
 from paperfeed.library import saved, tokens
 from paperfeed.web import accounts
-from tests.test_web_foryou import NOW, OFF_TOPIC, OLD, ON_TOPIC, SAVED, TOPIC
+from tests.foryou_support import NOW, OFF_TOPIC, OLD, ON_TOPIC, SAVED, TOPIC
 from tests.webdata import add_paper, client
 
 pytest.importorskip("mcp")
