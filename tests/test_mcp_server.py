@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,6 +37,13 @@ TOOLS = {"search_papers", "paper_info", "daily_papers", "similar_papers", "libra
          "library_papers", "for_you"}
 QUERIES = ["state space sequence models", "galaxy clusters weak lensing", "cat:cs.LG"]
 YESTERDAY = (NOW - timedelta(days=1)).date()
+
+
+def run_client(coroutine) -> None:
+    """Run the SDK's client in a thread of its own: the browser tests' Playwright keeps an
+    event loop running in this one for the whole session, where `asyncio.run` refuses."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture
@@ -155,8 +163,8 @@ def test_over_stdio(corpus):
                 tokens.revoke(conn, uid, token.info.id)
             await personal_tools_refuse(session, "not valid")  # checked on every call
 
-    asyncio.run(anonymous())
-    asyncio.run(with_token())
+    run_client(anonymous())
+    run_client(with_token())
 
 
 SEARCHES = 8  # over HTTP, per client address (the public tools' checks make 4)
@@ -227,7 +235,7 @@ def test_over_http(corpus, http_server):
         assert refused and "too many searches from this address; try again in" in refused[0]
         assert not answers[0][0]
 
-    asyncio.run(run())
+    run_client(run())
 
 
 # --- an install without the `mcp` extra ----------------------------------------------
