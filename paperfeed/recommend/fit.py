@@ -88,19 +88,51 @@ def follow_bonus(window: Window, profile: Profile, model: Model) -> tuple[np.nda
     return author * model.author_bonus + category * model.category_bonus, author, category
 
 
+def shortlist_queries(profile: Profile, model: Model) -> np.ndarray:
+    """The rows a window is compared with to shortlist for this reader (embedding only).
+
+    The saved papers' mean when the model averages all of them (exact: the
+    mean is linear), else the profile's prototypes, whose best cosine is the
+    prescore; no rows for an empty library.
+    """
+    if not profile.saved_ids:
+        return profile.vectors  # no rows
+    if model.top_k is None or model.top_k >= len(profile.saved_ids):
+        return profile.vectors.mean(axis=0, keepdims=True)
+    return profile.prototypes
+
+
+def prescores(window: Window, profiles: list[Profile], model: Model) -> np.ndarray:
+    """(len(window), len(profiles)) embedding-only fit of every row for each reader, from one matrix product.
+
+    `prescore` is this for one reader, so a reader scored alone or in a batch
+    (`ranking.rank_many`) gets the same shortlist.
+    """
+    queries = [shortlist_queries(p, model) for p in profiles]
+    sizes = np.asarray([len(q) for q in queries], np.int64)
+    out = np.zeros((len(window), len(profiles)), np.float32)
+    have = sizes > 0
+    if not have.any() or not len(window):
+        return out
+    products = window.vectors @ np.concatenate([q for q in queries if len(q)]).T
+    starts = np.concatenate([[0], np.cumsum(sizes[have])[:-1]])
+    out[:, have] = np.maximum.reduceat(products, starts, axis=1)
+    return out
+
+
 def prescore(window: Window, profile: Profile, model: Model) -> np.ndarray:
     """Embedding-only fit of every row, used to pick the shortlist."""
-    if not profile.saved_ids:
-        return np.zeros(len(window), np.float32)
-    if model.top_k is None or model.top_k >= len(profile.saved_ids):
-        return window.vectors @ profile.vectors.mean(axis=0)  # exact: the mean is linear
-    return (window.vectors @ profile.prototypes.T).max(axis=1)
+    return prescores(window, [profile], model)[:, 0]
 
 
-def shortlist(window: Window, profile: Profile, model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, bonus, author, category) of the `model.shortlist` best eligible rows by prescore + bonus."""
+def shortlist(window: Window, profile: Profile, model: Model,
+              pre: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, bonus, author, category) of the `model.shortlist` best eligible rows by prescore + bonus.
+
+    `pre` is this reader's column of `prescores` when a batch computed it.
+    """
     bonus, author, category = follow_bonus(window, profile, model)
-    pre = prescore(window, profile, model) + bonus
+    pre = (prescore(window, profile, model) if pre is None else pre) + bonus
     ok = np.flatnonzero(eligible(window, profile))
     if len(ok) > model.shortlist:
         ok = ok[np.argpartition(-pre[ok], model.shortlist - 1)[: model.shortlist]]
@@ -134,9 +166,12 @@ def top_contributions(sim: np.ndarray, top_k: int | None) -> tuple[np.ndarray, n
     return idx, part / k, part
 
 
-def score(window: Window, profile: Profile, model: Model = DEFAULT) -> Fit:
-    """The shortlisted rows of `window` scored for `profile`, best first (ties: more upvotes first)."""
-    rows, bonus, author, category = shortlist(window, profile, model)
+def score(window: Window, profile: Profile, model: Model = DEFAULT, pre: np.ndarray | None = None) -> Fit:
+    """The shortlisted rows of `window` scored for `profile`, best first (ties: more upvotes first).
+
+    `pre`: this reader's column of `prescores(window, profiles, model)`, when scored in a batch.
+    """
+    rows, bonus, author, category = shortlist(window, profile, model, pre)
     uses_terms = False
     if profile.saved_ids and len(rows):
         sim, uses_terms = pair_similarity(window, rows, profile, model)
