@@ -140,14 +140,18 @@ def shortlist(window: Window, profile: Profile, model: Model,
 
 
 def pair_similarity(window: Window, rows: np.ndarray, profile: Profile, model: Model,
-                    dismissed: bool = False) -> tuple[np.ndarray, bool]:
-    """(len(rows), n) pair similarities with the saved (or dismissed) papers, and whether terms were used."""
+                    dismissed: bool = False, row_terms=None) -> tuple[np.ndarray, bool]:
+    """(len(rows), n) pair similarities with the saved (or dismissed) papers, and whether terms were used.
+
+    `row_terms`: `window.terms[rows]` when the caller has it already.
+    """
     vecs = profile.dismissed_vectors if dismissed else profile.vectors
     other_terms = profile.dismissed_terms_t if dismissed else profile.terms_t
     sim = window.vectors[rows] @ vecs.T
     w = model.term_weight
     if w > 0 and window.terms is not None and other_terms is not None and other_terms.shape[1] == len(vecs):
-        return (1.0 - w) * sim + w * cosines(window.terms[rows], other_terms), True
+        row_terms = window.terms[rows] if row_terms is None else row_terms
+        return (1.0 - w) * sim + w * cosines(row_terms, other_terms), True
     return sim, False
 
 
@@ -173,8 +177,9 @@ def score(window: Window, profile: Profile, model: Model = DEFAULT, pre: np.ndar
     """
     rows, bonus, author, category = shortlist(window, profile, model, pre)
     uses_terms = False
+    row_terms = window.terms[rows] if window.terms is not None and model.term_weight > 0 and len(rows) else None
     if profile.saved_ids and len(rows):
-        sim, uses_terms = pair_similarity(window, rows, profile, model)
+        sim, uses_terms = pair_similarity(window, rows, profile, model, row_terms=row_terms)
         saved, contribution, pair = top_contributions(sim, model.top_k)
         fit = contribution.sum(axis=1)
     else:
@@ -183,7 +188,7 @@ def score(window: Window, profile: Profile, model: Model = DEFAULT, pre: np.ndar
         fit = np.zeros(len(rows), np.float32)
     penalty = np.zeros(len(rows), np.float32)
     if len(profile.dismissed_vectors) and len(rows) and model.dismissed_weight:
-        dsim, _ = pair_similarity(window, rows, profile, model, dismissed=True)
+        dsim, _ = pair_similarity(window, rows, profile, model, dismissed=True, row_terms=row_terms)
         penalty = model.dismissed_weight * np.maximum(dsim.max(axis=1), 0.0)
     total = fit - penalty + bonus
     order = np.lexsort((-window.upvotes[rows], -total))
