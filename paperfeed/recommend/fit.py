@@ -139,20 +139,24 @@ def shortlist(window: Window, profile: Profile, model: Model,
     return ok, bonus[ok], author[ok], category[ok]
 
 
-def pair_similarity(window: Window, rows: np.ndarray, profile: Profile, model: Model,
-                    dismissed: bool = False, row_terms=None) -> tuple[np.ndarray, bool]:
-    """(len(rows), n) pair similarities with the saved (or dismissed) papers, and whether terms were used.
-
-    `row_terms`: `window.terms[rows]` when the caller has it already.
-    """
-    vecs = profile.dismissed_vectors if dismissed else profile.vectors
-    other_terms = profile.dismissed_terms_t if dismissed else profile.terms_t
-    sim = window.vectors[rows] @ vecs.T
+def pair_similarity(window: Window, rows: np.ndarray, profile: Profile,
+                    model: Model) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(len(rows), n) pair similarities with the saved papers, (len(rows), m) with the dismissed ones,
+    and whether the saved papers' include terms (one sparse product gives both)."""
+    vecs = window.vectors[rows]
+    n, m = len(profile.saved_ids), len(profile.dismissed_vectors)
+    sim = vecs @ profile.vectors.T if n else np.zeros((len(rows), 0), np.float32)
+    dsim = vecs @ profile.dismissed_vectors.T if m else np.zeros((len(rows), 0), np.float32)
     w = model.term_weight
-    if w > 0 and window.terms is not None and other_terms is not None and other_terms.shape[1] == len(vecs):
-        row_terms = window.terms[rows] if row_terms is None else row_terms
-        return (1.0 - w) * sim + w * cosines(row_terms, other_terms), True
-    return sim, False
+    if w <= 0 or window.terms is None or profile.terms_t is None or not len(rows):
+        return sim, dsim, False
+    terms = cosines(window.terms[rows], profile.terms_t)
+    saved_terms = profile.terms is not None
+    if saved_terms:
+        sim = (1.0 - w) * sim + w * terms[:, :n]
+    if profile.dismissed_terms is not None:
+        dsim = (1.0 - w) * dsim + w * terms[:, n if saved_terms else 0:]
+    return sim, dsim, saved_terms and n > 0
 
 
 def top_contributions(sim: np.ndarray, top_k: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -176,10 +180,8 @@ def score(window: Window, profile: Profile, model: Model = DEFAULT, pre: np.ndar
     `pre`: this reader's column of `prescores(window, profiles, model)`, when scored in a batch.
     """
     rows, bonus, author, category = shortlist(window, profile, model, pre)
-    uses_terms = False
-    row_terms = window.terms[rows] if window.terms is not None and model.term_weight > 0 and len(rows) else None
+    sim, dsim, uses_terms = pair_similarity(window, rows, profile, model)
     if profile.saved_ids and len(rows):
-        sim, uses_terms = pair_similarity(window, rows, profile, model, row_terms=row_terms)
         saved, contribution, pair = top_contributions(sim, model.top_k)
         fit = contribution.sum(axis=1)
     else:
@@ -187,8 +189,7 @@ def score(window: Window, profile: Profile, model: Model = DEFAULT, pre: np.ndar
         contribution = pair = np.zeros((len(rows), 0), np.float32)
         fit = np.zeros(len(rows), np.float32)
     penalty = np.zeros(len(rows), np.float32)
-    if len(profile.dismissed_vectors) and len(rows) and model.dismissed_weight:
-        dsim, _ = pair_similarity(window, rows, profile, model, dismissed=True, row_terms=row_terms)
+    if dsim.shape[1] and len(rows) and model.dismissed_weight:
         penalty = model.dismissed_weight * np.maximum(dsim.max(axis=1), 0.0)
     total = fit - penalty + bonus
     order = np.lexsort((-window.upvotes[rows], -total))
