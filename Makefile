@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 # wheelhouse, and a resolver left to choose pulls gigabytes of CUDA libraries.
 TORCH := torch==2.13.0
 # Optional dependency groups (pyproject.toml) that `make install` installs; add new ones here.
-EXTRAS := search,test
+EXTRAS := search,test,mcp
 comma := ,
 # Reinstalls when pyproject.toml or EXTRAS change; otherwise `make install` does nothing.
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))

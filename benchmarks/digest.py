@@ -22,6 +22,12 @@ hours on 2 CPU cores, while every saved query is encoded by the real default
 encoder, as in production.  The measured run uses hybrid search, what
 subscribers get (`--search-mode keyword` measures BM25 alone).
 
+`--linked N` makes N of the subscribers readers with an account whose
+verified address is theirs, a library of 20-500 papers (older than the
+digest's window) and three followed authors, so their digests get "For you"
+and "New from authors you follow" (`digest/personal.py`); the time spent on
+those sections is printed apart.
+
 Data is kept in `--data-dir` and reused while the sizes match.  Prints
 `name: value` lines at the end.
 """
@@ -177,6 +183,32 @@ def generate_subscribers(engine, n: int, n_queries: int, n_papers: int, now: dat
             conn.execute(insert(DigestSentPaper.__table__), sent[s : s + 100_000])
 
 
+def generate_readers(engine, n_linked: int, n_subscribers: int, n_papers: int, now: datetime) -> None:
+    """Accounts with verified addresses for the first `n_linked` subscribers, each with a library."""
+    from sqlalchemy import insert
+
+    from paperfeed.models import Follow, SavedPaper, User
+
+    rng = np.random.default_rng(11)
+    step = max(1, n_subscribers // max(n_linked, 1))
+    older = n_papers - 15 * 1000  # saved papers predate the windows (1,000 papers a day)
+    users, saved, follows = [], [], []
+    for uid, sub in enumerate(range(0, n_subscribers, step)[:n_linked], start=1):
+        users.append({"id": uid, "username": f"reader{sub:06d}", "email": f"reader{sub:06d}@example.org",
+                      "role": "reader", "created_at": now - timedelta(days=60), "session_epoch": 0,
+                      "email_verified_at": now - timedelta(days=30)})
+        size = int(rng.integers(20, 501))
+        for i in rng.choice(older, size=size, replace=False):
+            saved.append({"user_id": uid, "arxiv_id": f"b{int(i):07d}", "note": "", "saved_at": now - timedelta(days=40)})
+        for a in rng.choice(9973, size=3, replace=False):
+            follows.append({"user_id": uid, "kind": "author", "key": f"author {int(a)}", "label": f"Author {int(a)}",
+                            "created_at": now - timedelta(days=40)})
+    with engine.begin() as conn:
+        for table, rows in ((User, users), (SavedPaper, saved), (Follow, follows)):
+            for s in range(0, len(rows), 50_000):
+                conn.execute(insert(table.__table__), rows[s : s + 50_000])
+
+
 def build(args, now: datetime) -> None:
     from paperfeed import db, search
 
@@ -187,6 +219,7 @@ def build(args, now: datetime) -> None:
     print(f"papers inserted in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     t = time.perf_counter()
     generate_subscribers(engine, args.subscribers, args.queries, args.papers, now)
+    generate_readers(engine, args.linked, args.subscribers, args.papers, now)
     print(f"subscribers inserted in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     t = time.perf_counter()
     search.update_index(engine, encoder=bench_encoder(), chunk_size=50_000)
@@ -196,11 +229,29 @@ def build(args, now: datetime) -> None:
 def measure(args, now: datetime) -> dict:
     from paperfeed import db
     from paperfeed import search as search_pkg
-    from paperfeed.digest import outbox, render
+    from paperfeed.digest import outbox, personal, render
     from paperfeed.digest.compose import Composer
+    from paperfeed.recommend import source
 
     engine = db.connect()
     encoder = bench_encoder()
+    spent = {"personal": 0.0, "profiles": 0.0, "ranking": 0.0, "readers": 0}
+
+    def timed(name, fn):
+        def run(*a, **kw):
+            t = time.perf_counter()
+            try:
+                out = fn(*a, **kw)
+                spent["readers"] += len(out) if name == "personal" else 0
+                return out
+            finally:
+                spent[name] += time.perf_counter() - t
+        return run
+
+    # the personal sections' parts, timed where they are called
+    personal.Personal.readers = timed("personal", personal.Personal.readers)
+    source.profile = timed("profiles", source.profile)
+    personal.rank_readers = timed("ranking", personal.rank_readers)
 
     def search_fn(engine_, text, mode, limit, after, before):
         # compose.search_ids, with the benchmark's encoder (its vectors match the index's)
@@ -237,6 +288,10 @@ def measure(args, now: datetime) -> dict:
     render_ms = (time.perf_counter() - t1) / max(len(sample), 1) * 1000
     return {
         "digest_compose_seconds": round(total, 1),
+        "digest_linked_readers": spent["readers"],
+        "digest_personal_seconds": round(spent["personal"], 1),
+        "digest_personal_profile_seconds": round(spent["profiles"], 1),
+        "digest_personal_rank_seconds": round(spent["ranking"], 1),
         "digest_subscribers": due,
         "digest_nonempty": nonempty,
         "digest_papers_per_digest": round(n_papers / max(nonempty, 1), 2),
@@ -253,6 +308,7 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=1_000_000)
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=2_000, help="distinct saved queries in the pool")
+    parser.add_argument("--linked", type=int, default=0, help="subscribers linked to an account with a library")
     parser.add_argument("--search-mode", choices=["keyword", "hybrid"], default="hybrid")
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/paperfeed-bench-digest"))
     args = parser.parse_args()
@@ -262,7 +318,8 @@ def main() -> None:
     os.environ["PAPERFEED_DATA_DIR"] = str(args.data_dir)
     os.environ.pop("PAPERFEED_DATABASE_URL", None)
     marker = args.data_dir / "bench-digest.json"
-    sizes = {"papers": args.papers, "subscribers": args.subscribers, "queries": args.queries, "v": 2}
+    sizes = {"papers": args.papers, "subscribers": args.subscribers, "queries": args.queries, "linked": args.linked,
+             "v": 3}
     if not marker.exists() or json.loads(marker.read_text()) != sizes:
         if args.data_dir.exists():
             import shutil
@@ -272,8 +329,8 @@ def main() -> None:
         build(args, now)
         marker.write_text(json.dumps(sizes))
     results = measure(args, now)
-    print(f"corpus: {args.papers} papers, {args.subscribers} subscribers, {args.queries} distinct queries, "
-          f"search mode {args.search_mode}")
+    print(f"corpus: {args.papers} papers, {args.subscribers} subscribers ({args.linked} linked to a library), "
+          f"{args.queries} distinct queries, search mode {args.search_mode}")
     for name, value in results.items():
         print(f"{name}: {value}")
 

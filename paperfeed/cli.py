@@ -102,6 +102,10 @@ from paperfeed.library.commands import library  # noqa: E402
 
 cli.add_command(library)
 
+from paperfeed.mcp_server.commands import mcp_command  # noqa: E402
+
+cli.add_command(mcp_command)
+
 
 def main() -> None:
     cli()

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -87,6 +88,9 @@ class Paper(Base):
     # [{"kind": "code"|"project"|"model"|"dataset"|"space", "url": ...}] found in the
     # comments and abstract (`ingest.links`), derived when the paper is written; NULL: none
     links: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
+    # a handful of phrases saying what the paper is about (`search.key_terms`), computed
+    # by `paperfeed index`; NULL: not yet (the next `paperfeed index` computes them)
+    key_terms: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
 
 
 class User(Base):
@@ -103,6 +107,8 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column()  # set: no sign-in, tokens dead
     # when the reader confirmed `email` through a mailed link (the digest's For you needs it)
     email_verified_at: Mapped[datetime | None] = mapped_column()
+    # the categories the reader's daily lists and trending page show (`paperfeed.categories`); NULL: all
+    list_categories: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
 
 
 class DailyEntry(Base):
@@ -183,6 +189,8 @@ class Subscriber(Base):
     last_period: Mapped[str | None] = mapped_column(String(16))  # newest period composed
     last_window_end: Mapped[datetime | None] = mapped_column()  # end of the last digest sent
     failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive permanent failures
+    # the personal sections (For you, followed authors) when the address is an account's verified one
+    for_you: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class DigestOutbox(Base):
@@ -358,3 +366,50 @@ class PaperTitle(Base):
         ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
     )
     title_hash: Mapped[str] = mapped_column(String(32), index=True)
+
+
+# --- the discussion on paper pages (issue #15: comments, replies, reports) ---
+
+
+class Comment(Base):
+    """A reader's comment on a paper, or a reply to one (`parent_id`: one level only).
+
+    `body` is the Markdown as written; `html` its sanitised rendering
+    (`paperfeed.discussion.render`), made when the comment is written.  A deleted
+    comment that has replies stays, emptied, so the replies keep their place;
+    `client_key` is the posting form's own key, so a form sent twice stores once.
+    """
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        UniqueConstraint("user_id", "client_key", name="uq_comment_user_key"),
+        Index("ix_comments_paper", "arxiv_id", "parent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    client_key: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    edited_at: Mapped[datetime | None] = mapped_column()
+    deleted_at: Mapped[datetime | None] = mapped_column()
+    hidden_at: Mapped[datetime | None] = mapped_column()
+    hidden_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class CommentReport(Base):
+    """A reader's report of a comment (one per reader and comment), open until a curator
+    hides the comment or dismisses the reports (`resolution`: hidden|dismissed)."""
+
+    __tablename__ = "comment_reports"
+
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

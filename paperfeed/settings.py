@@ -101,6 +101,12 @@ def _long_token(value: str) -> None:
         raise ValueError("expected at least 32 characters (a short token can be guessed)")
 
 
+def _access_token(value: str) -> None:
+    """a personal access token, `pf_…`"""
+    if value and not value.startswith("pf_"):
+        raise ValueError("expected a personal access token (pf_…) made on /settings/tokens")
+
+
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in [
@@ -149,9 +155,16 @@ SETTINGS: dict[str, Setting] = {
         Setting("digest_hour", "8", "Local hour (0-23) at which new subscribers' digests are due.", Int(min=0, max=23)),
         Setting("digest_timezone", "UTC", "Time zone (IANA name) of new subscribers until they choose theirs.", TimeZone()),
         Setting("digest_scheduler", "true", "Whether `paperfeed serve` sends due digests itself every few minutes (`false` when cron or a systemd timer runs `paperfeed digest send`).", Bool()),
-        Setting("confirm_days", "7", "Days a subscription's confirmation link stays valid; unconfirmed addresses are deleted after twice that.", Int(min=1, max=365, unit="days")),
+        Setting("confirm_days", "7", "Days a subscription's (or an account address's) confirmation link stays valid; unconfirmed subscriptions are deleted after twice that.", Int(min=1, max=365, unit="days")),
         Setting("confirm_resend_minutes", "10", "Least minutes between two confirmation emails to the same address.", Int(min=0, unit="minutes")),
         Setting("rate_limit_subscribe", "20/3600", "Subscribe-form posts allowed per client address, as COUNT/SECONDS (each address also gets at most one confirmation email per `confirm_resend_minutes`).", RateType()),
+        Setting("mcp_token", "", "A reader's personal access token (scope `api`, made on `/settings/tokens`) with which `paperfeed mcp` over stdio reads their library and For you; ignored over HTTP, where each client sends `Authorization: Bearer`. Empty: those tools say a token is needed.", Text(empty=True), secret=True, check=_access_token),
+        Setting("comment_max_chars", "10000", "Longest comment (characters of Markdown) a reader may post on a paper page; a longer one is refused with 422 and kept in the form.", Int(min=100, max=100000, unit="characters")),
+        Setting("comment_edit_minutes", "30", "Minutes after posting during which the author may edit a comment (0: no edits); deleting stays possible.", Int(min=0, unit="minutes")),
+        Setting("rate_limit_comment", "10/600", "Comments, replies and edits allowed per user, as COUNT/SECONDS; past it, 429 with Retry-After (the text stays in the form).", RateType()),
+        Setting("rate_limit_comment_address", "30/600", "Comments, replies and edits allowed per client address (IPv6: per /64), whoever is signed in, as COUNT/SECONDS.", RateType()),
+        Setting("rate_limit_report", "20/3600", "Comment reports allowed per user, as COUNT/SECONDS.", RateType()),
+        Setting("rate_limit_verify_email", "5/3600", "Verification e-mails one account may ask for (the account page's link that verifies its address), as COUNT/SECONDS.", RateType()),
     ]
 }
 

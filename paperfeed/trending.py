@@ -29,16 +29,19 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Connection, Engine, select
 
 from paperfeed import settings
-from paperfeed.models import DailyEntry, Vote
+from paperfeed.categories import any_match
+from paperfeed.models import DailyEntry, Paper, Vote
 
 entries = DailyEntry.__table__
 votes = Vote.__table__
+papers = Paper.__table__
 
 
 def half_life_hours() -> float:
@@ -103,14 +106,26 @@ def upvote_times(
     return times, hidden
 
 
+def in_categories(conn: Connection, arxiv_ids: list[str], wanted: Sequence[str]) -> set[str]:
+    """Those of `arxiv_ids` in any of the `wanted` categories (`paperfeed.categories`)."""
+    found: set[str] = set()
+    for start in range(0, len(arxiv_ids), 500):
+        part = arxiv_ids[start : start + 500]
+        rows = conn.execute(select(papers.c.arxiv_id, papers.c.categories).where(papers.c.arxiv_id.in_(part)))
+        found.update(a for a, cats in rows if any_match(cats or [], wanted))
+    return found
+
+
 def trending(
     engine: Engine | Connection,
     since: date | datetime | None = None,
     until: date | datetime | None = None,
     limit: int = 20,
+    categories: Sequence[str] = (),
 ) -> list[tuple[str, float]]:
     """The `limit` papers with the highest score at `until` (default now) from upvotes
-    cast in [since, until] (default: the last `trending_days` days), best first.
+    cast in [since, until] (default: the last `trending_days` days), best first;
+    only papers in `categories` when given (`cs` for every `cs.*`).
 
     Dates mean whole days: `since=date(2026, 10, 1)` starts at its 00:00 UTC,
     `until=date(2026, 10, 3)` ends at the end of that day.
@@ -121,14 +136,12 @@ def trending(
         if since is not None
         else end - timedelta(days=settings.get_int("trending_days"))
     )
-    if isinstance(engine, Engine):
-        with engine.connect() as conn:
-            times, hidden = upvote_times(conn, start, end)
-    else:
-        times, hidden = upvote_times(engine, start, end)
+    with _connection(engine) as conn:
+        times, hidden = upvote_times(conn, start, end)
+        kept = in_categories(conn, list(times), categories) if categories else None
     ranked = []
     for arxiv_id, marks in times.items():
-        if arxiv_id in hidden:
+        if arxiv_id in hidden or (kept is not None and arxiv_id not in kept):
             continue
         value = score(marks, end)
         if value > 0:
@@ -136,6 +149,15 @@ def trending(
             ranked.append((-value, -total, arxiv_id, value))
     ranked.sort()
     return [(arxiv_id, value) for _, _, arxiv_id, value in ranked[:limit]]
+
+
+@contextmanager
+def _connection(engine: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(engine, Engine):
+        with engine.connect() as conn:
+            yield conn
+    else:
+        yield engine
 
 
 def daily_list(engine: Engine | Connection, first: date, last: date, limit: int = 60) -> list[tuple[str, date]]:

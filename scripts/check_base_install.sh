@@ -4,7 +4,8 @@
 #   paperfeed --help; ingest of the bundled Kaggle sample (exit 0); export; stats;
 #   subscribe + digest send --dry-run; serve answering / and /papers?q=... (the
 #   substring fallback) with 200; `paperfeed search x` and `paperfeed index` exiting
-#   2 with one line naming `paperfeed[search]`.  Any traceback anywhere fails it.
+#   2 with one line naming `paperfeed[search]`, and `paperfeed mcp` naming `paperfeed[mcp]`.
+#   Any traceback anywhere fails it.
 # Usage: scripts/check_base_install.sh [WORKDIR]   (default: a temporary directory, removed after)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -67,6 +68,8 @@ for command in "search x" "index"; do
     [[ $(grep -c . "$work/err") == 1 ]] || fail "paperfeed $command: expected one line on stderr"
     grep -q "paperfeed\[search\]" "$work/err" || fail "paperfeed $command: no install hint"
 done
+run 2 mcp  # the `mcp` extra is not installed either
+grep -q "paperfeed\[mcp\]" "$work/err" || fail "paperfeed mcp: no install hint"
 
 echo "correct horse battery" | "$bin/paperfeed" user create reader --password-stdin >"$work/out" 2>"$work/err" \
     || { cat "$work/err" >>"$log"; fail "paperfeed user create"; }

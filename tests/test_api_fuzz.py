@@ -36,7 +36,7 @@ SECONDS = os.environ.get("PAPERFEED_FUZZ_SECONDS")  # st's --max-time: fuzz unti
 SEED = os.environ.get("PAPERFEED_FUZZ_SEED", "20261003")
 
 
-def st_run(url: str, workdir: str) -> subprocess.CompletedProcess:
+def st_run(url: str, workdir: str, *options: str) -> subprocess.CompletedProcess:
     command = [
         sys.executable, "-c", "from schemathesis.cli import schemathesis; schemathesis()",
         "run", f"{url}/api/openapi.json",
@@ -45,6 +45,7 @@ def st_run(url: str, workdir: str) -> subprocess.CompletedProcess:
         "--seed", SEED,
         "--request-timeout", "30",
         "--no-color",
+        *options,
     ] + (["--max-time", SECONDS] if SECONDS else [])
     env = {**os.environ, "SCHEMATHESIS_TELEMETRY": "false", "NO_COLOR": "1"}
     limit = int(SECONDS or 0) + 300  # a hard stop for a hung run, far above the usual 20-40 s
@@ -74,6 +75,29 @@ def test_every_operation_passes_every_check(engine, tmp_path, smtp):
     cases = re.search(r"(\d+) generated, (\d+) passed", output)
     assert cases and cases[1] == cases[2], report
     assert not smtp.messages, "a fuzzed request sent mail"
+
+
+def test_for_you_with_a_token_passes_every_check(engine, tmp_path):
+    """`/api/foryou` past its 401: a reader with a library and an API token, over a built index,
+    so every answer the fuzzer gets is a ranking (or a 400) checked against the schema."""
+    pytest.importorskip("paperfeed.search")
+    from paperfeed.library import tokens
+    from tests import foryou_support
+    from tests.library_support import add_user
+
+    foryou_support.load(engine)
+    uid = add_user(engine, "fuzzer")
+    foryou_support.save_library(engine, uid)
+    with engine.begin() as conn:
+        token = tokens.create_token(conn, uid, "api").token
+    with serve(paperfeed_app(engine)) as url:
+        run = st_run(url, str(tmp_path), "--include-path", "/api/foryou", "--header", f"Authorization: Bearer {token}")
+    output = run.stdout + run.stderr
+    print(output)
+    assert run.returncode == 0, output[-20000:]
+    cases = re.search(r"(\d+) generated, (\d+) passed", output)
+    assert cases and cases[1] == cases[2] and int(cases[1]) > 0, output[-20000:]
+    assert "Authentication failed" not in output  # it got past the token
 
 
 # --- what the fuzzer relies on, checked directly --------------------------------

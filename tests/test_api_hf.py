@@ -95,6 +95,30 @@ def test_daily_papers_by_week_month_submitter_and_page(hf):
     assert trending[0] == corpus.VOTED  # the only paper with upvotes this week
 
 
+def test_paper_info_and_lists_count_the_comments_posted_on_the_page(hf, client, engine, app):
+    """Two comments posted through the page's form: `paper_info` and the list items say 2,
+    as do the page and the discussion feed (feedparser, over HTTP)."""
+    import feedparser
+
+    from tests.webdata import sign_in
+
+    assert hf.paper_info(corpus.VOTED).comments == 0
+    sign_in(client, engine, "commenter")
+    for text in ("First: $a_1 * b_2 + c_3 * d_4$", "Second, *with* emphasis"):
+        page = BeautifulSoup(client.get(f"/papers/{corpus.VOTED}").text, "html.parser")
+        form = page.select_one("form.comment-form")
+        fields = {i["name"]: i.get("value", "") for i in form.select("input")}
+        assert client.post("/comments", data={**fields, "body": text}, follow_redirects=False).status_code == 303
+    assert hf.paper_info(corpus.VOTED).comments == 2
+    (listed,) = [p for p in hf.list_daily_papers(date=corpus.SAMPLE_DAY.isoformat()) if p.id == corpus.VOTED]
+    assert listed.comments == 2
+    assert all(p.comments == 0 for p in hf.list_daily_papers(date=corpus.SAMPLE_DAY.isoformat()) if p.id != corpus.VOTED)
+    page = BeautifulSoup(client.get(f"/papers/{corpus.VOTED}").text, "html.parser")
+    assert int(page.select_one(".comment-count")["data-count"]) == 2
+    feed = feedparser.parse(f"{hf.endpoint}/feeds/discussion/{corpus.VOTED}.atom")
+    assert feed.status == 200 and feed.bozo == 0 and len(feed.entries) == 2
+
+
 def test_paper_info(hf):
     info = hf.paper_info("hep-th/9901001")  # an old-style id, slash and all
     assert info.id == "hep-th/9901001"

@@ -110,6 +110,19 @@ def test_categories_and_paper_count(engine):
     assert d2.arxiv_ids == ["m2611.0001"]
 
 
+def test_an_archive_prefix_selects_its_dash_children_as_everywhere_else(engine):
+    """`hep` selects hep-th and hep-ph, `math` selects math-ph (paperfeed.categories), not only `hep.*`."""
+    papers(engine, "2611.00011", category="hep-th")
+    papers(engine, "2611.00012", category="hep-ph")
+    papers(engine, "2611.00013", category="math-ph")
+    papers(engine, "2611.00014", category="cs.LG")
+    rec = Recorder(["2611.00011", "2611.00012", "2611.00013", "2611.00014"], {})
+    _, [d] = compose(engine, rec, [subscriber(engine, "hep@example.org", categories=["hep"])])
+    assert d.arxiv_ids == ["2611.00011", "2611.00012"]
+    _, [d2] = compose(engine, rec, [subscriber(engine, "m@example.org", categories=["MATH", "cs.lg"])])
+    assert d2.arxiv_ids == ["2611.00013", "2611.00014"]  # names compare without regard to case
+
+
 def test_work_is_shared_across_subscribers(engine):
     papers(engine, "2611.00001", "2611.00002", "2611.00003")
     rec = Recorder(["2611.00001"], {"a": ["2611.00002"], "b": ["2611.00003"]})

@@ -14,18 +14,40 @@ from click.testing import CliRunner
 
 from paperfeed import db
 from paperfeed.cli import cli
+from paperfeed.ingest.records import PaperRecord
 from paperfeed.ingest.run import ingest_sources
+from paperfeed.ingest.upsert import write_batch
 from paperfeed.ops.export import COLUMNS, export_papers
 from tests.conftest import shared_data
+
+# every field Hugging Face can know of a paper (the sample list carries githubRepo only)
+HUB = {
+    "github_repo": "https://github.com/state-spaces/mamba",
+    "project_page": "https://mamba.example.org",
+    "github_stars": 12345,
+    "ai_summary": "Selective state spaces.\nLinear time in sequence length.",
+    "ai_keywords": ["state space models", "selective scan"],
+}
 
 
 @pytest.fixture
 def loaded(engine):
-    """The real Kaggle and Hugging Face samples (250 papers)."""
+    """The real Kaggle and Hugging Face samples (250 papers) and one paper with every Hugging Face field."""
     sources = [str(shared_data("arxiv-kaggle-sample.jsonl")), str(shared_data("hf-daily-papers-sample.json"))]
     summary = ingest_sources(sources, engine=engine)
     assert summary.exit_status == 0
+    write_batch(engine, [PaperRecord(
+        arxiv_id="2312.00752", source="hf-daily", title="Mamba", authors=["Albert Gu", "Tri Dao"],
+        abstract="We propose selective state space models.", primary_category="cs.LG", categories=["cs.LG"],
+        comments="Code: https://github.com/state-spaces/mamba. Models at https://huggingface.co/state-spaces/mamba-2.8b",
+        **HUB,
+    )])
     return engine
+
+
+def hub_records(records: list[dict]) -> dict[str, dict]:
+    names = [*HUB, "links"]
+    return {r["arxiv_id"]: {n: r[n] for n in names} for r in records if any(r[n] is not None for n in names)}
 
 
 @pytest.fixture
@@ -40,15 +62,23 @@ def test_jsonl_round_trip(loaded, fresh, tmp_path):
     first = tmp_path / "export.jsonl"
     export_papers("jsonl", first, engine=loaded)
     records = [orjson.loads(line) for line in first.read_bytes().splitlines()]
-    assert len(records) == 250
+    assert len(records) == 251
     assert [r["arxiv_id"] for r in records] == sorted(r["arxiv_id"] for r in records)
     assert all(list(r) == list(COLUMNS) for r in records)
     assert any("\n" in r["abstract"] for r in records)  # paragraph breaks survive the trip
+    hub = hub_records(records)
+    assert hub["2312.00752"] == {**HUB, "links": [
+        {"kind": "code", "url": "https://github.com/state-spaces/mamba"},
+        {"kind": "model", "url": "https://huggingface.co/state-spaces/mamba-2.8b"},
+    ]}
+    assert sum(1 for h in hub.values() if h["github_repo"]) == 33  # the 32 of the sample list, and ours
+    assert sum(1 for h in hub.values() if h["links"]) > 1  # links found in the samples' own comments
 
     summary = ingest_sources([str(first)], engine=fresh)  # format detected: table
-    assert (summary.read, summary.new, summary.rejected) == (250, 250, 0)
+    assert (summary.read, summary.new, summary.rejected) == (251, 251, 0)
     second = tmp_path / "again.jsonl"
     export_papers("jsonl", second, engine=fresh)
+    assert hub_records([orjson.loads(line) for line in second.read_bytes().splitlines()]) == hub
     assert second.read_bytes() == first.read_bytes()
 
 
@@ -59,10 +89,14 @@ def test_parquet_round_trip(loaded, fresh, tmp_path):
     assert schema.names == list(COLUMNS)
     assert str(schema.field("authors").type) == "list<element: string>"
     assert str(schema.field("categories").type) == "list<element: string>"
-    assert pq.ParquetFile(first).metadata.num_rows == 250
+    assert str(schema.field("github_stars").type) == "int64"
+    assert str(schema.field("ai_keywords").type) == "list<element: string>"
+    assert str(schema.field("links").type) == "list<element: struct<kind: string, url: string>>"
+    assert pq.ParquetFile(first).metadata.num_rows == 251
+    assert hub_records(pq.read_table(first).to_pylist())["2312.00752"]["github_stars"] == HUB["github_stars"]
 
     summary = ingest_sources([str(first)], engine=fresh)
-    assert (summary.read, summary.new, summary.rejected) == (250, 250, 0)
+    assert (summary.read, summary.new, summary.rejected) == (251, 251, 0)
     second = tmp_path / "again.parquet"
     export_papers("parquet", second, engine=fresh)
     assert pq.read_table(second).equals(pq.read_table(first))
@@ -75,12 +109,13 @@ def test_parquet_round_trip(loaded, fresh, tmp_path):
 
 def test_statistics_cover_every_column(loaded, tmp_path):
     stats = export_papers("jsonl", tmp_path / "export.jsonl", engine=loaded)
-    assert stats.splitlines()[0] == "250 papers exported"
+    assert stats.splitlines()[0] == "251 papers exported"
     rows = {line.split()[0]: line.split() for line in stats.splitlines()[3:]}
     assert set(rows) == set(COLUMNS)
-    assert rows["arxiv_id"][2] == "250/250"
-    assert rows["version"][2] == "200/250"  # the 50 Hugging Face papers carry no version
+    assert rows["arxiv_id"][2] == "251/251"
+    assert rows["version"][2] == "200/251"  # the 51 Hugging Face papers carry no version
     assert rows["authors"][1] == "list<string>"
+    assert rows["github_repo"][2] == "33/251" and rows["github_stars"][2] == "1/251"
 
 
 def test_empty_database_exports_nothing(engine, tmp_path):
@@ -94,7 +129,7 @@ def test_cli_writes_json_lines_to_stdout(loaded):
     result = CliRunner().invoke(cli, ["export"])
     assert result.exit_code == 0, result.output
     lines = result.stdout_bytes.splitlines()
-    assert len(lines) == 250 and orjson.loads(lines[0])["arxiv_id"] == "0704.0001"
+    assert len(lines) == 251 and orjson.loads(lines[0])["arxiv_id"] == "0704.0001"
     assert "papers exported" in result.stderr and "published" in result.stderr
 
 

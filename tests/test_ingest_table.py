@@ -199,3 +199,23 @@ def test_cli_exit_status(engine, tmp_path):
     assert runner.invoke(cli, ["ingest", str(good)]).exit_code == 0
     assert runner.invoke(cli, ["ingest", str(mixed)]).exit_code == 1
     assert runner.invoke(cli, ["ingest", "--format", "table", str(bad)]).exit_code == 2
+
+
+def test_hugging_face_columns_from_csv_and_bad_ones_rejected(engine, data_dir, tmp_path):
+    path = tmp_path / "papers.csv"
+    path.write_text(
+        "arxiv_id,abstract,github_repo,github_stars,ai_keywords,ai_summary\n"
+        '2406.00001,First.,https://github.com/a/b,12,"[""ssm"", ""scan""]",Short.\n'
+        "2406.00002,Second.,ftp://example.org/x,,,\n"
+        "2406.00003,Third.,,-4,,\n"
+        '2406.00004,Fourth.,,,"{""a"": 1}",\n'
+    )
+    summary = ingest_sources([str(path)], engine=engine)
+    assert (summary.read, summary.rejected) == (1, 3)
+    stored = _papers(engine)["2406.00001"]
+    assert (stored["github_repo"], stored["github_stars"], stored["ai_keywords"], stored["ai_summary"]) == (
+        "https://github.com/a/b", 12, ["ssm", "scan"], "Short.")
+    reasons = _reject_lines(data_dir)
+    assert "http(s) URL" in reasons["line 3"]
+    assert "non-negative integer" in reasons["line 4"]
+    assert "list of text" in reasons["line 5"]

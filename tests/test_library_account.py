@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import orjson
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from paperfeed.library import account, collection, follows, saved, tokens
 from paperfeed.library.errors import NotFound
@@ -29,7 +29,7 @@ from tests.library_support import T0, add_user, load_corpus
 def readers(engine):
     """Ada with a library, follows, votes, a submission, tokens and a subscription; Bob with a little."""
     load_corpus(engine)
-    ada = add_user(engine, "ada", email="Ada@Example.org")
+    ada = add_user(engine, "ada", email="Ada@Example.org", email_verified_at=T0)
     bob = add_user(engine, "bob")
     with engine.begin() as conn:
         ideas = collection.create_collection(conn, ada, "Ideas", "mine", public=True)
@@ -72,6 +72,17 @@ def test_the_data_export_contains_everything(engine, readers):
     assert {t["name"] for t in data["tokens"]} == {"laptop", ""} and all("prefix" in t for t in data["tokens"])
     assert data["subscription"]["email"] == "Ada@example.org" and data["subscription"]["searches"] == ["mamba"]
     assert "bob's own" not in text
+
+
+def test_an_unverified_address_exports_nobody_elses_subscription(engine, readers):
+    """Anyone can type another's address into an account: only a verified one brings its subscription."""
+    ada, _, _ = readers
+    with engine.begin() as conn:
+        conn.execute(update(User.__table__).where(User.__table__.c.id == ada).values(email_verified_at=None))
+        data = account.export_user_data(conn, ada)
+        assert data["subscription"] is None and "mamba" not in orjson.dumps(data).decode()
+        account.delete_user(conn, ada, subscription=True)
+        assert _count(conn, Subscriber) == 1
 
 
 def _count(conn, model, **where) -> int:

@@ -21,6 +21,8 @@ from paperfeed.models import (
     AccessToken,
     Collection,
     CollectionPaper,
+    Comment,
+    CommentReport,
     DailyEntry,
     DigestOutbox,
     DigestSentPaper,
@@ -108,9 +110,28 @@ def fill(engine) -> None:
             {"key": f"login:ip:10.0.0.{i}:123", "count": i, "expires_at": T0 + timedelta(minutes=i)} for i in range(5)
         ])
         fill_library(conn, users, ids, rng)
+        fill_discussion(conn, users, ids)
         conn.execute(insert(JobState), [
             {"key": "oai:https://oaipmh.arxiv.org/oai:cs:arXivRaw", "value": {"last": "2026-11-20"}, "updated_at": T0}
         ])
+
+
+def fill_discussion(conn, users: list[int], ids: list[str]) -> None:
+    """Comments with replies (rows that point at rows of their own table), hidden and
+    deleted ones, and reports."""
+    conn.execute(insert(Comment), [
+        {"id": i + 1, "arxiv_id": ids[i % 3], "parent_id": None if i < 6 else (i % 6) + 1,
+         "user_id": None if i == 2 else users[i % 7], "client_key": f"key-{i:020d}", "body": f"comment {i} with $x_{i}$",
+         "html": f"<p>comment {i}</p>", "created_at": T0 + timedelta(minutes=i), "edited_at": T0 if i == 4 else None,
+         "deleted_at": T0 if i == 2 else None, "hidden_at": T0 if i == 5 else None, "hidden_by": users[1] if i == 5 else None}
+        for i in range(15)
+    ])
+    conn.execute(insert(CommentReport), [
+        {"comment_id": c, "user_id": users[k], "reason": "spam" if k else "", "created_at": T0,
+         "resolved_at": T0 if c == 6 else None, "resolution": "hidden" if c == 6 else None,
+         "resolved_by": users[1] if c == 6 else None}
+        for c in (1, 6, 9) for k in range(2, 4)
+    ])
 
 
 def fill_library(conn, users: list[int], ids: list[str], rng: random.Random) -> None:

@@ -21,6 +21,11 @@ frequency, runs each distinct saved query once per search window (hybrid
 search restricted to the window with its `after`/`before` filters), reads each
 paper once, and checks a whole batch of subscribers' sent papers in one query.
 
+A subscriber whose address is an account's verified one also gets, first,
+"For you" and "New from authors you follow" (`digest.personal`): together at
+most half the digest (at least one paper), then the sections above share the
+rest, and whatever is left over goes back to them.
+
 Search windows are whole days, starting `ANNOUNCE_LAG` before the last digest:
 arXiv's `published` is the submission time, and papers reach the database a
 day or more after it, so a window of exact instants would miss most of them.
@@ -37,6 +42,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine, select
 
 from paperfeed import settings
+from paperfeed.categories import prefixes
+from paperfeed.digest.personal import Personal, Reader, hour_after, period_start
 from paperfeed.digest.schedule import Due
 from paperfeed.models import DigestSentPaper, Paper
 
@@ -67,8 +74,8 @@ class PaperInfo:
 
 @dataclass
 class Section:
-    title: str  # "Trending" (or what the filled section holds, see `top_title`) or the saved query
-    kind: str  # "trending" or "search"
+    title: str  # "Trending" (or what the filled section holds, see `top_title`), "For you", ... or the saved query
+    kind: str  # "foryou", "authors" (new from followed authors), "trending" or "search"
     entries: list[tuple[str, list[str]]] = field(default_factory=list)  # (arxiv_id, reasons)
 
 
@@ -154,8 +161,9 @@ def top_title(trended: bool, days: set[date], today: date, frequency: str) -> st
 
 
 def category_keys(categories: list[str]) -> frozenset[str]:
-    """A paper's categories and their archives (`cs.LG` → cs.LG, cs): what a filter can name."""
-    return frozenset(categories) | {c.split(".", 1)[0] for c in categories}
+    """Every filter value that selects one of a paper's categories, lower case
+    (`hep-th` → hep-th, hep; `cs.LG` → cs.lg, cs): the rule of `paperfeed.categories`."""
+    return frozenset(p for c in categories for p in prefixes(c))
 
 
 class Composer:
@@ -167,7 +175,7 @@ class Composer:
     embeds a batch's saved queries before they are searched, to
     `paperfeed.search.encode_queries` with the default `search_fn`, else to nothing;
     `listed_fn(engine, first, last, limit)` ((arxiv_id, day), in list order) to
-    `paperfeed.trending.daily_list`.
+    `paperfeed.trending.daily_list`.  `personal=False` leaves out the personal sections.
     """
 
     def __init__(
@@ -180,6 +188,7 @@ class Composer:
         full: bool = True,
         encode_fn: Callable | None = None,
         listed_fn: Callable | None = None,
+        personal: bool = True,
     ):
         self.engine = engine
         self.now = now
@@ -197,6 +206,7 @@ class Composer:
         self._windows: dict[tuple[str, date, date], list[str]] = {}
         self.search_calls = 0
         self.search_errors: set[str] = set()
+        self.personal = Personal(engine, hour_after(now)) if personal else None
 
     # -- shared lookups ------------------------------------------------------------
 
@@ -275,6 +285,10 @@ class Composer:
             ]
         return self._windows[key]
 
+    def personal_since(self, frequency: str) -> datetime:
+        """Where a frequency's For you window starts: its period and `ANNOUNCE_LAG` before the run."""
+        return period_start(self.now, timedelta(days=7 if frequency == "weekly" else 1) + ANNOUNCE_LAG)
+
     def load_papers(self, ids: Iterable[str]) -> None:
         missing = [i for i in dict.fromkeys(ids) if i not in self.papers]
         if not missing:
@@ -312,6 +326,8 @@ class Composer:
         """Digests for subscriber rows and their due periods (empty digests included)."""
         plans = []
         candidates: set[str] = set()
+        readers = self.personal.readers(rows, self.personal_since) if self.personal else {}
+        self.load_papers(a for r in readers.values() for a, _ in [*r.foryou, *r.followed])
         for i, (row, due) in enumerate(zip(rows, dues, strict=True)):
             if i % ENCODE_ROWS == 0:
                 self._encode_queries({q for r in rows[i : i + ENCODE_ROWS] for q in (r.searches or [])})
@@ -324,17 +340,22 @@ class Composer:
             candidates.update(a for a, _ in listed)
             for _, ids in searched:
                 candidates.update(ids)
+            if (reader := readers.get(row.id)) is not None:
+                candidates.update(a for a, _ in [*reader.foryou, *reader.followed])
             plans.append((row, due, start, trending, listed, searched))
         sent = self.sent_sets([row.id for row, *_ in plans], candidates)
         empty: set[str] = set()
         return [
-            self._assemble(row, due, start, trending, listed, searched, sent.get(row.id, empty))
+            self._assemble(row, due, start, trending, listed, searched, sent.get(row.id, empty), readers.get(row.id))
             for row, due, start, trending, listed, searched in plans
         ]
 
-    def _assemble(self, row, due: Due, start, trending, listed, searched, already: set[str]) -> Digest:
-        cats = frozenset(row.categories or [])
+    def _assemble(self, row, due: Due, start, trending, listed, searched, already: set[str],
+                  reader: Reader | None = None) -> Digest:
+        cats = frozenset(c.strip().lower() for c in row.categories or [])
         papers = self.papers
+        if reader is not None:
+            already = already | reader.dismissed  # "not interested" hides a paper from the whole digest
 
         n = max(1, row.max_papers)
 
@@ -347,52 +368,77 @@ class Composer:
                         break
             return out
 
+        reasons: dict[str, list[str]] = {}
+
+        def because(aid, lines):
+            have = reasons.setdefault(aid, [])
+            have.extend(line for line in lines if line not in have)
+
+        mine: list[tuple[Section, list[str]]] = []
+        if reader is not None:  # why-lines first: they say most about why the paper is here
+            for section, entries in ((Section("For you", "foryou"), reader.foryou),
+                                     (Section("New from authors you follow", "authors"), reader.followed)):
+                why = dict(entries)
+                ids = fresh([a for a, _ in entries])
+                for a in ids:
+                    because(a, why[a])
+                mine.append((section, ids))
         trend = fresh(trending)
-        reasons: dict[str, list[str]] = {a: ["trending"] for a in trend}
+        for a in trend:
+            because(a, ["trending"])
         listed_on: dict[str, date] = {}
         if len(trend) < n:  # a quiet period: the daily list fills what trending cannot
             day_of = dict(listed)
             today = self.now.date()
-            for a in fresh([a for a, _ in listed if a not in reasons])[: 2 * n - len(trend)]:
+            held = set(trend)
+            for a in fresh([a for a, _ in listed if a not in held])[: 2 * n - len(trend)]:
                 trend.append(a)
                 listed_on[a] = day_of[a]
-                reasons[a] = ["listed today" if day_of[a] == today else f"listed {day_of[a].isoformat()}"]
+                because(a, ["listed today" if day_of[a] == today else f"listed {day_of[a].isoformat()}"])
         lists = [(q, fresh(ids)) for q, ids in searched]
         for q, ids in lists:
             for a in ids:
-                reasons.setdefault(a, []).append(f"matches: {q}")
-        quota = n if not lists else max(1, n // 2)
+                because(a, [f"matches: {q}"])
         chosen: set[str] = set()
         trend_section = Section("Trending", "trending")
-        search_sections = [Section(q, "search") for q, _ in lists]
+        searches = [(Section(q, "search"), ids) for q, ids in lists]
 
         def take(section, aid):
             chosen.add(aid)
             section.entries.append((aid, reasons[aid]))
 
-        for a in trend[:quota]:
-            take(trend_section, a)
-        # saved searches share the rest round-robin, then trending tops up what they leave
-        cursors = [0] * len(lists)
-        progress = True
-        while len(chosen) < n and progress:
-            progress = False
-            for i, (_, ids) in enumerate(lists):
-                while cursors[i] < len(ids) and ids[cursors[i]] in chosen:
-                    cursors[i] += 1
-                if cursors[i] < len(ids) and len(chosen) < n:
-                    take(search_sections[i], ids[cursors[i]])
-                    cursors[i] += 1
-                    progress = True
-        for a in trend[quota:]:
-            if len(chosen) >= n:
-                break
-            if a not in chosen:
-                take(trend_section, a)
+        def fill(section, ids, upto):
+            for a in ids:
+                if len(chosen) >= upto:
+                    break
+                if a not in chosen:
+                    take(section, a)
+
+        def round_robin(pairs, upto):  # one paper from each list in turn
+            cursors = [0] * len(pairs)
+            progress = True
+            while len(chosen) < upto and progress:
+                progress = False
+                for i, (section, ids) in enumerate(pairs):
+                    while cursors[i] < len(ids) and ids[cursors[i]] in chosen:
+                        cursors[i] += 1
+                    if cursors[i] < len(ids) and len(chosen) < upto:
+                        take(section, ids[cursors[i]])
+                        cursors[i] += 1
+                        progress = True
+
+        if mine:  # For you and followed authors: up to half the digest, in turn
+            round_robin(mine, max(1, n // 2))
+        left = n - len(chosen)
+        fill(trend_section, trend, min(n, len(chosen) + (left if not lists else max(1, left // 2))))
+        # saved searches share the rest round-robin, then trending and the personal lists top up what they leave
+        round_robin(searches, n)
+        fill(trend_section, trend, n)
+        round_robin(mine, n)
         held = [a for a, _ in trend_section.entries]
         trend_section.title = top_title(
             any(a not in listed_on for a in held), {listed_on[a] for a in held if a in listed_on},
             self.now.date(), row.frequency,
         )
-        sections = [s for s in [trend_section, *search_sections] if s.entries]
-        return Digest(row.id, row.email, due.period, start, due.due_at, sections)
+        ordered = [s for s, _ in mine] + [trend_section] + [s for s, _ in searches]
+        return Digest(row.id, row.email, due.period, start, due.due_at, [s for s in ordered if s.entries])

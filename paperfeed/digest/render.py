@@ -25,6 +25,9 @@ from paperfeed.digest.compose import Digest, PaperInfo
 from paperfeed.digest.subscriptions import make_token, utcnow
 
 TEMPLATES = Path(__file__).parent / "templates"
+PERSONAL_KINDS = ("foryou", "authors")  # sections from the account whose verified address this is
+PERSONAL_NOTE = ("For you and the followed authors come from the paperfeed account whose verified address this is; "
+                 "turn them off in Preferences.")
 
 
 def oneline(text: str | None) -> str:
@@ -94,6 +97,9 @@ def context(digest: Digest, papers: dict[str, PaperInfo], frequency: str, base: 
     return {
         "heading": heading(digest, frequency),
         "sections": sections,
+        "personal_kinds": PERSONAL_KINDS,
+        "personal": any(s.kind in PERSONAL_KINDS for s in digest.sections),
+        "personal_note": PERSONAL_NOTE,
         "frequency": "weekly" if frequency == "weekly" else "daily",
         "email": digest.email,
         "base_url": base,

@@ -122,8 +122,11 @@ def preferences(
     categories=(),
     searches=(),
     max_papers: int | str | None = None,
+    for_you: bool | None = None,
 ) -> dict:
-    """Checked column values for a subscriber's preferences (SubscriptionError if not)."""
+    """Checked column values for a subscriber's preferences (SubscriptionError if not).
+
+    `for_you` (the personal sections) is left as it is when None."""
     if frequency not in ("daily", "weekly"):
         raise SubscriptionError("Choose daily or weekly.")
     try:
@@ -146,16 +149,21 @@ def preferences(
         "categories": check_categories(categories),
         "searches": check_searches(searches),
         "max_papers": max_papers,
-    }
+    } | ({} if for_you is None else {"for_you": bool(for_you)})
 
 
 # -- tokens ----------------------------------------------------------------------
 
 
-def _serializer(purpose: str) -> URLSafeTimedSerializer:
+def email_serializer(salt: str) -> URLSafeTimedSerializer:
+    """The signer of e-mailed links: the first of `email_token_keys` signs, every one verifies."""
     # itsdangerous signs with the last key of a list and verifies with every one
     keys = list(reversed(settings.email_token_keys()))
-    return URLSafeTimedSerializer(keys, salt=f"paperfeed.digest.{purpose}")
+    return URLSafeTimedSerializer(keys, salt=salt)
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return email_serializer(f"paperfeed.digest.{purpose}")
 
 
 def _fingerprint(email: str) -> str:

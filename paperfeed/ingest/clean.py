@@ -201,3 +201,34 @@ def day(value) -> date:
     if dt is None:
         raise ValueError("missing date")
     return dt.date()
+
+
+# --- what Hugging Face knows about a paper (`githubRepo`, `githubStars`, `ai_keywords`) ---
+
+
+def web_url(value, field: str) -> str | None:
+    """An http(s) URL (`githubRepo`, `projectPage`), as one line of text."""
+    url = text(value, field)
+    if url is not None and not url.lower().startswith(("https://", "http://")):
+        raise ValueError(f"{field} must be an http(s) URL, got {url[:60]!r}")
+    return url
+
+
+def count(value, field: str) -> int | None:
+    """A non-negative whole number (`githubStars`); 12.0 (an integer column with nulls) reads as 12."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{field} must be a non-negative integer, got {value!r}"[:120])
+    return value
+
+
+def keywords(value, field: str) -> list[str] | None:
+    """A list of short texts (`ai_keywords`), each cleaned, empty ones dropped."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise ValueError(f"{field} must be a list of text")
+    return [k for k in (text(k, field) for k in value) if k] or None

@@ -116,24 +116,13 @@ def to_record(item, list_day: date | None, location: str) -> PaperRecord:
 def _hub_fields(paper: dict, item: dict) -> dict:
     """`githubRepo`, `projectPage`, `githubStars`, `ai_summary`, `ai_keywords`: inside
     `paper` in the live shape, beside the paper's other fields in the mirror's."""
-    out = {}
-    for key, name in (("githubRepo", "github_repo"), ("projectPage", "project_page")):
-        value = clean.text(_first(paper, item, key), key)
-        if value is not None and not value.lower().startswith(("https://", "http://")):
-            raise ValueError(f"{key} must be an http(s) URL, got {value[:60]!r}")
-        out[name] = value
-    stars = _first(paper, item, "githubStars")
-    if stars is not None and (isinstance(stars, bool) or not isinstance(stars, int) or stars < 0):
-        raise ValueError(f"githubStars must be a non-negative integer, got {stars!r}"[:120])
-    out["github_stars"] = stars
-    out["ai_summary"] = clean.abstract(_first(paper, item, "ai_summary"))
-    keywords = _first(paper, item, "ai_keywords")
-    if keywords is not None:
-        if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
-            raise ValueError("ai_keywords must be a list of text")
-        keywords = [k for k in (clean.text(k, "ai_keywords") for k in keywords) if k] or None
-    out["ai_keywords"] = keywords
-    return out
+    return {
+        "github_repo": clean.web_url(_first(paper, item, "githubRepo"), "githubRepo"),
+        "project_page": clean.web_url(_first(paper, item, "projectPage"), "projectPage"),
+        "github_stars": clean.count(_first(paper, item, "githubStars"), "githubStars"),
+        "ai_summary": clean.abstract(_first(paper, item, "ai_summary")),
+        "ai_keywords": clean.keywords(_first(paper, item, "ai_keywords"), "ai_keywords"),
+    }
 
 
 def _submitted_at(item: dict, paper: dict) -> datetime | None:

@@ -6,7 +6,10 @@ are used when present, others are ignored: title, authors (a list, "A, B and
 C", or in CSV a JSON-encoded list), categories (a list or space-separated),
 primary_category, comments, journal_ref, doi, report_no, license, submitter,
 published, updated, version, versions (a list of {version, created}, JSON in
-CSV).  Column names are matched case-insensitively with `-` read as `_`, so the
+CSV), and what Hugging Face knows of a paper: github_repo, project_page (http(s)
+URLs), github_stars, ai_summary, ai_keywords (a list, JSON in CSV).  A `links`
+column (an export's) is not read: code and project links are found again in
+the comments and abstract when the paper is written, as for every source.  Column names are matched case-insensitively with `-` read as `_`, so the
 Kaggle spellings `journal-ref` and `report-no` work too.  This is also the
 format `paperfeed export` writes, and reading an export back stores exactly
 what was exported.
@@ -37,6 +40,7 @@ SOURCE = "table"
 COLUMNS = {
     "arxiv_id", "id", "abstract", "title", "authors", "categories", "primary_category", "comments",
     "journal_ref", "doi", "report_no", "license", "submitter", "published", "updated", "version", "versions",
+    "github_repo", "project_page", "github_stars", "ai_summary", "ai_keywords",
 }
 TEXT_COLUMNS = ("title", "primary_category", "comments", "journal_ref", "doi", "report_no", "license", "submitter")
 PARQUET_BATCH = 1_000  # rows per batch handed to Python; memory stays at one row group
@@ -75,9 +79,12 @@ def to_record(row: dict, location: str, from_csv: bool = False) -> PaperRecord:
     versions = _versions(_json_cell(row.get("versions"), "versions") if from_csv else row.get("versions"))
     authors = row.get("authors")
     categories = row.get("categories")
+    keywords, stars = row.get("ai_keywords"), row.get("github_stars")
     if from_csv:
         authors = _json_cell(authors, "authors")
         categories = _json_cell(categories, "categories")
+        keywords = _json_cell(keywords, "ai_keywords")
+        stars = int(stars) if isinstance(stars, str) and stars.strip().isdigit() else stars
     cats = clean.categories(categories)
     rec = PaperRecord(
         arxiv_id=arxiv_id,
@@ -90,6 +97,11 @@ def to_record(row: dict, location: str, from_csv: bool = False) -> PaperRecord:
         published=clean.timestamp(row.get("published")),
         updated=clean.timestamp(row.get("updated")),
         location=location,
+        github_repo=clean.web_url(row.get("github_repo"), "github_repo"),
+        project_page=clean.web_url(row.get("project_page"), "project_page"),
+        github_stars=clean.count(stars, "github_stars"),
+        ai_summary=abstract(row.get("ai_summary"), "ai_summary"),
+        ai_keywords=clean.keywords(keywords, "ai_keywords"),
         **{name: clean.text(row.get(name), name) for name in TEXT_COLUMNS},
     )
     if rec.primary_category is None and cats:
@@ -102,8 +114,8 @@ def to_record(row: dict, location: str, from_csv: bool = False) -> PaperRecord:
     return rec
 
 
-def abstract(value) -> str | None:
-    """An abstract as tables hold it: each line is a paragraph.
+def abstract(value, field: str = "abstract") -> str | None:
+    """An abstract (or `ai_summary`) as tables hold it: each line is a paragraph.
 
     Exported and most published tables hold clean text where a newline separates
     paragraphs, which `clean.abstract` would fold into one (it reads a bare newline
@@ -115,10 +127,10 @@ def abstract(value) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"abstract must be text, got {type(value).__name__}")
+        raise ValueError(f"{field} must be text, got {type(value).__name__}")
     if value[:1] in (" ", "\t") or _RAW_ARXIV_BREAK.search(value):
         return clean.abstract(value)
-    lines = (clean.text(line, "abstract") for line in value.split("\n"))
+    lines = (clean.text(line, field) for line in value.split("\n"))
     return "\n".join(line for line in lines if line) or None
 
 

@@ -5,15 +5,19 @@ A reader's own data: all of it as one JSON-ready dict, and deleting the account.
 (collections with descriptions, papers with notes and dates, exactly as the
 library's JSON export, so it re-imports), follows, "not interested" papers,
 upvotes, papers submitted to daily lists, tokens (names, scopes and dates, no
-secrets) and the digest subscription of the account's e-mail address.
+secrets), the digest subscription of the account's e-mail address, once
+that address is verified (anyone may type another's address into an account),
+and the comments the reader wrote.
 
 `delete_user` deletes the account with its library, notes, follows,
-dismissals, tokens and votes, explicitly table by table rather than trusting
+dismissals, tokens, votes and comment reports, explicitly table by table rather than trusting
 foreign-key cascades (SQLite enforces them only with PRAGMA foreign_keys,
 which `paperfeed.db` sets, but a connection from elsewhere may not); papers it
-submitted stay on their daily lists without a submitter.  The digest
+submitted stay on their daily lists without a submitter, and its comments are
+deleted as their author would delete them (emptied to "[deleted]" where
+others' replies hang on them).  The digest
 subscription is a separate agreement about an address and has its own
-unsubscribe link; pass `subscription=True` to delete it too.
+unsubscribe link; pass `subscription=True` to delete it too (a verified address only).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, update
 
+from paperfeed.discussion import comments as discussion
 from paperfeed.library import exporter, follows, tokens
 from paperfeed.library.errors import NotFound
 from paperfeed.models import (
@@ -62,13 +67,13 @@ def export_user_data(conn, user_id: int) -> dict:
     subscribers = Subscriber.__table__
     dismissals = Dismissal.__table__
     subscription = None
-    if user.email:
+    if user.email and user.email_verified_at is not None:  # an unverified address may be anyone's
         sub = conn.execute(select(subscribers).where(func.lower(subscribers.c.email) == user.email.lower())).first()
         if sub is not None:
             subscription = {
                 "email": sub.email, "status": sub.status, "frequency": sub.frequency, "hour": sub.hour,
                 "weekday": sub.weekday, "timezone": sub.timezone, "categories": list(sub.categories or []),
-                "searches": list(sub.searches or []), "max_papers": sub.max_papers,
+                "searches": list(sub.searches or []), "max_papers": sub.max_papers, "for_you": sub.for_you,
                 "created_at": _iso(sub.created_at), "confirmed_at": _iso(sub.confirmed_at),
                 "unsubscribed_at": _iso(sub.unsubscribed_at),
             }
@@ -76,7 +81,7 @@ def export_user_data(conn, user_id: int) -> dict:
         "user": {
             "username": user.username, "email": user.email, "role": user.role,
             "created_at": _iso(user.created_at), "email_verified_at": _iso(user.email_verified_at),
-            "disabled_at": _iso(user.disabled_at),
+            "disabled_at": _iso(user.disabled_at), "list_categories": user.list_categories,
         },
         "library": library,
         "collections": library["collections"],
@@ -106,6 +111,7 @@ def export_user_data(conn, user_id: int) -> dict:
             for t in tokens.list_tokens(conn, user_id)
         ],
         "subscription": subscription,
+        "comments": discussion.user_comments(conn, user_id),
     }
 
 
@@ -127,12 +133,13 @@ def delete_user(conn, user_id: int, subscription: bool = False) -> dict[str, int
     daily = DailyEntry.__table__
     gone("daily_entries (submitter cleared)",
          update(daily).where(daily.c.submitted_by_user == user_id).values(submitted_by_user=None))
-    if subscription and user.email:
+    if subscription and user.email and user.email_verified_at is not None:
         subscribers = Subscriber.__table__
         theirs = select(subscribers.c.id).where(func.lower(subscribers.c.email) == user.email.lower())
         for model in (DigestOutbox, DigestSentPaper):
             table = model.__table__
             gone(table.name, delete(table).where(table.c.subscriber_id.in_(theirs)))
         gone("subscribers", delete(subscribers).where(subscribers.c.id.in_(theirs)))
+    counts.update(discussion.forget_user(conn, user_id))
     gone("users", delete(users).where(users.c.id == user_id))
     return counts

@@ -3,7 +3,12 @@ Exporting the corpus: every stored paper as one flat record, in JSON lines or Pa
 
 The columns are those of `paperfeed.ingest.table`, so an export is also an
 ingest source: `paperfeed ingest papers.jsonl` into an empty database and a new
-export give back the same bytes.  Papers are streamed in arxiv_id order in
+export give back the same bytes.  Besides arXiv's fields they hold what Hugging
+Face knows of a paper (`github_repo`, `project_page`, `github_stars`,
+`ai_summary`, `ai_keywords`) and the code and project `links` found in its
+comments and abstract (`[{"kind", "url"}]`; found again from those when the
+export is ingested, so they come back the same).  The last column, `key_terms`, is derived:
+ingest does not read it, and `paperfeed index` computes it again (null until then).  Papers are streamed in arxiv_id order in
 batches (server-side cursor on PostgreSQL), so memory does not grow with the
 corpus.  Dates are ISO 8601 strings in UTC in both formats, so the two agree.
 
@@ -46,7 +51,15 @@ COLUMNS: dict[str, str] = {
     "submitter": "string",
     "published": "timestamp",
     "updated": "timestamp",
+    "github_repo": "string",
+    "project_page": "string",
+    "github_stars": "int",
+    "ai_summary": "string",
+    "ai_keywords": "list<string>",
+    "links": "list<struct<kind, url>>",
+    "key_terms": "list<string>",  # derived by `paperfeed index` (search/key_terms.py)
 }
+HUB_SCALARS = ("github_repo", "project_page", "github_stars", "ai_summary")
 
 
 def export_papers(fmt: str, output: Path | None, engine: Engine | None = None) -> str:
@@ -103,6 +116,10 @@ def record(row) -> dict:
         **{name: row[name] for name in OTHER_TEXT},
         "published": _iso(row["published"]),
         "updated": _iso(row["updated"]),
+        **{name: row[name] for name in HUB_SCALARS},
+        "ai_keywords": list(row["ai_keywords"]) if row["ai_keywords"] else None,
+        "links": [{"kind": link["kind"], "url": link["url"]} for link in row["links"]] if row["links"] else None,
+        "key_terms": list(row["key_terms"]) if row["key_terms"] is not None else None,
     }
 
 
@@ -133,6 +150,13 @@ def parquet_schema():
             *[pa.field(name, text) for name in OTHER_TEXT],
             pa.field("published", text),
             pa.field("updated", text),
+            pa.field("github_repo", text),
+            pa.field("project_page", text),
+            pa.field("github_stars", pa.int64()),
+            pa.field("ai_summary", text),
+            pa.field("ai_keywords", pa.list_(text)),
+            pa.field("links", pa.list_(pa.struct([("kind", text), ("url", text)]))),
+            pa.field("key_terms", pa.list_(text)),
         ]
     )
 

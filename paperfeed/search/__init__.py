@@ -16,7 +16,7 @@ never raises on it) and returns a `SearchPage`:
 
 - mode "keyword": BM25 (tantivy); "semantic": cosine to the query embedding;
   "hybrid" (default): both fused (`paperfeed.search.hybrid`).
-- `category` (str or list, `cs` means all of `cs.*`), `after` (on or after)
+- `category` (str or list, `cs` means all of `cs.*`, `hep` `hep-th`, `hep-ph`...), `after` (on or after)
   and `before` (strictly before) add to the filters in the query text; every
   filter, quoted phrase and exclusion applies in every mode, before the top-k
   cut.  A query with filters but no words lists matching papers newest first.
@@ -43,7 +43,8 @@ free and works without the `search` extra; there, using a function raises
 `ModuleNotFoundError` (an `ImportError`; `errors.missing_extra` words it).
 The work is done in `pipeline` (query → hits → page), `indexer` (`paperfeed
 index`), `store` (the index on disk), `keyword`, `vectors`, `hybrid`,
-`neighbours` and `encoder`.
+`neighbours`, `encoder` and `key_terms` (a paper's chips, which the indexer
+stores in `papers.key_terms`).
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ def _date(_ctx, _param, value: str | None) -> date | None:
 def index_command(rebuild: bool, chunk_size: int | None, device: str | None) -> None:
     """Build or update the keyword and vector search indexes from the database.
 
-    Only papers changed since the last run are embedded.  A killed run
+    Only papers changed since the last run are embedded, and get their key
+    terms; papers that have none (after an upgrade) get them too.  A killed run
     continues where it stopped when run again; the server keeps answering from
     the previous index until the new one is complete.  Exit status 0 when the
     index is up to date.
@@ -75,7 +76,8 @@ def index_command(rebuild: bool, chunk_size: int | None, device: str | None) -> 
     from paperfeed.search.errors import EncoderError, EncoderMismatch, IndexBusy
 
     engine = db.connect()
-    labels = {"embed": "Embedding papers", "graph": "Building vector graph"}
+    labels = {"embed": "Embedding papers", "graph": "Building vector graph", "terms": "Key terms",
+              "older terms": "Key terms of older papers"}
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         transient=False, console=None,
@@ -97,6 +99,8 @@ def index_command(rebuild: bool, chunk_size: int | None, device: str | None) -> 
             sys.exit(locks.EXIT_LOCKED)
         except (EncoderMismatch, EncoderError) as exc:
             raise click.ClickException(str(exc)) from exc
+    if report.terms_filled:
+        click.echo(f"key terms for {report.terms_filled} papers that had none")
     if report.indexed == 0 and report.complete:
         click.echo(f"index {report.generation} is up to date")
     else:

@@ -18,6 +18,12 @@ and a copy of its catalogue.  `rebuild=True` starts from nothing.
 
 The index records the encoder's `model_id`; updating it with another encoder
 raises `EncoderMismatch`.
+
+When every chunk is in, the build's papers get their key terms (`key_terms`,
+weighed by document frequencies in the finished keyword index) in
+`papers.key_terms`, before the switch; a build killed then does them again.
+After the switch, papers that still have none get theirs from the served
+index: the papers stored before key terms existed, once, after the upgrade.
 """
 
 from __future__ import annotations
@@ -31,12 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, bindparam, func, or_, select, true
 
 from paperfeed import locks, settings
 from paperfeed.models import Paper
 from paperfeed.search import encoder as encoders
-from paperfeed.search import keyword, store, vectors
+from paperfeed.search import key_terms, keyword, store, vectors
 from paperfeed.search.errors import IndexBusy
 
 Progress = Callable[[str, int, int], None]  # (phase, advance, total)
@@ -50,6 +56,7 @@ class IndexReport:
     complete: bool  # False: stopped early (max_chunks); rerun to continue
     resumed: bool  # continued an interrupted build
     seconds: float
+    terms_filled: int = 0  # papers that had no key terms and got them after the switch
 
 
 @dataclass
@@ -224,7 +231,12 @@ def update(
         raise IndexBusy(f"another `paperfeed index` is updating {root}") from None
     try:
         run = _Run(engine, root, encoder or encoders.get_encoder(), chunk_size, progress, started)
-        return _update(run, rebuild, max_chunks)
+        report = _update(run, rebuild, max_chunks)
+        if report.complete and report.generation is not None:
+            served = keyword.open_index(root / report.generation / "keyword")
+            report.terms_filled = _key_terms(run, served, Paper.key_terms.is_(None), "older terms")
+            report.seconds = time.perf_counter() - started
+        return report
     finally:
         lock.close()
 
@@ -369,9 +381,44 @@ def _index_chunk(encoder, build: Build, writer, state: ResumeState, rows: list) 
     build.commit_chunk(rows, keys, vecs, state)
 
 
+def _key_terms(run: _Run, index, where, phase: str) -> int:
+    """Key terms for the papers `where` selects, a chunk at a time, weighed by `index`'s
+    document frequencies; how many.  A paper changed since it was read keeps what it
+    had: its own indexing gives it terms."""
+    total = run.count(where)
+    if not total:
+        return 0
+    word_df, docs = keyword.word_frequency(index)
+    papers = Paper.__table__
+    stmt = (
+        papers.update()
+        .where(papers.c.arxiv_id == bindparam("id"), papers.c.revision == bindparam("rev"))
+        .values(key_terms=bindparam("terms"))
+    )
+    done, after = 0, true()
+    while True:
+        with run.engine.connect() as conn:
+            rows = conn.execute(
+                select(Paper.arxiv_id, Paper.revision, Paper.title, Paper.abstract)
+                .where(where, after).order_by(Paper.revision, Paper.arxiv_id).limit(run.chunk_size)
+            ).all()
+        if not rows:
+            return done
+        terms = key_terms.extract([(r.title, r.abstract) for r in rows], word_df, docs)
+        with run.engine.begin() as conn:
+            conn.execute(stmt, [{"id": r.arxiv_id, "rev": r.revision, "terms": t} for r, t in zip(rows, terms, strict=True)])
+        done += len(rows)
+        last = rows[-1]
+        after = or_(Paper.revision > last.revision, and_(Paper.revision == last.revision, Paper.arxiv_id > last.arxiv_id))
+        run.tick(phase, len(rows), total)
+
+
 def _finish(run: _Run, build: Build, state: ResumeState, base: store.Meta | None) -> str:
-    """Graph and matrix, filter arrays, meta; then the switch.  Returns the new generation's name."""
+    """Graph and matrix, the build's key terms, filter arrays, meta; then the switch.
+    Returns the new generation's name."""
     _write_vectors(run, build, state, base)
+    built = _cursor_filter(base.revision if base else -1, None, state.upto)
+    _key_terms(run, keyword.open_index(build.folder / "keyword"), built, "terms")
     count = build.conn.execute("select count(*) from docs").fetchone()[0]
     build.finish()
     generation = (base.generation if base else _last_generation(run.root)) + 1

@@ -10,7 +10,8 @@ below reached 0.692 at under 0.5 ms, thanks to block-max WAND (Ding & Suel
 
 Fields: `text` (title and abstract together, the main BM25 field, as in BEIR's
 BM25 runs), `title` (a small extra boost), `authors` (names, no stemming),
-`categories` (exact, lowercased, plus the archive: `cs.lg` and `cs`),
+`categories` (exact, lowercased, plus the archive prefixes: `cs.lg` and `cs`;
+`hep-th` and `hep`),
 `published` (date), and `key`, the integer that ties a document to its vector
 and catalogue row.  Text is lowercased, English stop words are dropped and
 words are Snowball-stemmed, at index and query time alike.  Queries are built
@@ -21,6 +22,7 @@ query parser.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -29,6 +31,7 @@ import numpy as np
 import tantivy
 from tantivy import Occur, Query
 
+from paperfeed.categories import prefixes
 from paperfeed.search.query import ParsedQuery
 
 # Extra weight of a match in these fields on top of `text` (BM25 per field,
@@ -87,12 +90,12 @@ def open_index(path: Path) -> tantivy.Index:
 
 
 def category_terms(categories: list[str]) -> list[str]:
-    """Each category and its archive (`cs.LG` -> `cs.lg`, `cs`), so `cat:cs` matches all of cs."""
+    """Each category and the archive prefixes that select it (`paperfeed.categories`:
+    `cs.LG` -> `cs.lg`, `cs`; `hep-th` -> `hep-th`, `hep`), so `cat:cs` matches all of cs."""
     out: list[str] = []
     for cat in categories or []:
-        cat = cat.strip().lower()
-        for term in (cat, cat.split(".", 1)[0]):
-            if term and term not in out:
+        for term in prefixes(cat):
+            if term not in out:
                 out.append(term)
     return out
 
@@ -123,6 +126,21 @@ def document(
 def _tokens(text: str, analyzer: str = "pf_text") -> list[tuple[int, str]]:
     """(position, term) pairs; positions keep the gaps where stop words were."""
     return [(t.position, t.text) for t in ANALYZERS[analyzer].pre_tokenize(text).tokens]
+
+
+def word_frequency(index: tantivy.Index) -> tuple[Callable[[str], int], int]:
+    """(the number of documents of `index` whose text holds a word, as analysed for
+    `text`: the rarest of its terms for "state-space"; the number of documents).
+    What `key_terms` weighs candidates by; each word is looked up once."""
+    searcher = index.searcher()
+    known: dict[str, int] = {}
+
+    def frequency(word: str) -> int:
+        if word not in known:
+            known[word] = min((searcher.doc_freq("text", t) for _, t in _tokens(word)), default=0)
+        return known[word]
+
+    return frequency, searcher.num_docs
 
 
 def _match(sch: tantivy.Schema, field: str, toks: list[tuple[int, str]]) -> Query | None:

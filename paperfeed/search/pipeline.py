@@ -115,6 +115,7 @@ def ranked_keys(
     fusion: hybrid.Fusion = hybrid.DEFAULT,
 ) -> tuple[int, np.ndarray, np.ndarray]:
     """(total, keys, scores) of one page, before the papers are read: the search pipeline."""
+    q = gen.with_archives(q)
     if mode == "keyword" or not q.text:  # no words: filters only, newest first
         hits = keyword.search(gen.keyword, q, limit, offset, count=True)
         return hits.total, hits.keys, hits.scores

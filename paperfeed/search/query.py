@@ -8,7 +8,9 @@ Users type free text plus a few operators:
 - words are ranked with BM25 (any word may match); `"quoted text"` is a phrase
   that must appear; an unclosed quote runs to the end of the query;
 - `author:`/`au:` and `category:`/`cat:` filter (quote multi-word values:
-  `author:"Albert Gu"`; `cat:cs` matches every `cs.*` category);
+  `author:"Albert Gu"`; an archive prefix selects every category under it, as
+  everywhere on the site (`paperfeed.categories`): `cat:cs` matches every `cs.*`,
+  `cat:hep` `hep-th`, `hep-ph`, `hep-ex` and `hep-lat`);
 - `after:` and `before:` take `YYYY`, `YYYY-MM` or `YYYY-MM-DD`: `after:D` keeps
   papers published on or after the start of D, `before:D` those before it;
 - a leading `-` excludes a word, phrase, author or category.

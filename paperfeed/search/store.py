@@ -28,7 +28,7 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
-from paperfeed import settings
+from paperfeed import categories, settings
 from paperfeed.search import keyword, vectors
 from paperfeed.search.errors import IndexNotBuilt
 from paperfeed.search.query import ParsedQuery
@@ -206,6 +206,24 @@ class Generation:
             marks = ",".join("?" * len(part))
             keys.update(self.catalog.execute(f"select arxiv_id, key from docs where arxiv_id in ({marks})", part))
         return keys
+
+    def with_archives(self, q: ParsedQuery) -> ParsedQuery:
+        """`q` with each category it names spelled out as the indexed categories that
+        name selects (`hep` -> `hep-th`, `hep-ph`, ...; `paperfeed.categories`), so an
+        index built before archive prefixes covered `-` children answers `cat:hep` too.
+        A name that selects nothing stays as it is (and matches nothing)."""
+        if not (q.categories or q.excluded_categories):
+            return q
+        names = self._categories[2]
+
+        def spelled(wanted: tuple[str, ...]) -> tuple[str, ...]:
+            out: list[str] = []
+            for w in wanted:
+                found = [n for n in names if categories.matches(n, w)] or [w]
+                out += [n for n in found if n not in out]
+            return tuple(out)
+
+        return replace(q, categories=spelled(q.categories), excluded_categories=spelled(q.excluded_categories))
 
     def _category_mask(self, cats: tuple[str, ...], size: int) -> np.ndarray:
         rows, ptr, vocab = self._categories

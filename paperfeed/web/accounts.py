@@ -106,7 +106,12 @@ def signup_open() -> bool:
 
 
 def has_role(user: User | None, role: str) -> bool:
-    return user is not None and ROLES.index(user.role if user.role in ROLES else "reader") >= ROLES.index(role)
+    return user is not None and role_at_least(user.role, role)
+
+
+def role_at_least(held: str, role: str) -> bool:
+    """Whether the role `held` includes `role` (an admin is a curator is a reader)."""
+    return ROLES.index(held if held in ROLES else "reader") >= ROLES.index(role)
 
 
 # -- the session cookie -------------------------------------------------------
@@ -238,7 +243,8 @@ def current_user(request: Request) -> User | None:
     # a disabled account, or a session from before the last end_sessions, is signed out
     epoch = session(request).get("e", 0)
     active = row is not None and row.disabled_at is None and row.session_epoch == epoch
-    user = User(id=row.id, username=row.username, email=row.email, role=row.role) if active else None
+    user = User(id=row.id, username=row.username, email=row.email, role=row.role,
+                list_categories=row.list_categories) if active else None
     request.state.user = user
     request.state.user_loaded = True
     return user

@@ -21,9 +21,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import Engine
+from starlette.routing import Match
+from starlette.types import Scope
 
 from paperfeed import ids, siteurl
-from paperfeed.web import cards, hf_json, periods, search_bridge
+from paperfeed.web import cards, category_filter, hf_json, periods, search_bridge
 from paperfeed.web.cards import Card, DailyQuery
 from paperfeed.web.hf_json import ERRORS, NO_NUL, ApiError, HFRoute, error_responses
 
@@ -96,7 +98,8 @@ PERIOD_PARAMETER = {
         "Papers on the daily lists of one day (`date`), ISO week (`week`) or month "
         "(`month`) — at most one of them; without any, the most recent entries of every day. "
         "`sort=publishedAt` (default) lists newest days first, ranked by upvotes within a day; "
-        "`sort=trending` ranks by upvotes decayed with age. Pages are `p` (from 0) of `limit`; "
+        "`sort=trending` ranks by upvotes decayed with age. `category` (repeatable) keeps the papers "
+        "in those categories or archives (`cs`, `hep`). Pages are `p` (from 0) of `limit`; "
         f"they reach the first {cards.MAX_DEPTH} entries, and a page that starts past them is empty."
     ),
     response_model=list[hf_json.HFListItem],
@@ -114,11 +117,13 @@ def daily_papers(
     sort: Annotated[Literal["publishedAt", "trending"], Query()] = "publishedAt",
     p: Annotated[int, Query(ge=0, le=MAX_PAGE, description=f"Page number, from 0 (the first {cards.MAX_DEPTH} entries only)")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    category: category_filter.CategoryParam = (),
 ) -> Response:
     chosen = period(date, week, month)
     q = DailyQuery(
         start=chosen.first if chosen else None, end=chosen.last if chosen else None,
         submitter=submitter or None, sort=sort, page=p, limit=limit,
+        categories=category_filter.from_api(category),
     )
     rows = cards.daily(engine_of(request), q)
     return JSONResponse([hf_json.list_item(r) for r in rows])
@@ -135,7 +140,7 @@ def daily_papers(
     "Without `q`, the most recently published papers. Searches are limited per client address "
     "(`PAPERFEED_RATE_LIMIT_SEARCH`): 429 with `Retry-After` beyond it.",
     response_model=list[hf_json.HFListItem],
-    responses={**ERRORS, **error_responses(429)},
+    responses={**ERRORS, **error_responses(429, 503)},
 )
 def search_papers(
     request: Request,
@@ -233,16 +238,33 @@ def find_paper(engine: Engine, raw_id: str) -> Card:
     return found[0]
 
 
-@router.get(
+class PaperRoute(HFRoute):
+    """`/api/papers/{arxiv_id:path}` for every id but `index`: `/api/papers/index` is where
+    papers are submitted (POST, `submissions.py`), and GET there would otherwise be this
+    route's, advertised in that path's `Allow` header as if the schema had it."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match != Match.NONE and child.get("path_params", {}).get("arxiv_id") == "index":
+            return Match.NONE, {}
+        return match, child
+
+
+def paper_info(request: Request, arxiv_id: PaperId) -> Response:
+    return JSONResponse(hf_json.paper(find_paper(engine_of(request), arxiv_id)))
+
+
+router.add_api_route(
     "/api/papers/{arxiv_id:path}",
+    paper_info,
+    methods=["GET"],
     summary="Get a paper",
     description="One paper by arXiv id (any accepted form: `2406.09415`, `2406.09415v2`, "
     "`hep-th/9901001`), with its upvotes and daily-list submission.",
     response_model=hf_json.HFPaper,
     responses=error_responses(404, 413),
+    route_class_override=PaperRoute,
 )
-def paper_info(request: Request, arxiv_id: PaperId) -> Response:
-    return JSONResponse(hf_json.paper(find_paper(engine_of(request), arxiv_id)))
 
 
 @router.get(

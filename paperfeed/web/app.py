@@ -65,15 +65,22 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         account_pages,
         api,
         author_pages,
+        category_filter,
         community,
+        discussion_feed,
+        discussion_pages,
         feeds,
+        foryou_api,
+        foryou_feeds,
         foryou_pages,
         hf_json,
         library_api,
         library_feeds,
         library_pages,
         library_transfer,
+        moderation_pages,
         pages,
+        submissions,
         subscribe_pages,
         token_pages,
     )
@@ -106,7 +113,12 @@ def create_app(engine: Engine | None = None, scheduler: bool = False) -> FastAPI
         app.include_router(module.router)
     for module in (accounts, subscribe_pages):  # their errors answered with a page
         module.install(app)
-    app.include_router(foryou_pages.router)
+    for module in (foryou_pages, foryou_feeds, foryou_api):  # For you: issue #14
+        app.include_router(module.router)
+    app.include_router(submissions.router)  # POST /api/papers/index
+    for module in (discussion_pages, moderation_pages, discussion_feed):  # the paper page's discussion: issue #15
+        app.include_router(module.router)
+    app.include_router(category_filter.router)
     app.include_router(pages.router)  # last: /papers/{id:path} would shadow the others
     hf_json.install_openapi(app)
     return app

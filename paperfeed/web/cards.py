@@ -6,11 +6,16 @@ paged daily query (by period or submitter, or every day).
 
 Upvotes are counted as in `votes` (imported + this site's votes) and trending
 scores come from `paperfeed.trending`, so the pages, the API and the feeds all
-show the same numbers.  Hidden entries are left out unless a curator is looking.
+show the same numbers; so are comment counts (`discussion.comments`: visible
+comments only).  Hidden entries are left out unless a curator is looking.
 
 Every paged list (these, the search pages, the API) goes `MAX_DEPTH` entries
 deep, what a person pages through, so no anonymous request makes the server
 rank or load more than that (issue #12): a page past it is empty.
+
+Lists filtered by category (`paperfeed.categories`: `cs` selects every `cs.*`,
+`hep` every `hep-*`) are filtered before they are paged; the API's list of the
+newest days reads at most `RECENT_SCAN` entries looking for enough matches.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from typing import Literal
 
 from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, select
 
+from paperfeed import categories as cats
 from paperfeed import db, trending
+from paperfeed.discussion import comments as discussion
 from paperfeed.library.saved import saved_state
 from paperfeed.models import DailyEntry, Paper, User, Vote
 from paperfeed.web import codelinks
@@ -36,6 +43,7 @@ votes = Vote.__table__
 users = User.__table__
 
 MAX_DEPTH = 1_000  # entries any paged list reaches, first page to last
+RECENT_SCAN = 20 * MAX_DEPTH  # entries a filtered list of the newest days reads at most
 Sort = Literal["upvotes", "trending", "newest"]
 SORTS: tuple[str, ...] = ("upvotes", "trending", "newest")
 CARD_COLUMNS = (
@@ -52,6 +60,7 @@ CARD_COLUMNS = (
     papers.c.ai_summary,
     papers.c.ai_keywords,
     papers.c.links,
+    papers.c.key_terms,
 )
 
 
@@ -85,6 +94,8 @@ class Card:
     ai_summary: str | None = None
     ai_keywords: list[str] | None = None
     links: list[dict] | None = None  # found in comments and abstract (papers.links)
+    num_comments: int = 0  # visible comments on its page (`discussion.comments`)
+    key_terms: list[str] | None = None  # computed by `paperfeed index` (papers.key_terms)
 
     def paper_links(self) -> codelinks.PaperLinks:
         """Code, project page and Hugging Face artifacts, as cards and the API show them."""
@@ -106,6 +117,7 @@ def _card(row, **extra) -> Card:
         ai_summary=row.ai_summary,
         ai_keywords=list(row.ai_keywords) if row.ai_keywords else None,
         links=row.links,
+        key_terms=list(row.key_terms) if row.key_terms else None,
         **extra,
     )
 
@@ -170,6 +182,7 @@ def daily_cards(
             submitter.label("submitter"),
             counted.label("votes"),
             mine.label("mine"),
+            discussion.visible_count_of(entries.c.arxiv_id).label("num_comments"),
         )
         .join(papers, papers.c.arxiv_id == entries.c.arxiv_id)
         .outerjoin(users, users.c.id == entries.c.submitted_by_user)
@@ -197,6 +210,7 @@ def daily_cards(
                 hidden=row.hidden,
                 curated=row.curated,
                 entry_created=row.entry_created,
+                num_comments=row.num_comments,
             )
         )
     if sort == "trending":
@@ -242,8 +256,10 @@ def paper_cards(conn: Connection, ids: list[str], user_id: int | None = None) ->
     found = [i for i in ids if i in rows]
     counts, imported = site_votes.vote_counts(conn, found), site_votes.imported_upvotes(conn, found)
     mine = site_votes.user_votes(conn, user_id, found)
+    talk = discussion.visible_counts(conn, found)
     return [
-        _card(rows[i], upvotes=imported.get(i, 0) + counts.get(i, 0), voted=i in mine) for i in found
+        _card(rows[i], upvotes=imported.get(i, 0) + counts.get(i, 0), voted=i in mine, num_comments=talk.get(i, 0))
+        for i in found
     ]
 
 
@@ -251,17 +267,26 @@ def listed_cards(engine: Engine, arxiv_ids: Iterable[str]) -> list[Card]:
     """Cards for the stored papers among `arxiv_ids`, in order, each with the first
     visible daily list it was on (its day and submitter), if any."""
     with engine.connect() as conn:
-        cards = paper_cards(conn, list(dict.fromkeys(arxiv_ids)))
-        first = daily_entries.first_entries(conn, [c.arxiv_id for c in cards])
+        return with_entries(conn, paper_cards(conn, list(dict.fromkeys(arxiv_ids))))
+
+
+def with_entries(conn: Connection, cards: list[Card]) -> list[Card]:
+    """`cards`, each given the first visible daily list it was on (its day and submitter), if any."""
+    first = daily_entries.first_entries(conn, [c.arxiv_id for c in cards])
     for card in cards:
         if card.arxiv_id in first:
             card.day, card.submitter, card.entry_created = first[card.arxiv_id]
     return cards
 
 
-def trending_cards(engine: Engine, limit: int) -> list[Card]:
+def in_categories(cards: Iterable[Card], wanted: tuple[str, ...]) -> list[Card]:
+    """The cards of papers in any of the `wanted` categories (all of them when none)."""
+    return [c for c in cards if cats.any_match(c.categories, wanted)]
+
+
+def trending_cards(engine: Engine, limit: int, categories: tuple[str, ...] = ()) -> list[Card]:
     """The trending papers (as on the trending page), best first, with their daily entries."""
-    ranked = trending.trending(engine, limit=limit)
+    ranked = trending.trending(engine, limit=limit, categories=categories)
     cards = listed_cards(engine, [arxiv_id for arxiv_id, _ in ranked])
     for card, (_, score) in zip(cards, ranked, strict=False):
         card.score = score
@@ -311,6 +336,7 @@ class DailyQuery:
     sort: str = "publishedAt"  # or "trending"
     page: int = 0
     limit: int = 50
+    categories: tuple[str, ...] = ()  # papers in any of these (`paperfeed.categories`); () all
 
 
 def daily(engine: Engine, q: DailyQuery, now: datetime | None = None) -> list[Card]:
@@ -323,7 +349,7 @@ def daily(engine: Engine, q: DailyQuery, now: datetime | None = None) -> list[Ca
         return []
     wanted = min((q.page + 1) * q.limit, MAX_DEPTH)
     if q.start is None and q.sort == "trending":
-        cards = trending_cards(engine, wanted)  # what is trending now, as on the trending page
+        cards = trending_cards(engine, wanted, q.categories)  # what is trending now, as on the trending page
         if q.submitter:
             cards = [c for c in cards if c.submitter == q.submitter]
         return cards[q.page * q.limit : wanted]
@@ -337,7 +363,7 @@ def daily(engine: Engine, q: DailyQuery, now: datetime | None = None) -> list[Ca
 
 def _period(conn: Connection, q: DailyQuery, first: date, last: date, now: datetime | None) -> list[Card]:
     sort = "trending" if q.sort == "trending" else "upvotes"
-    cards = daily_cards(conn, first, last, sort=sort, now=now)
+    cards = in_categories(daily_cards(conn, first, last, sort=sort, now=now), q.categories)
     if q.submitter:
         cards = [c for c in cards if c.submitter == q.submitter]
     if q.sort != "trending":  # stable: upvote order is kept within a day
@@ -346,11 +372,18 @@ def _period(conn: Connection, q: DailyQuery, first: date, last: date, now: datet
 
 
 def _recent_days(conn: Connection, q: DailyQuery, wanted: int, now: datetime | None) -> list[Card]:
-    """Enough of the newest days (with the submitter's entries) to fill the requested page."""
+    """Enough of the newest days (with the submitter's entries) to fill the requested page.
+
+    Entry counts over-estimate (a paper on two days is listed once), so they are
+    safe without a category filter; with one, the days read double until the
+    page fills, the days run out or `RECENT_SCAN` entries were read."""
     days = daily_entries.entry_counts_by_day(conn, q.submitter)  # newest first
-    total, first = 0, None
-    for day, count in days:  # counts over-estimate (a paper on two days is listed once): safe
-        total, first = total + count, day
-        if total >= wanted:
-            break
-    return _period(conn, q, first, days[0][0], now) if first else []
+    target, total, n = wanted, 0, 0
+    while n < len(days):
+        while n < len(days) and total < target:
+            total, n = total + days[n][1], n + 1
+        cards = _period(conn, q, days[n - 1][0], days[0][0], now)
+        if not q.categories or len(cards) >= wanted or total >= RECENT_SCAN or n == len(days):
+            return cards
+        target = min(2 * target, RECENT_SCAN)
+    return []

@@ -1,6 +1,7 @@
 """
 RSS 2.0 and Atom feeds, made with feedgen, so a feed reader can follow the daily
-list, what is trending, or any search (a topic, an author, a category).
+list, what is trending (both filtered by category if asked), or any search (a
+topic, an author, a category).
 
 Every feed comes as `.rss` and `.atom`.  An entry is one paper: its title, a link
 to its page here (also its id, so readers see each paper once), its authors
@@ -29,7 +30,7 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
 from paperfeed import siteurl
-from paperfeed.web import cards, entries, periods, search_bridge
+from paperfeed.web import cards, category_filter, entries, periods, search_bridge
 from paperfeed.web.cards import Card, DailyQuery, submitted_at
 from paperfeed.web.hf_json import ERRORS, NO_NUL, ApiError, HFRoute, error_responses
 
@@ -63,8 +64,13 @@ def build(
     html_url: str,
     self_url: str,
     dated: Callable[[Card], datetime | None] = entry_time,
+    html_body: Callable[[Card], str] | None = None,
 ) -> tuple[bytes, datetime]:
-    """The feed document and its last-modified time."""
+    """The feed document and its last-modified time.
+
+    `html_body`, when given, is an entry's text as HTML (its pieces escaped by
+    the caller), in place of the plain abstract: RSS's description, Atom's
+    summary of type html."""
     fg = FeedGenerator()
     fg.load_extension("dc")
     fg.id(self_url)
@@ -82,7 +88,13 @@ def build(
         fe.guid(url, permalink=True)
         fe.title(xml_text(card.title) or card.arxiv_id)
         fe.link(href=url, rel="alternate")
-        if fmt == "rss":  # readers take <description> as HTML: escape the text once more
+        if html_body is not None:
+            body = xml_text(html_body(card))
+            if fmt == "rss":
+                fe.description(body)
+            else:
+                fe.summary(body, type="html")
+        elif fmt == "rss":  # readers take <description> as HTML: escape the text once more
             fe.description(html.escape(xml_text(card.abstract), quote=False))
         else:
             fe.summary(xml_text(card.abstract), type="text")
@@ -123,6 +135,15 @@ def respond(request: Request, fmt: Format, body: bytes, modified: datetime) -> R
     return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
+def _in(wanted: tuple[str, ...]) -> str:
+    return f" in {', '.join(wanted)}" if wanted else ""
+
+
+def _filtered(url: str, wanted: tuple[str, ...]) -> str:
+    """A list page's address with the feed's category filter."""
+    return url + (f"?{urlencode({'category': ' '.join(wanted)})}" if wanted else "")
+
+
 _FMT_DOC = "`rss` (RSS 2.0) or `atom`"
 _FEED = {"schema": {"type": "string"}}
 FEED_RESPONSES = {
@@ -143,7 +164,8 @@ NOT_BLANK = rf"^[^\x00]*[^{_SPACES}\x00][^\x00]*$"
 @router.get(
     "/feeds/daily.{fmt}",
     summary="Daily papers feed",
-    description=f"The papers of one day's list (`date`, default the newest), as {_FMT_DOC}.",
+    description=f"The papers of one day's list (`date`, default the newest), as {_FMT_DOC}; "
+    "`category` (repeatable) keeps those in these categories or archives (`cs`, `hep`).",
     response_class=Response,
     responses=FEED_RESPONSES,
 )
@@ -158,22 +180,24 @@ def daily_feed(
             json_schema_extra={"pattern": periods.or_empty(periods.DAY_PATTERN)},  # read by periods
         ),
     ] = None,
+    category: category_filter.CategoryParam = (),
 ) -> Response:
     engine = request.app.state.engine
+    wanted = category_filter.from_api(category)
     if date:
         day = periods.parse_day(date)
     else:
         with engine.connect() as conn:
             day = entries.latest_day(conn)
-    rows = cards.daily(engine, DailyQuery(start=day, end=day, limit=DAILY_MAX)) if day else []
+    rows = cards.daily(engine, DailyQuery(start=day, end=day, limit=DAILY_MAX, categories=wanted)) if day else []
     base = siteurl.site_url()
     body, modified = build(
         fmt,
         rows,
-        title=f"Daily papers {day.isoformat()}" if day else "Daily papers",
+        title=(f"Daily papers {day.isoformat()}" if day else "Daily papers") + _in(wanted),
         description="Papers on paperfeed's daily list, most upvoted first.",
         base=base,
-        html_url=f"{base}/papers/date/{day.isoformat()}" if day else f"{base}/",
+        html_url=_filtered(f"{base}/papers/date/{day.isoformat()}" if day else f"{base}/", wanted),
         self_url=self_url(base, request),
     )
     if not rows and day:
@@ -185,20 +209,26 @@ def daily_feed(
     "/feeds/trending.{fmt}",
     summary="Trending papers feed",
     description=f"The {TRENDING_COUNT} papers with the most recent upvotes, as on the trending "
-    f"page (upvotes of the last `PAPERFEED_TRENDING_DAYS` days, decayed with age), as {_FMT_DOC}.",
+    f"page (upvotes of the last `PAPERFEED_TRENDING_DAYS` days, decayed with age), as {_FMT_DOC}; "
+    "`category` (repeatable) keeps those in these categories or archives.",
     response_class=Response,
     responses=FEED_RESPONSES,
 )
-def trending_feed(request: Request, fmt: Format) -> Response:
-    rows = cards.trending_cards(request.app.state.engine, TRENDING_COUNT)
+def trending_feed(
+    request: Request,
+    fmt: Format,
+    category: category_filter.CategoryParam = (),
+) -> Response:
+    wanted = category_filter.from_api(category)
+    rows = cards.trending_cards(request.app.state.engine, TRENDING_COUNT, wanted)
     base = siteurl.site_url()
     body, modified = build(
         fmt,
         rows,
-        title="Trending papers",
+        title="Trending papers" + _in(wanted),
         description="Papers trending on paperfeed: the most upvoted lately.",
         base=base,
-        html_url=f"{base}/trending",
+        html_url=_filtered(f"{base}/trending", wanted),
         self_url=self_url(base, request),
     )
     return respond(request, fmt, body, modified)

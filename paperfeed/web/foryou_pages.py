@@ -9,12 +9,11 @@ gets the onboarding instead: follow categories here, or import papers at
 `/library/import`.  "Not interested" (`POST /for-you/dismiss`, a form that
 works without JavaScript; htmx removes the card) writes a `dismissals` row,
 which hides the paper from For you only, not from search or the daily lists.
-Ranking is `paperfeed.recommend`; its inputs come from `recommend.source`.
+The ranking itself is `web.foryou`, shared with the private feed and the API.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Form, Query, Request
@@ -25,16 +24,13 @@ from sqlalchemy.exc import IntegrityError
 from paperfeed.library import follows as library_follows
 from paperfeed.models import Dismissal, Paper
 from paperfeed.recommend import spans
-from paperfeed.search.errors import missing_extra
-from paperfeed.web import accounts, catalog
-from paperfeed.web.cards import paper_cards
+from paperfeed.web import accounts, catalog, foryou
 from paperfeed.web.security import FriendlyError
 from paperfeed.web.templating import render
 
-log = logging.getLogger("paperfeed.web")
 router = APIRouter(include_in_schema=False)  # HTML pages and forms, not API
 PAGE_SIZE = 20
-MAX_PAGE = 25  # 500 ranked papers deep, the ranking's own limit
+MAX_PAGE = 25  # foryou.DEPTH: 500 ranked papers deep
 WINDOW_NAMES = {"day": "Today", "week": "This week", "month": "This month", "since": "Since your last visit"}
 VISIT_GAP = timedelta(minutes=30)  # page views closer than this are one visit
 ONBOARDING_CATEGORIES = 16
@@ -78,30 +74,18 @@ def for_you(
     user = accounts.require_user(request, back)
     engine: Engine = request.app.state.engine
     now = datetime.now(UTC)
-    start = _since_last_visit(request, now) if window == "since" else spans.since(window, now)
+    start = _since_last_visit(request, now) if window == "since" else foryou.start_of(window, now)
     context = {"nav": "foryou", "window": window, "windows": WINDOW_NAMES, "gems": bool(gems), "page": page,
                "back": back, "since": start, "items": [], "onboarding": False, "unavailable": None,
                "has_next": False, "categories": []}
     try:
-        from paperfeed.recommend import rank, source  # numpy: the `search` extra
-    except ImportError as exc:
-        context["unavailable"] = f"For you ranks with the search index, and {missing_extra(exc)}"
-        return render(request, "foryou.html", context)
-    try:
         with engine.connect() as conn:
-            win = source.window(conn, start)
-            prof = source.profile(conn, user.id, win)
-            if prof.empty:
-                context["onboarding"] = True
-            else:
-                recs = rank(win, prof, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE, hidden_gems=bool(gems))
-                context["has_next"] = len(recs) > PAGE_SIZE and page < MAX_PAGE
-                recs = recs[:PAGE_SIZE]
-                cards = {c.arxiv_id: c for c in paper_cards(conn, [r.arxiv_id for r in recs], user.id)}
-                context["items"] = [(cards[r.arxiv_id], r) for r in recs if r.arxiv_id in cards]
-    except source.IndexNotBuilt:
-        context["unavailable"] = ("The search index is not built yet, so nothing can be ranked for you. "
-                                  "An administrator runs `paperfeed index` to build it.")
+            found = foryou.ranked(conn, user.id, start, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                                  gems=bool(gems))
+    except foryou.Unavailable as e:
+        context["unavailable"] = str(e)
+    else:
+        context.update(items=found.items, onboarding=found.onboarding, has_next=found.more and page < MAX_PAGE)
     if context["onboarding"]:
         context["categories"] = _onboarding_categories(engine)
     return render(request, "foryou.html", context)

@@ -10,16 +10,18 @@ The shapes, matching what `huggingface_hub/hf_api.py` parses:
   `submittedOnDailyBy` (a Hub-style user: `user` is the username, `fullname`);
   `githubRepo`, `projectPage`, `githubStars`, `ai_summary`, `ai_keywords` when
   known (imported from Hugging Face, or code and project links found in the
-  paper's comments and abstract);
+  paper's comments and abstract); `numComments`, the visible comments on its
+  page (`paper_info` reads the body's top level, so its comment count is there);
 - a *list item* (`/api/daily_papers`, `/api/papers/search`, `/api/papers`):
   `{"paper": {...}, "title", "summary", "publishedAt", "numComments",
   "submittedBy", ...}` where the item's own `publishedAt` is when the paper
   joined the daily list (`PaperInfo` reads it as `submitted_at`).  `PaperInfo`
   reads only the keys it knows inside `paper` and keeps the item's other keys as
-  attributes, so everything it reads from the item's top level (`upvotes`,
+  attributes, so everything it reads from the item's top level (`upvotes`, `numComments`,
   `githubRepo`, `projectPage`, `githubStars`, `ai_summary`, `ai_keywords`) and
-  our own fields (`categories`, `primaryCategory`, `arxivUrl`) are repeated
-  there.  For a paper with no publication date, the item's `publishedAt` would
+  our own fields (`categories`, `primaryCategory`, `arxivUrl`, `keyTerms`: the
+  key terms paperfeed computed, kept apart from Hugging Face's `ai_keywords`)
+  are repeated there.  For a paper with no publication date, the item's `publishedAt` would
   be read as one, so the list time goes under `submittedOnDailyAt` instead;
 - the paper page as Markdown (`GET /papers/{id}.md`, `read_paper`);
 - an *error*: `{"error": "..."}` (which `hf_raise_for_status` puts in its
@@ -39,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_origin
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -102,6 +104,7 @@ def paper(card: Card) -> dict[str, Any]:
         "title": card.title,
         "summary": card.abstract,
         "upvotes": card.upvotes,
+        "numComments": card.num_comments,
     }
     if card.day is not None:
         out["submittedOnDailyAt"] = iso(submitted_at(card))
@@ -113,11 +116,14 @@ def paper(card: Card) -> dict[str, Any]:
 
 
 def _ours(card: Card) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "arxivUrl": f"https://arxiv.org/abs/{card.arxiv_id}",
         "primaryCategory": card.primary_category,
         "categories": list(card.categories),
     }
+    if card.key_terms:  # ours, beside (never instead of) Hugging Face's ai_keywords
+        out["keyTerms"] = list(card.key_terms)
+    return out
 
 
 def list_item(card: Card) -> dict[str, Any]:
@@ -128,7 +134,7 @@ def list_item(card: Card) -> dict[str, Any]:
         item["publishedAt" if card.published else "submittedOnDailyAt"] = iso(submitted_at(card))
     item.update(
         {"title": card.title, "summary": card.abstract, "upvotes": card.upvotes,
-         "numComments": 0, "isAuthorParticipating": False}
+         "numComments": card.num_comments, "isAuthorParticipating": False}
     )
     if card.submitter:
         item["submittedBy"] = user(card.submitter)
@@ -158,6 +164,8 @@ def markdown(card: Card, page_url: str) -> str:
         lines.append(f"- {artifact.label}: [{artifact.name}]({artifact.url})")
     if card.categories:
         lines.append(f"- Categories: {', '.join(card.categories)}")
+    if card.key_terms:
+        lines.append(f"- Key terms: {', '.join(card.key_terms)}")
     lines += [f"- Page: {page_url}", "", "## Abstract", "", card.abstract.strip(), ""]
     return "\n".join(lines)
 
@@ -181,18 +189,21 @@ def error_response(status: int, message: str) -> JSONResponse:
 _HF_MARK = "x-paperfeed-hf-route"  # on the route's operation until `without_validation_errors`
 
 
-def _query_names(dependant) -> set[str]:
-    names = {field.alias for field in dependant.query_params}
+def _query_names(dependant, repeatable: bool = False) -> set[str]:
+    """The route's query parameters (with `repeatable`: only those declared as lists)."""
+    names = {field.alias for field in dependant.query_params
+             if not repeatable or get_origin(field.field_info.annotation) in (list, tuple, set)}
     for sub in dependant.dependencies:
-        names |= _query_names(sub)
+        names |= _query_names(sub, repeatable)
     return names
 
 
 class HFRoute(APIRoute):
     """Answers bad parameters with 400 `{"error": ...}`, as Hugging Face does, not 422.
 
-    Each query parameter is one value: a repeated one (`?limit=5&limit=9`, of
-    which FastAPI would read the last) is refused, as is a query parameter that
+    Each query parameter is one value unless declared as a list (`category`): a
+    repeated one (`?limit=5&limit=9`, of which FastAPI would read the last) is
+    refused, as is a query parameter that
     only the schema names (an object parameter exploded into its properties,
     such as the daily papers' `period`), so what the schema says is the
     request that is read."""
@@ -201,6 +212,7 @@ class HFRoute(APIRoute):
         super().__init__(*args, **kwargs)
         self.openapi_extra = {**(self.openapi_extra or {}), _HF_MARK: True}
         self.query_names = _query_names(self.dependant)
+        self.repeatable = _query_names(self.dependant, repeatable=True)  # `?category=a&category=b`
         self.schema_objects = {
             p["name"]: sorted(p.get("schema", {}).get("properties", {}))
             for p in self.openapi_extra.get("parameters", [])
@@ -211,7 +223,7 @@ class HFRoute(APIRoute):
         for name in dict.fromkeys(request.query_params.keys()):
             if name in self.schema_objects:
                 return f"{name}: give {' or '.join(self.schema_objects[name])} as parameters of their own"
-            if name in self.query_names and len(request.query_params.getlist(name)) > 1:
+            if name in self.query_names and name not in self.repeatable and len(request.query_params.getlist(name)) > 1:
                 return f"{name}: give it once"
         return None
 
@@ -272,6 +284,7 @@ class HFPaper(_Open):
     title: str | None
     summary: str = Field(description="The abstract.")
     upvotes: int = Field(description="Imported upvotes plus votes on this site.")
+    numComments: int = Field(0, description="Visible comments on the paper's page (not hidden, not deleted).")
     submittedOnDailyAt: str | None = Field(None, description="When it joined a daily list.")
     submittedOnDailyBy: HFUser | None = None
     githubRepo: str | None = Field(None, description="Code: Hugging Face's, else a repository the paper's text links to.")
@@ -282,6 +295,7 @@ class HFPaper(_Open):
     arxivUrl: str
     primaryCategory: str | None = None
     categories: list[str] = []
+    keyTerms: list[str] | None = Field(None, description="Key terms paperfeed computed from the title and abstract.")
 
 
 class HFListItem(_Open):
@@ -293,7 +307,7 @@ class HFListItem(_Open):
     title: str | None
     summary: str
     upvotes: int
-    numComments: int = 0
+    numComments: int = Field(0, description="Visible comments on the paper's page; `PaperInfo.comments` reads it here.")
     submittedBy: HFUser | None = None
     githubRepo: str | None = None
     projectPage: str | None = None
@@ -303,6 +317,7 @@ class HFListItem(_Open):
     arxivUrl: str
     primaryCategory: str | None = None
     categories: list[str] = []
+    keyTerms: list[str] | None = None
 
 
 class HFError(BaseModel):
@@ -315,6 +330,10 @@ ERROR_MEANINGS = {
     404: "No such paper: `{\"error\": \"Paper not found\"}`.",
     413: "The request body is larger than the site accepts.",
     429: "Too many requests from this address: wait `Retry-After` seconds.",
+    409: "It is there already.",
+    502: "arXiv, which this request needed, could not be reached.",
+    503: "Busy or unavailable for now (the search index not built, search not installed): wait `Retry-After` seconds when it is given.",
+    504: "arXiv, which this request needed, did not answer in time.",
 }
 _ERROR_SCHEMA = HFError.model_json_schema()
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
@@ -333,7 +352,7 @@ def error_responses(*statuses: int) -> dict[int, dict[str, Any]]:
             "description": ERROR_MEANINGS[status],
             "content": {"application/json": {"schema": _ERROR_SCHEMA}},
         }
-        if status == 429:
+        if status in (429, 503):
             out[status]["headers"] = _RETRY_AFTER
     return out
 

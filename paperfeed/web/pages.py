@@ -8,7 +8,8 @@ one; a paper address in any accepted form (`arXiv:` prefix, version suffix,
 old-style `hep-th/9901001`) redirects permanently to its canonical page.
 Lists page through their first `cards.MAX_DEPTH` papers (`p` at most 20 for
 daily lists, 50 for search; a larger `p` is a 400), and searches count against
-the `rate_limit_search` of the client's address.
+the `rate_limit_search` of the client's address.  The daily lists and trending
+take a category filter (`category_filter`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from paperfeed.web import (
     author_pages,
     cards,
     catalog,
+    category_filter,
     citation,
     codelinks,
+    discussion_pages,
     entries,
     pagecache,
     periods,
@@ -77,11 +80,14 @@ def daily_page(request: Request, period: Period, sort: str, page: int, notice: s
     engine: Engine = request.app.state.engine
     user = accounts.current_user(request)
     curator = accounts.has_role(user, "curator")
+    shown_filter = category_filter.chosen(request, user)
     with engine.connect() as conn:
-        listed = cards.daily_cards(
+        every = cards.daily_cards(
             conn, period.first, period.last, user.id if user else None, _sort(sort), show_hidden=curator
         )
         before, after = entries.neighbour_days(conn, period.first, period.last)
+    listed = cards.in_categories(every, shown_filter.categories)
+    shown_filter.known = category_filter.suggestions(every)
     pages = min(max((len(listed) + PAGE_SIZE - 1) // PAGE_SIZE, 1), MAX_PAGE)
     if page > pages:
         raise FriendlyError(404, "There are not that many pages.")
@@ -103,8 +109,9 @@ def daily_page(request: Request, period: Period, sort: str, page: int, notice: s
         "month": period_of("month", period.first),
         "day_view": period_of("day", period.first),
         "is_curator": curator,
+        "filter": shown_filter,
     }
-    if user is None:
+    if user is None and not shown_filter.explicit:
         pagecache.shareable(request)
     return render(request, "daily.html", context)
 
@@ -144,15 +151,17 @@ def by_month(request: Request, month: str, sort: str = "upvotes", p: PageNumber 
 def trending_page(request: Request, days: Annotated[int | None, Query(ge=1, le=365)] = None) -> Response:
     engine: Engine = request.app.state.engine
     user = accounts.current_user(request)
+    shown_filter = category_filter.chosen(request, user)
+    wanted = shown_filter.categories
     days = days or settings.get_int("trending_days")
     until = datetime.now(UTC)
     notice = None
     with engine.connect() as conn:
-        ranked = trending.trending(conn, until - timedelta(days=days), until, limit=PAGE_SIZE)
+        ranked = trending.trending(conn, until - timedelta(days=days), until, limit=PAGE_SIZE, categories=wanted)
         if not ranked and (latest := entries.latest_day(conn)) is not None:
             # a quiet site (or the demo's old sample): rank the last active period instead
             until = trending.day_start(latest + timedelta(days=1))
-            ranked = trending.trending(conn, until - timedelta(days=days), until, limit=PAGE_SIZE)
+            ranked = trending.trending(conn, until - timedelta(days=days), until, limit=PAGE_SIZE, categories=wanted)
             notice = f"Nothing was upvoted in the last {days} days; showing the {days} days up to {latest.isoformat()}."
         shown = cards.paper_cards(conn, [a for a, _ in ranked], user.id if user else None)
         cards.mark_saved(conn, shown, user.id if user else None)
@@ -164,8 +173,10 @@ def trending_page(request: Request, days: Annotated[int | None, Query(ge=1, le=3
         "days": days,
         "notice": notice,
         "half_life": settings.get("trending_half_life_hours"),
+        "filter": shown_filter,
     }
-    if user is None:
+    shown_filter.known = category_filter.suggestions(shown)
+    if user is None and not shown_filter.explicit:
         pagecache.shareable(request)
     return render(request, "trending.html", context)
 
@@ -246,7 +257,10 @@ def versions_of(paper) -> list[dict]:
 
 
 @router.get("/papers/{arxiv_id:path}")
-def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
+def paper_page(
+    request: Request, arxiv_id: str, submitted: int = 0, cp: discussion_pages.ThreadPage = 1,
+    done: discussion_pages.Done = "",
+) -> Response:
     canon, exact = canonical_or_404(arxiv_id)
     if not exact:
         return RedirectResponse(f"/papers/{canon}", status_code=301)
@@ -268,6 +282,7 @@ def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
         similar = cards.paper_cards(conn, similar_ids, user.id if user else None)
         this = cards.Card(paper.arxiv_id, paper.title or paper.arxiv_id, [], "", None, None)
         cards.mark_saved(conn, [this, *similar], user.id if user else None)  # one look-up for the page
+        discussion = discussion_pages.paper_context(conn, canon, user, cp, done)
     curator = accounts.has_role(user, "curator")
     context = {
         "paper": paper,
@@ -284,6 +299,7 @@ def paper_page(request: Request, arxiv_id: str, submitted: int = 0) -> Response:
         "is_curator": curator,
         "links": codelinks.of_row(paper),
         "category_follows": author_pages.follow_state(request, "category", list(paper.categories or [])),
+        "discussion": discussion,
     }
     response = render(request, "paper.html", context)
     response.headers.add_vary_header("Accept")  # the same address answers Markdown too

@@ -181,7 +181,9 @@ def _substring_search(engine, query, limit, offset, category, after, before) -> 
         like = f"%{w.lower()}%"
         conds.append(or_(func.lower(papers.c.title).like(like), func.lower(papers.c.abstract).like(like)))
     if category:
-        conds.append(or_(papers.c.primary_category == category, papers.c.primary_category.like(f"{category}.%")))
+        # the rule of `paperfeed.categories`: `hep` selects hep-th, `math` math.* and math-ph
+        name, primary = category.strip().lower(), func.lower(papers.c.primary_category)
+        conds.append(or_(primary == name, primary.like(f"{name}.%"), primary.like(f"{name}-%")))
     if after:
         conds.append(papers.c.published >= datetime.combine(after, time(), tzinfo=UTC))
     if before:

@@ -192,6 +192,7 @@ def _prefs_of(row) -> dict:
     return {
         "frequency": row.frequency, "hour": row.hour, "weekday": row.weekday, "timezone": row.timezone,
         "categories": list(row.categories or []), "searches": list(row.searches or []), "max_papers": row.max_papers,
+        "for_you": row.for_you,
     }
 
 
@@ -212,17 +213,21 @@ def save_preferences(
     categories: str = Form(""),
     search: Annotated[list[str] | None, Form()] = None,
     max_papers: str = Form(""),
+    for_you: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     # a plain function, so FastAPI runs it in the thread pool: it reads and writes the database
     row = _manage_row(request, token)
     given = {
         "frequency": frequency, "hour": hour, "weekday": weekday or "0", "timezone": timezone,
         "categories": categories.replace(",", " ").split(), "searches": list(search or []), "max_papers": max_papers,
+        # the form sends "off", then "on" when the box is ticked; a form without the field changes nothing
+        "for_you": None if for_you is None else "on" in for_you,
     }
     try:
         subscriptions.update_preferences(_engine(request), row.id, **given)
     except SubscriptionError as e:
-        shown = given | {"searches": [s for s in given["searches"] if s.strip()]}
+        shown = given | {"searches": [s for s in given["searches"] if s.strip()],
+                         "for_you": row.for_you if given["for_you"] is None else given["for_you"]}
         return _preferences_page(request, row, token, shown, status=400, error=str(e))
     row = _manage_row(request, token)
     return _preferences_page(request, row, token, _prefs_of(row), saved=True)

@@ -1,0 +1,262 @@
+"""
+The digest's personal sections: "For you" and "New from authors you follow".
+
+A subscriber gets them when their confirmed address equals (trimmed, case
+folded) the *verified* address of an account that is not disabled
+(`users.email_verified_at`, set through the mailed link of
+`digest.verification`), and their `for_you` preference is on.  Anything less
+(an account address never verified, a typo on either side, a disabled
+account) links to nobody, so one reader's library, follows and why-lines never
+reach another reader's inbox.
+
+- "For you": the period's papers ranked for that account by
+  `paperfeed.recommend` (its window, profile and `fit.DIGEST` model, as the
+  For you page ranks them), each with the page's why-lines.  Only papers that
+  fit the library (`MIN_FIT`; for a reader who saved nothing, that match a
+  follow) are offered: a digest is short, and a weak neighbour would only
+  push out a trending paper.
+- "New from authors you follow": papers of the period with a followed author,
+  newest first, from the `paper_authors` index (no search extra needed).
+- The reader's "not interested" papers are left out of their whole digest,
+  saved ones out of the personal sections.
+
+The work is done for linked subscribers only: the verified accounts are read
+once per run, a `recommend` window is built once per frequency on the first
+linked subscriber, and each batch costs one query per kind of library data
+plus one profile per linked account.  Every ranking goes through
+`rank_readers`.  Without the search extra (numpy) or before the first
+`paperfeed index` the For you section is left out, logged once, and the rest
+of the digest goes out as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, select
+
+from paperfeed.models import Dismissal, Follow, Paper, PaperAuthor, SavedPaper, User
+from paperfeed.names import short_key
+
+log = logging.getLogger("paperfeed.digest")
+users_t, follows_t, dismissed_t, saved_t = User.__table__, Follow.__table__, Dismissal.__table__, SavedPaper.__table__
+papers_t, authors_t = Paper.__table__, PaperAuthor.__table__
+
+# Library fit (the mean pair similarity with the nearest saved papers, `fit.Model`) a paper
+# needs to enter the digest's For you.  On SciFact with one-paper libraries (434 topic papers,
+# benchmarks/foryou_floor.py) 0.35 keeps 97% of a topic's other papers and 2% of the rest.
+MIN_FIT = 0.35
+RANK_DEPTH = 3  # papers ranked per paper of the digest: enough after the ones sent before
+MAX_FOLLOWED = 100  # followed-author papers offered per reader
+CHUNK = 500
+
+
+def fold(address: str | None) -> str:
+    """An address as compared: trimmed, case-folded."""
+    return (address or "").strip().casefold()
+
+
+@dataclass
+class Reader:
+    """What the digest of one linked subscriber adds: ranked ids with their why-lines."""
+
+    user_id: int
+    foryou: list[tuple[str, list[str]]] = field(default_factory=list)  # best first
+    followed: list[tuple[str, list[str]]] = field(default_factory=list)  # newest first
+    dismissed: frozenset[str] = frozenset()
+
+
+def rank_readers(window, profiles: dict, limit: int) -> dict[int, list]:
+    """Each reader's best `limit` papers of `window` with their why-lines (`recommend.Recommendation`).
+
+    The one place the digest ranks, so that it can become one batched call.
+    """
+    from paperfeed import recommend
+
+    return {uid: recommend.rank(window, p, model=recommend.DIGEST, limit=limit) for uid, p in profiles.items()}
+
+
+def fits(rec) -> bool:
+    """Whether a recommendation belongs in the digest's For you: it fits the library, or (for a
+    reader who follows but saved nothing) a follow.  A paper by a followed author that fits nothing
+    comes in its own section, without a "close to" line that would claim more than the score says."""
+    return rec.fit >= MIN_FIT or (not rec.closest and bool(rec.authors or rec.categories))
+
+
+def author_line(name: str) -> str:
+    return f"By {name}, an author you follow"  # the wording of `Recommendation.why`
+
+
+class Personal:
+    """The personal sections of one digest run; `readers(rows, since)` per batch of subscribers."""
+
+    def __init__(self, engine: Engine, end: datetime):
+        self.engine = engine
+        self.end = end  # the window's end (exclusive), on the hour
+        self._accounts: dict[str, int] | None = None
+        self._windows: dict[datetime, object] = {}  # start -> recommend.Window, or None: unavailable
+        self.unavailable: str | None = None
+
+    def accounts(self) -> dict[str, int]:
+        """Folded verified address -> account id (the latest verified when several share one)."""
+        if self._accounts is None:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(users_t.c.id, users_t.c.email)
+                    .where(users_t.c.email_verified_at.is_not(None), users_t.c.disabled_at.is_(None),
+                           users_t.c.email.is_not(None))
+                    .order_by(users_t.c.email_verified_at, users_t.c.id)
+                ).all()
+            self._accounts = {fold(r.email): r.id for r in rows if fold(r.email)}
+        return self._accounts
+
+    def linked(self, rows) -> dict[int, int]:
+        """Subscriber id -> account id, for the rows that get the personal sections."""
+        accounts = self.accounts()
+        if not accounts:
+            return {}
+        out = {}
+        for r in rows:
+            if r.for_you and r.confirmed_at is not None and (uid := accounts.get(fold(r.email))) is not None:
+                out[r.id] = uid
+        return out
+
+    def readers(self, rows, since: Callable[[str], datetime]) -> dict[int, Reader]:
+        """Subscriber id -> `Reader` for the linked rows; `since(frequency)` starts their period."""
+        linked = self.linked(rows)
+        if not linked:
+            return {}
+        by_id = {r.id: r for r in rows if r.id in linked}
+        uids = sorted(set(linked.values()))
+        starts = {by_id[sid].frequency: since(by_id[sid].frequency) for sid in linked}
+        with self.engine.connect() as conn:
+            dismissed = _per_user(conn, dismissed_t, uids)
+            keys = _followed_keys(conn, uids)
+            followed = _followed_papers(conn, keys, min(starts.values()), self.end)
+            saved = _saved_among(conn, uids, {a for a, *_ in followed})
+            ranked: dict[str, dict[int, list]] = {}
+            for frequency, start in starts.items():
+                mine = {sid: uid for sid, uid in linked.items() if by_id[sid].frequency == frequency}
+                depth = RANK_DEPTH * max(by_id[sid].max_papers for sid in mine)
+                ranked[frequency] = self._ranked(conn, start, sorted(set(mine.values())), depth)
+        by_key: dict[str, list[tuple]] = {}
+        for paper in followed:
+            by_key.setdefault(paper[1], []).append(paper)
+        out = {}
+        for sid, uid in linked.items():
+            row = by_id[sid]
+            skip = saved.get(uid, set())
+            theirs = sorted((p for k in keys.get(uid, ()) for p in by_key.get(k, ())), key=lambda p: (p[3], p[0]),
+                            reverse=True)  # newest first
+            lines: dict[str, list[str]] = {}
+            for aid, _, name, published in theirs:
+                if aid not in skip and published >= starts[row.frequency]:
+                    line = author_line(name)
+                    if line not in lines.setdefault(aid, []):
+                        lines[aid].append(line)
+            out[sid] = Reader(uid, ranked[row.frequency].get(uid, []), list(lines.items())[:MAX_FOLLOWED],
+                              frozenset(dismissed.get(uid, ())))
+        return out
+
+    def _ranked(self, conn: Connection, start: datetime, uids: list[int], depth: int) -> dict[int, list]:
+        """Account id -> [(arxiv_id, why-lines)] of its For you, best first ({} when unavailable)."""
+        window = self._window(conn, start)
+        if window is None:
+            return {}
+        from paperfeed.recommend import source
+
+        profiles = {}
+        for uid in uids:
+            profile = source.profile(conn, uid, window)
+            if not profile.empty:
+                profiles[uid] = profile
+        ranked = rank_readers(window, profiles, depth) if profiles else {}
+        return {uid: [(r.arxiv_id, r.why()) for r in recs if fits(r)] for uid, recs in ranked.items()}
+
+    def _window(self, conn: Connection, start: datetime):
+        """The recommend window of papers first announced in [start, end), built once per run."""
+        if start in self._windows:
+            return self._windows[start]
+        window = None
+        try:
+            from paperfeed.recommend import source  # numpy: the `search` extra
+        except ImportError as exc:
+            from paperfeed.search.errors import missing_extra
+
+            self._left_out(f"For you ranks with the search index, and {missing_extra(exc)}")
+        else:
+            try:
+                window = source.window(conn, start, self.end)
+            except source.IndexNotBuilt:
+                self._left_out("the search index is not built yet (`paperfeed index`)")
+            except Exception as e:  # a broken index must not stop the digest
+                self._left_out(f"{type(e).__name__}: {e}")
+        self._windows[start] = window
+        return window
+
+    def _left_out(self, why: str) -> None:
+        if self.unavailable is None:
+            log.warning("digest: sending without the For you section: %s", why)
+        self.unavailable = why
+
+
+def _per_user(conn: Connection, table, uids: list[int]) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {}
+    for i in range(0, len(uids), CHUNK):
+        for uid, aid in conn.execute(select(table.c.user_id, table.c.arxiv_id)
+                                     .where(table.c.user_id.in_(uids[i : i + CHUNK]))):
+            out.setdefault(uid, set()).add(aid)
+    return out
+
+
+def _followed_keys(conn: Connection, uids: list[int]) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {}
+    for i in range(0, len(uids), CHUNK):
+        for uid, key in conn.execute(select(follows_t.c.user_id, follows_t.c.key).where(
+                follows_t.c.user_id.in_(uids[i : i + CHUNK]), follows_t.c.kind == "author")):
+            out.setdefault(uid, set()).add(key)
+    return out
+
+
+def _followed_papers(conn: Connection, keys: dict[int, set[str]], start: datetime, end: datetime) -> list[tuple]:
+    """(arxiv_id, author key, name as written, published) of papers in [start, end) by these keys."""
+    wanted = sorted({k for ks in keys.values() for k in ks})
+    found = []
+    for i in range(0, len(wanted), CHUNK):
+        chunk = wanted[i : i + CHUNK]
+        # (short, key) is the index's order; the short key is a function of the key, so this is exact
+        found += conn.execute(
+            select(authors_t.c.arxiv_id, authors_t.c.key, authors_t.c.position, papers_t.c.authors,
+                   papers_t.c.published)
+            .join(papers_t, papers_t.c.arxiv_id == authors_t.c.arxiv_id)
+            .where(authors_t.c.short.in_(sorted({short_key(k) for k in chunk})), authors_t.c.key.in_(chunk),
+                   papers_t.c.published >= start, papers_t.c.published < end)
+        ).all()
+    out = []
+    for r in found:
+        names = list(r.authors or [])
+        out.append((r.arxiv_id, r.key, names[r.position] if r.position < len(names) else r.key, r.published))
+    return out
+
+
+def _saved_among(conn: Connection, uids: list[int], ids: set[str]) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {}
+    wanted = sorted(ids)
+    for i in range(0, len(wanted), CHUNK):
+        for uid, aid in conn.execute(select(saved_t.c.user_id, saved_t.c.arxiv_id).where(
+                saved_t.c.user_id.in_(uids), saved_t.c.arxiv_id.in_(wanted[i : i + CHUNK]))):
+            out.setdefault(uid, set()).add(aid)
+    return out
+
+
+def period_start(now: datetime, length: timedelta) -> datetime:
+    """The start of a period's window: `length` before `now`, on the hour."""
+    return (now - length).replace(minute=0, second=0, microsecond=0)
+
+
+def hour_after(now: datetime) -> datetime:
+    """The next full hour after `now` (a window's end that stays put for an hour)."""
+    return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
