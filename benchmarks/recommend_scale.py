@@ -17,7 +17,8 @@ made from the texts on the first run and kept in --workdir) and the reader's
 profile once (it is cached per reader), and answers `GET /?window=week`
 with a page of 25 recommendations and their why-lines as JSON; the client
 times each request.  `--digest` then times 20,000 readers with libraries of
-20-500 papers against the day's window, as the digest would run them.
+20-500 papers against the day's window, as the digest runs them
+(`recommend.rank_many`), and a sample of them one at a time (`recommend.rank`).
 
     python benchmarks/recommend_scale.py                     # 1,000,000 papers
     python benchmarks/recommend_scale.py --papers 100000 --readers 2000   # quick check
@@ -273,10 +274,18 @@ def digest(args) -> None:
     # A pool of distinct profiles is built once and the readers cycle through it.
     pool = [build_profile(corpus, space, int(s), seed=100 + i) for i, s in enumerate(sizes[: args.profiles])]
     model = fit.Model(shortlist=args.shortlist)
+    readers = (pool[i % len(pool)] for i in range(args.readers))
     t = time.perf_counter()
-    for i in range(args.readers):
-        recommend.rank(window, pool[i % len(pool)], model=model, limit=10)
+    pages = sum(1 for _ in recommend.rank_many(window, readers, model=model, limit=10))
     rank_s = time.perf_counter() - t
+    # one reader at a time (`rank`), on a sample, for comparison and to check the pages are the same
+    sample = min(args.readers, args.compare)
+    t = time.perf_counter()
+    alone = [recommend.rank(window, pool[i % len(pool)], model=model, limit=10) for i in range(sample)]
+    alone_s = time.perf_counter() - t
+    batched = recommend.rank_many(window, (pool[i % len(pool)] for i in range(sample)), model=model, limit=10)
+    same = all([(r.arxiv_id, r.why()) for r in a] == [(r.arxiv_id, r.why()) for r in b]
+               for a, b in zip(alone, batched, strict=True))
     prof = pool[0]
     t = time.perf_counter()
     for p in pool[:50]:
@@ -284,9 +293,11 @@ def digest(args) -> None:
                                 dismissed_vectors=p.dismissed_vectors, authors=p.authors, categories=p.categories)
     rebuild_ms = (time.perf_counter() - t) / 50 * 1000
     mean_lib = float(np.mean([len(p.saved_ids) for p in pool]))
-    print(f"digest: day window of {len(window)} built in {window_s:.1f}s; {args.readers} readers "
+    print(f"digest: day window of {len(window)} built in {window_s:.1f}s; {pages} readers "
           f"({len(pool)} distinct profiles, mean library {mean_lib:.0f}, shortlist {args.shortlist}) "
-          f"ranked in {rank_s:.1f}s ({rank_s / args.readers * 1000:.2f} ms a reader); "
+          f"ranked with rank_many in {rank_s:.1f}s ({rank_s / args.readers * 1000:.2f} ms a reader); "
+          f"one at a time with rank: {alone_s / sample * 1000:.2f} ms a reader ({sample} readers), "
+          f"pages the same: {same}; "
           f"profile rebuild from cached rows {rebuild_ms:.2f} ms; library of {len(prof.saved_ids)} first")
     print(f"load average: {os.getloadavg()}")
     print(f"recommend_digest_20000_readers_s: {rank_s / args.readers * 20_000:.1f}")
@@ -300,6 +311,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--readers", type=int, default=20_000)
     parser.add_argument("--profiles", type=int, default=100, help="distinct reader profiles the digest cycles")
+    parser.add_argument("--compare", type=int, default=2_000, help="digest readers also ranked one at a time")
     parser.add_argument("--shortlist", type=int, default=fit.DIGEST.shortlist, help="digest shortlist per reader")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--digest", action="store_true", help="time the digest's readers instead of the page")

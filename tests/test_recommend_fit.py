@@ -159,3 +159,27 @@ def test_bad_input_says_what_is_wrong():
         recommend.Window.build(["a", "b"], np.ones((3, 4)))
     with pytest.raises(ValueError, match="saved ids"):
         recommend.Profile.build(["a"], np.ones((2, 4)))
+
+
+def test_rank_many_gives_each_reader_the_page_rank_gives(data):
+    """Batched readers (one product for many readers' shortlists) get exactly `rank`'s pages and why-lines."""
+    ids, vecs, *_ = data
+    window = data[4]
+    readers = [
+        profile(data, ["ssm-0", "ssm-1", "ssm-2"]),
+        profile(data, [i for i in ids if not i.endswith(("-1", "-2"))]),  # prototypes
+        profile(data, ["proteins-0"], authors=["Ada Lovelace"], categories=["cs.CL"]),
+        recommend.Profile.build([], np.zeros((0, 32)), categories=["cs.CL"]),  # follows only
+        profile(data, ["graphs-0", "speech-4"], dismissed_ids=["graphs-1"], dismissed_vectors=vecs[[ids.index("graphs-1")]]),
+    ]
+    for model, kw in ((Model(shortlist=7), {}), (Model(top_k=None), {"hidden_gems": True}),
+                      (fit.DIGEST, {"limit": 5, "offset": 3})):
+        # a small batch_cells splits the readers into several batches
+        for cells in (len(window) * 32, 10**9):
+            pages = list(recommend.rank_many(window, iter(readers), model=model, batch_cells=cells, **kw))
+            assert len(pages) == len(readers)
+            for reader, got in zip(readers, pages, strict=True):
+                want = recommend.rank(window, reader, model=model, **kw)
+                assert [r.arxiv_id for r in got] == [r.arxiv_id for r in want] and want
+                assert [r.why() for r in got] == [r.why() for r in want]
+                assert [r.score for r in got] == pytest.approx([r.score for r in want], abs=1e-6)

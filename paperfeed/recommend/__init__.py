@@ -11,6 +11,8 @@
                                       authors=followed_names_or_keys, categories=["cs.CL", "stat"])
     recs = recommend.rank(window, profile, limit=20, hidden_gems=False)
     [(r.arxiv_id, r.score, r.why()) for r in recs]
+    for recs in recommend.rank_many(window, profiles, model=recommend.DIGEST, limit=10):
+        ...                          # many readers (the digest): the same pages, batched
 
 A `Window` is built once per request or digest run and scored for any number of
 readers; a `Profile` is derived from one reader's library and may be cached
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from paperfeed.recommend.fit import DEFAULT, DIGEST, Fit, Model, score
     from paperfeed.recommend.follows import author_key
     from paperfeed.recommend.profile import Profile
-    from paperfeed.recommend.ranking import GEM_UPVOTES, Neighbour, Recommendation, rank
+    from paperfeed.recommend.ranking import GEM_UPVOTES, Neighbour, Recommendation, rank, rank_many
     from paperfeed.recommend.terms import TermSpace, paper_text
     from paperfeed.recommend.window import Window
 
@@ -43,11 +45,12 @@ _WHERE = {
     "author_key": "follows",
     "Profile": "profile",
     "GEM_UPVOTES": "ranking", "Neighbour": "ranking", "Recommendation": "ranking", "rank": "ranking",
+    "rank_many": "ranking",
     "TermSpace": "terms", "paper_text": "terms",
     "Window": "window",
 }
 __all__ = ["DEFAULT", "DIGEST", "GEM_UPVOTES", "Fit", "Model", "Neighbour", "Profile", "Recommendation", "TermSpace",
-           "Window", "author_key", "paper_text", "rank", "score"]
+           "Window", "author_key", "paper_text", "rank", "rank_many", "score"]
 
 
 def __getattr__(name: str):

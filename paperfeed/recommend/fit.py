@@ -88,35 +88,75 @@ def follow_bonus(window: Window, profile: Profile, model: Model) -> tuple[np.nda
     return author * model.author_bonus + category * model.category_bonus, author, category
 
 
+def shortlist_queries(profile: Profile, model: Model) -> np.ndarray:
+    """The rows a window is compared with to shortlist for this reader (embedding only).
+
+    The saved papers' mean when the model averages all of them (exact: the
+    mean is linear), else the profile's prototypes, whose best cosine is the
+    prescore; no rows for an empty library.
+    """
+    if not profile.saved_ids:
+        return profile.vectors  # no rows
+    if model.top_k is None or model.top_k >= len(profile.saved_ids):
+        return profile.vectors.mean(axis=0, keepdims=True)
+    return profile.prototypes
+
+
+def prescores(window: Window, profiles: list[Profile], model: Model) -> np.ndarray:
+    """(len(window), len(profiles)) embedding-only fit of every row for each reader, from one matrix product.
+
+    `prescore` is this for one reader, so a reader scored alone or in a batch
+    (`ranking.rank_many`) gets the same shortlist.
+    """
+    queries = [shortlist_queries(p, model) for p in profiles]
+    sizes = np.asarray([len(q) for q in queries], np.int64)
+    out = np.zeros((len(window), len(profiles)), np.float32)
+    have = sizes > 0
+    if not have.any() or not len(window):
+        return out
+    products = window.vectors @ np.concatenate([q for q in queries if len(q)]).T
+    starts = np.concatenate([[0], np.cumsum(sizes[have])[:-1]])
+    out[:, have] = np.maximum.reduceat(products, starts, axis=1)
+    return out
+
+
 def prescore(window: Window, profile: Profile, model: Model) -> np.ndarray:
     """Embedding-only fit of every row, used to pick the shortlist."""
-    if not profile.saved_ids:
-        return np.zeros(len(window), np.float32)
-    if model.top_k is None or model.top_k >= len(profile.saved_ids):
-        return window.vectors @ profile.vectors.mean(axis=0)  # exact: the mean is linear
-    return (window.vectors @ profile.prototypes.T).max(axis=1)
+    return prescores(window, [profile], model)[:, 0]
 
 
-def shortlist(window: Window, profile: Profile, model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, bonus, author, category) of the `model.shortlist` best eligible rows by prescore + bonus."""
+def shortlist(window: Window, profile: Profile, model: Model,
+              pre: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, bonus, author, category) of the `model.shortlist` best eligible rows by prescore + bonus.
+
+    `pre` is this reader's column of `prescores` when a batch computed it.
+    """
     bonus, author, category = follow_bonus(window, profile, model)
-    pre = prescore(window, profile, model) + bonus
+    pre = (prescore(window, profile, model) if pre is None else pre) + bonus
     ok = np.flatnonzero(eligible(window, profile))
     if len(ok) > model.shortlist:
         ok = ok[np.argpartition(-pre[ok], model.shortlist - 1)[: model.shortlist]]
     return ok, bonus[ok], author[ok], category[ok]
 
 
-def pair_similarity(window: Window, rows: np.ndarray, profile: Profile, model: Model,
-                    dismissed: bool = False) -> tuple[np.ndarray, bool]:
-    """(len(rows), n) pair similarities with the saved (or dismissed) papers, and whether terms were used."""
-    vecs = profile.dismissed_vectors if dismissed else profile.vectors
-    other_terms = profile.dismissed_terms_t if dismissed else profile.terms_t
-    sim = window.vectors[rows] @ vecs.T
+def pair_similarity(window: Window, rows: np.ndarray, profile: Profile,
+                    model: Model) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(len(rows), n) pair similarities with the saved papers, (len(rows), m) with the dismissed ones,
+    and whether the saved papers' include terms (one sparse product gives both)."""
+    vecs = window.vectors[rows]
+    n, m = len(profile.saved_ids), len(profile.dismissed_vectors)
+    sim = vecs @ profile.vectors.T if n else np.zeros((len(rows), 0), np.float32)
+    dsim = vecs @ profile.dismissed_vectors.T if m else np.zeros((len(rows), 0), np.float32)
     w = model.term_weight
-    if w > 0 and window.terms is not None and other_terms is not None and other_terms.shape[1] == len(vecs):
-        return (1.0 - w) * sim + w * cosines(window.terms[rows], other_terms), True
-    return sim, False
+    if w <= 0 or window.terms is None or profile.terms_t is None or not len(rows):
+        return sim, dsim, False
+    terms = cosines(window.terms[rows], profile.terms_t)
+    saved_terms = profile.terms is not None
+    if saved_terms:
+        sim = (1.0 - w) * sim + w * terms[:, :n]
+    if profile.dismissed_terms is not None:
+        dsim = (1.0 - w) * dsim + w * terms[:, n if saved_terms else 0:]
+    return sim, dsim, saved_terms and n > 0
 
 
 def top_contributions(sim: np.ndarray, top_k: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -134,12 +174,14 @@ def top_contributions(sim: np.ndarray, top_k: int | None) -> tuple[np.ndarray, n
     return idx, part / k, part
 
 
-def score(window: Window, profile: Profile, model: Model = DEFAULT) -> Fit:
-    """The shortlisted rows of `window` scored for `profile`, best first (ties: more upvotes first)."""
-    rows, bonus, author, category = shortlist(window, profile, model)
-    uses_terms = False
+def score(window: Window, profile: Profile, model: Model = DEFAULT, pre: np.ndarray | None = None) -> Fit:
+    """The shortlisted rows of `window` scored for `profile`, best first (ties: more upvotes first).
+
+    `pre`: this reader's column of `prescores(window, profiles, model)`, when scored in a batch.
+    """
+    rows, bonus, author, category = shortlist(window, profile, model, pre)
+    sim, dsim, uses_terms = pair_similarity(window, rows, profile, model)
     if profile.saved_ids and len(rows):
-        sim, uses_terms = pair_similarity(window, rows, profile, model)
         saved, contribution, pair = top_contributions(sim, model.top_k)
         fit = contribution.sum(axis=1)
     else:
@@ -147,8 +189,7 @@ def score(window: Window, profile: Profile, model: Model = DEFAULT) -> Fit:
         contribution = pair = np.zeros((len(rows), 0), np.float32)
         fit = np.zeros(len(rows), np.float32)
     penalty = np.zeros(len(rows), np.float32)
-    if len(profile.dismissed_vectors) and len(rows) and model.dismissed_weight:
-        dsim, _ = pair_similarity(window, rows, profile, model, dismissed=True)
+    if dsim.shape[1] and len(rows) and model.dismissed_weight:
         penalty = model.dismissed_weight * np.maximum(dsim.max(axis=1), 0.0)
     total = fit - penalty + bonus
     order = np.lexsort((-window.upvotes[rows], -total))

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from paperfeed.recommend.follows import author_key, normalise_categories
 from paperfeed.recommend.window import unit_rows
@@ -37,8 +38,9 @@ class Profile:
     authors: frozenset[str]  # followed author keys
     categories: frozenset[str]  # followed categories and archives
     prototypes: np.ndarray  # (k, dim) unit rows, k <= MAX_PROTOTYPES
-    terms_t: object | None = None  # `terms` transposed (V x n), for products with window rows
-    dismissed_terms_t: object | None = None
+    # `terms` then `dismissed_terms` (those given) as one transposed matrix (V x columns):
+    # one sparse product with a window's rows gives both pair similarities
+    terms_t: object | None = None
 
     @classmethod
     def build(
@@ -69,6 +71,9 @@ class Profile:
         titles = [t or "" for t in (saved_titles or [""] * len(saved_ids))]
         dim = vecs.shape[1] if vecs.size else 0
         dvecs = unit_rows(dismissed_vectors, dim) if dismissed_vectors is not None else np.zeros((0, dim), np.float32)
+        if dismissed_terms is not None and dismissed_terms.shape[0] != len(dvecs):
+            raise ValueError(f"{len(dvecs)} dismissed vectors but {dismissed_terms.shape[0]} term rows")
+        given = [t for t in (saved_terms, dismissed_terms) if t is not None]
         return cls(
             saved_ids=saved_ids, vectors=vecs, terms=saved_terms, titles=titles,
             dismissed_ids=frozenset(map(str, dismissed_ids)), dismissed_vectors=dvecs,
@@ -76,8 +81,7 @@ class Profile:
             authors=frozenset(k for k in (author_key(a) for a in authors) if k),
             categories=normalise_categories(categories),
             prototypes=prototypes(vecs, MAX_PROTOTYPES, seed),
-            terms_t=None if saved_terms is None else saved_terms.T.tocsr(),
-            dismissed_terms_t=None if dismissed_terms is None else dismissed_terms.T.tocsr(),
+            terms_t=sparse.vstack(given).T.tocsr() if given else None,
         )
 
     @property

@@ -18,12 +18,14 @@ the bonuses that were added.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 
-from paperfeed.recommend.fit import DEFAULT, Fit, Model, score
-from paperfeed.recommend.profile import Profile
+from paperfeed.recommend.fit import DEFAULT, Fit, Model, prescores, score
+from paperfeed.recommend.profile import MAX_PROTOTYPES, Profile
 from paperfeed.recommend.terms import row as term_row
 from paperfeed.recommend.terms import shared_terms_weighted
 from paperfeed.recommend.window import Window
@@ -33,6 +35,7 @@ MAX_NAMED = 3  # saved papers named in a why-line
 MAX_TERMS = 4
 GEM_UPVOTES = 2
 GEM_POOL = 50
+BATCH_CELLS = 8_000_000  # window rows x prototypes in one product of `rank_many` (32 MB of float32)
 
 
 @dataclass
@@ -86,15 +89,50 @@ def rank(
     gem_pool: int = GEM_POOL,
 ) -> list[Recommendation]:
     """One page of the window's papers for this reader, best first, with why-lines."""
+    return page(window, profile, score(window, profile, model), limit=limit, offset=offset,
+                hidden_gems=hidden_gems, gem_upvotes=gem_upvotes, gem_pool=gem_pool)
+
+
+def rank_many(
+    window: Window,
+    profiles: Iterable[Profile],
+    *,
+    model: Model = DEFAULT,
+    limit: int = 20,
+    offset: int = 0,
+    hidden_gems: bool = False,
+    gem_upvotes: int = GEM_UPVOTES,
+    gem_pool: int = GEM_POOL,
+    batch_cells: int = BATCH_CELLS,
+) -> Iterator[list[Recommendation]]:
+    """`rank` for many readers of one window: yields each profile's page, in order.
+
+    The same pages as `rank(window, p, ...)` for every p, why-lines included;
+    what differs is that the shortlists of a batch of readers come from one
+    matrix product of the window with all their prototypes (`fit.prescores`),
+    as many readers at a time as keep that product within `batch_cells`
+    numbers.  `profiles` is read a batch at a time, so a digest can stream its
+    readers' profiles instead of holding them all.
+    """
+    per = max(1, batch_cells // max(1, len(window) * MAX_PROTOTYPES))
+    profiles = iter(profiles)
+    while batch := list(islice(profiles, per)):
+        pre = prescores(window, batch, model)
+        for j, profile in enumerate(batch):
+            yield page(window, profile, score(window, profile, model, pre[:, j]), limit=limit, offset=offset,
+                       hidden_gems=hidden_gems, gem_upvotes=gem_upvotes, gem_pool=gem_pool)
+
+
+def page(window: Window, profile: Profile, fit: Fit, *, limit: int, offset: int, hidden_gems: bool,
+         gem_upvotes: int, gem_pool: int) -> list[Recommendation]:
+    """The page [offset, offset + limit) of a reader's scored candidates, with their reasons."""
     limit = max(0, min(int(limit), MAX_LIMIT))
     offset = max(0, int(offset))
-    fit = score(window, profile, model)
     order = np.arange(len(fit.rows))
     gems = np.zeros(len(order), bool)
     if hidden_gems:
         order, gems = gem_order(fit, window, gem_upvotes, gem_pool)
-    page = order[offset : offset + limit]
-    return [recommendation(window, profile, fit, int(i), bool(gems[i])) for i in page]
+    return [recommendation(window, profile, fit, int(i), bool(gems[i])) for i in order[offset : offset + limit]]
 
 
 def gem_order(fit: Fit, window: Window, gem_upvotes: int, pool: int) -> tuple[np.ndarray, np.ndarray]:

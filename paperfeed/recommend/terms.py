@@ -103,21 +103,29 @@ def shared_terms_weighted(space: TermSpace, paper: tuple, others: list[tuple], w
 
     `paper` and each of `others` are (columns, weights) rows (`row`).  A shared
     bigram hides the unigrams inside it ("selective scan" over "scan"): the
-    line a reader sees should not say the same thing twice.
+    line a reader sees should not say the same thing twice.  Ties keep the
+    order in which the terms first appear (others in order, columns ascending).
     """
     cols, vals = paper
-    total: dict[int, float] = {}
+    if not len(cols) or not others:
+        return []
+    by_col = np.argsort(cols, kind="stable")
+    cols, vals = cols[by_col], vals[by_col]
+    found, products = [], []
     for (ocols, ovals), w in zip(others, weights, strict=True):
-        common, ia, ib = np.intersect1d(cols, ocols, assume_unique=True, return_indices=True)
-        for c, v in zip(common.tolist(), (vals[ia] * ovals[ib] * w).tolist(), strict=True):
-            total[c] = total.get(c, 0.0) + v
-    names = {c: str(space.terms[c]) for c in total}
-    in_bigram = {w for t in names.values() if " " in t for w in t.split()}
-    out: list[str] = []
-    for c in sorted(total, key=lambda c: -total[c]):
-        if names[c] in in_bigram:
-            continue
-        out.append(names[c])
-        if len(out) == limit:
-            break
-    return out
+        o = np.argsort(ocols, kind="stable")
+        ocols, ovals = ocols[o], ovals[o]
+        at = np.minimum(np.searchsorted(cols, ocols), len(cols) - 1)
+        hit = cols[at] == ocols
+        found.append(at[hit])
+        products.append(vals[at[hit]] * ovals[hit] * w)
+    at, products = np.concatenate(found), np.concatenate(products)
+    if not len(at):
+        return []
+    total = np.bincount(at, weights=products.astype(np.float64), minlength=len(cols))
+    shared, first = np.unique(at, return_index=True)
+    shared = shared[np.argsort(first, kind="stable")]  # order of first appearance
+    shared = shared[np.argsort(-total[shared], kind="stable")]
+    names = [str(t) for t in space.terms[cols[shared]]]
+    in_bigram = {w for t in names if " " in t for w in t.split()}
+    return [t for t in names if t not in in_bigram][:limit]
