@@ -72,11 +72,13 @@ class Reader:
 def rank_readers(window, profiles: dict, limit: int) -> dict[int, list]:
     """Each reader's best `limit` papers of `window` with their why-lines (`recommend.Recommendation`).
 
-    The one place the digest ranks, so that it can become one batched call.
+    The one place the digest ranks: `recommend.rank_many`, whose shortlists for a batch of
+    readers come from one matrix product of the window with all their prototypes.
     """
     from paperfeed import recommend
 
-    return {uid: recommend.rank(window, p, model=recommend.DIGEST, limit=limit) for uid, p in profiles.items()}
+    pages = recommend.rank_many(window, profiles.values(), model=recommend.DIGEST, limit=limit)
+    return dict(zip(profiles, pages, strict=True))
 
 
 def fits(rec) -> bool:
