@@ -113,6 +113,10 @@ def test_follows_add_reasons_and_lift(data):
     assert by_id["graphs-3"].score == pytest.approx(plain["graphs-3"] + fit.DEFAULT.author_bonus, abs=1e-5)
     archive = recommend.rank(window, profile(data, ["ssm-0"], categories=["q-bio"]), limit=60)
     assert {r.arxiv_id for r in archive if r.categories} == {i for i in data[0] if i.startswith("proteins")}
+    # the rule of paperfeed.categories: `q` selects q-bio.*, names compare without case
+    for followed in (["q"], ["Q-BIO.bm"]):
+        prefixed = recommend.rank(window, profile(data, ["ssm-0"], categories=followed), limit=60)
+        assert {r.arxiv_id for r in prefixed if r.categories} == {i for i in data[0] if i.startswith("proteins")}
 
 
 def test_only_follows_still_ranks(data):

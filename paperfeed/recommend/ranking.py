@@ -25,6 +25,7 @@ from itertools import islice
 import numpy as np
 
 from paperfeed.recommend.fit import DEFAULT, Fit, Model, prescores, score
+from paperfeed.recommend.follows import category_matches
 from paperfeed.recommend.profile import MAX_PROTOTYPES, Profile
 from paperfeed.recommend.terms import row as term_row
 from paperfeed.recommend.terms import shared_terms_weighted
@@ -168,7 +169,7 @@ def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool
                                       fit.contribution[i][: len(named)], MAX_TERMS)
     authors = [a for a, k in zip(window.authors[row], window.author_keys[row], strict=True)
                if k in profile.authors] if fit.author_match[i] else []
-    cats = [c for c in window.categories[row] if c in profile.categories or c.partition(".")[0] in profile.categories]
+    cats = category_matches(window.categories[row], profile.categories)
     return Recommendation(
         arxiv_id=window.ids[row], score=float(fit.score[i]), fit=float(fit.fit[i]),
         upvotes=int(window.upvotes[row]), closest=closest, terms=terms,

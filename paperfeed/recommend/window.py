@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from paperfeed.categories import prefixes
 from paperfeed.recommend.follows import author_key
 from paperfeed.recommend.terms import TermSpace
 
@@ -44,7 +45,7 @@ class Window:
     upvotes: np.ndarray  # (n,) int
     row_of: dict[str, int] = field(repr=False)
     by_author: dict[str, np.ndarray] = field(repr=False)  # author key -> rows
-    by_category: dict[str, np.ndarray] = field(repr=False)  # "cs.CL" and archive "cs" -> rows
+    by_category: dict[str, np.ndarray] = field(repr=False)  # lower-case category and archive prefixes ("cs.cl", "cs", "hep") -> rows
     author_keys: list[list[str]] = field(repr=False)
 
     @classmethod
@@ -90,8 +91,8 @@ class Window:
         by_category: dict[str, set[int]] = defaultdict(set)
         for row, paper_cats in enumerate(cats):
             for cat in paper_cats:
-                by_category[cat].add(row)
-                by_category[cat.partition(".")[0]].add(row)
+                for key in prefixes(cat):  # `paperfeed.categories`: cs.cl, cs; hep-th, hep
+                    by_category[key].add(row)
         votes = np.zeros(n, np.int64) if upvotes is None else np.asarray(upvotes, np.int64).reshape(-1)
         if len(votes) != n:
             raise ValueError(f"{n} ids but {len(votes)} upvote counts")
