@@ -54,3 +54,23 @@ def browser():
 def shots() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def new_tab(context, base: str):
+    """A tab of `context` that records dialogs (then dismisses them) and console and page
+    errors, for the tests to assert on; `tab.base` is the site's address."""
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    tab.dialogs, tab.problems, tab.base = [], [], base
+    tab.on("dialog", lambda d: (tab.dialogs.append(d.message), d.dismiss()))
+    tab.on("console", lambda m: tab.problems.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: tab.problems.append(str(e)))
+    return tab
+
+
+@pytest.fixture
+def page(browser, site):
+    """A fresh tab (`new_tab`) on the module's `site` fixture, in a context of its own."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield new_tab(context, site)
+    context.close()

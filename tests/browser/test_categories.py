@@ -38,18 +38,6 @@ def site(engine):
         yield base
 
 
-@pytest.fixture
-def page(browser, site):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
-    tab.problems = []
-    tab.on("console", lambda m: tab.problems.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: tab.problems.append(str(e)))
-    tab.base = site
-    yield tab
-    context.close()
-
 
 def titles(page) -> list[str]:
     return page.locator("article.card .card-title").all_inner_texts()

@@ -16,6 +16,7 @@ import pytest
 
 from paperfeed.web import accounts
 from paperfeed.web.app import create_app
+from tests.browser.conftest import new_tab
 from tests.server import serve
 from tests.webdata import TODAY, add_paper
 
@@ -42,12 +43,7 @@ def people(browser, site):
     def person(name: str):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         contexts.append(context)
-        tab = context.new_page()
-        tab.set_default_timeout(15_000)
-        tab.dialogs, tab.problems = [], []
-        tab.on("dialog", lambda d: (tab.dialogs.append(d.message), d.dismiss()))
-        tab.on("console", lambda m: tab.problems.append(m.text) if m.type == "error" else None)
-        tab.on("pageerror", lambda e: tab.problems.append(str(e)))
+        tab = new_tab(context, site)
         tab.goto(site + "/login")
         tab.get_by_label("Username").fill(name)
         tab.get_by_label("Password").fill(PASSWORD)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import pytest
 
 from paperfeed.web.app import create_app
+from tests.browser.conftest import new_tab
 from tests.foryou_support import ON_TOPIC, SAVED, TOPIC, load
 from tests.server import serve
 
@@ -41,11 +42,7 @@ def context(browser):
 
 
 def sign_up(context, base: str, username: str):
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.problems = []
-    page.on("console", lambda m: page.problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page = new_tab(context, base)
     page.goto(base + "/signup")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill("correct horse battery")

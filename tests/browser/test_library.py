@@ -32,18 +32,6 @@ def site(engine, monkeypatch):
         yield base
 
 
-@pytest.fixture
-def page(browser, site):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
-    tab.problems = []
-    tab.on("console", lambda m: tab.problems.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: tab.problems.append(str(e)))
-    tab.base = site
-    yield tab
-    context.close()
-
 
 def _save_first(card) -> str:
     """Click a card's save button (htmx swaps it) and return the card's paper id."""

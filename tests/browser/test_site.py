@@ -42,20 +42,6 @@ def site(engine, monkeypatch):
             yield base
 
 
-@pytest.fixture
-def page(browser, site):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
-    tab.dialogs = []
-    tab.problems = []
-    tab.on("dialog", lambda d: (tab.dialogs.append(d.message), d.dismiss()))
-    tab.on("console", lambda m: tab.problems.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: tab.problems.append(str(e)))
-    tab.base = site
-    yield tab
-    context.close()
-
 
 def test_reader_journey(page, shots):
     base = page.base
