@@ -21,6 +21,7 @@ from paperfeed.digest import outbox, subscriptions
 from paperfeed.digest.personal import Personal
 from paperfeed.library import follows, saved
 from paperfeed.models import Dismissal
+from tests.foryou_support import SAVED
 from tests.library_support import add_user
 from tests.webdata import add_paper, client
 
@@ -29,17 +30,6 @@ search = pytest.importorskip("paperfeed.search")
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 OLD = NOW - timedelta(days=400)
 SITE = "https://papers.example.org"
-SAVED = [
-    ("2312.00752", "Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
-     "We propose a selective state space model for sequence modeling with a hardware-aware parallel scan, "
-     "matching Transformers on language modeling with linear time in sequence length."),
-    ("2111.00396", "Efficiently Modeling Long Sequences with Structured State Spaces",
-     "The structured state space sequence model S4 addresses long-range dependencies in sequence modeling "
-     "across modalities with a state space parameterisation."),
-    ("2208.04933", "Simplified State Space Layers for Sequence Modeling",
-     "We introduce the S5 layer, a multi-input multi-output state space model for long sequence modeling "
-     "using a parallel scan."),
-]
 SAVED_TITLES = [t for _, t, _ in SAVED]
 ON_TOPIC = [
     ("2611.00001", "Selective State Space Models for Long-Context Language Modeling",
