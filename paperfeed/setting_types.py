@@ -246,10 +246,19 @@ class DatabaseUrl(Type):
     def convert(self, text: str) -> str:
         if not re.fullmatch(r"(sqlite|postgresql)(\+\w+)?://\S*", text):
             raise self.error()
+        # the port as SQLAlchemy's `make_url` reads it (its pattern, without importing it),
+        # which would otherwise fail on the first connection with a traceback
+        port = _DB_PORT.match(text.partition("://")[2])["port"]
+        if port is not None and not (re.fullmatch(r"[0-9]+", port) and 1 <= int(port) <= 65535):
+            raise self.error("the port must be a whole number, 1 to 65535")
         return text
 
     def redact(self, text: str) -> str:
         return redact_url(text)
+
+
+# after `://`: [user[:password]@][host or [ipv6]][:port], as sqlalchemy.engine.url._parse_url
+_DB_PORT = re.compile(r"(?:[^:/]*(?::[^@]*)?@)?(?:(?:\[[^/?]+\]|[^/:?]+)?(?::(?P<port>[^/?]*))?)?")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -193,6 +193,7 @@ def test_settings_listing_still_shows_a_bad_value(monkeypatch):
     "mysql://bob:hun@ter2@db/pf",  # a password holding an @
     "bob:hunter2@db/pf",  # no scheme at all
     "postgresql://db/pf?user=bob&password=hunter2 x",
+    "postgresql+psycopg://bob:hunter2@db:notaport/pf",  # invalid: SQLAlchemy's int(port) raised on connect
 ])
 def test_a_database_password_is_redacted(monkeypatch, url):
     monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
@@ -203,6 +204,21 @@ def test_a_database_password_is_redacted(monkeypatch, url):
     assert "hunter2" not in line and "ter2" not in line
     if "@db" in url:
         assert "bob:***@" in line
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://db:5432x/pf", "postgresql://db:/pf", "postgresql://[::1]:70000/pf"])
+def test_a_database_url_with_a_bad_port_stops_serve_with_one_line(monkeypatch, no_bind, url):
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
+    result = CliRunner().invoke(cli, ["serve", "--port", "8765"])
+    assert result.exit_code == 2, result.output
+    line = one_line(result.stderr)
+    assert line.startswith(f"Error: PAPERFEED_DATABASE_URL={url!r} is not valid") and "port" in line
+
+
+def test_a_database_url_with_a_port_still_parses():
+    for url in ["postgresql+psycopg://u:p@db:5432/pf", "postgresql://u:p@[::1]:5433/pf?sslmode=require",
+                "postgresql://u:p@/pf?host=/run/postgresql", "sqlite:///:memory:"]:
+        assert settings.SETTINGS["database_url"].type.parse(url) == url
 
 
 def test_a_secret_value_never_shows():
