@@ -151,6 +151,24 @@ def test_subscribe_answers_alike_whoever_is_asked_and_limits_confirmations(engin
     assert subscriptions.subscribe(engine, "new@example.org", now=later).send_confirmation
 
 
+def test_subscribe_form_limit_counts_an_ipv6_client_by_its_64(engine, smtp, monkeypatch):
+    """A host rotating through its /64 must not get a fresh allowance of confirmation mails per address."""
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web.app import create_app
+
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_SUBSCRIBE", "2/3600")
+    app = create_app(engine)
+
+    def post_from(address: str, email: str) -> int:
+        with TestClient(app, raise_server_exceptions=False, client=(address, 50000)) as web:
+            return web.post("/subscribe", data={"email": email, "csrf_token": csrf(web, "/")}).status_code
+
+    assert [post_from(f"2001:db8:9:1::{i}", f"v{i}@example.org") for i in range(1, 4)] == [200, 200, 429]
+    assert post_from("2001:db8:9:2::1", "w@example.org") == 200  # the neighbouring /64
+    assert smtp.handler.to("v3@example.org") == []
+
+
 def test_expired_and_forged_links_get_friendly_pages(engine, smtp, monkeypatch):
     result = subscriptions.subscribe(engine, "late@example.org")
     signed_at = int(time.time()) - 8 * 86400

@@ -76,6 +76,24 @@ def test_search_is_rate_limited_per_client_address(web, monkeypatch):
     assert feed.status_code == 429 and "error" in feed.json()
 
 
+def test_ipv6_searchers_share_a_bucket_per_64(engine, monkeypatch):
+    """One IPv6 host holds a whole /64: rotating through it must not buy more searches."""
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web.app import create_app
+
+    add_paper(engine, "2610.00001", "Learning paper", day=DAY)
+    monkeypatch.setenv("PAPERFEED_RATE_LIMIT_SEARCH", "2/3600")
+    app = create_app(engine)
+
+    def search_from(address: str) -> int:
+        with TestClient(app, raise_server_exceptions=False, client=(address, 50000)) as c:
+            return c.get("/api/papers/search?q=learning").status_code
+
+    assert [search_from(f"2001:db8:5:6::{i}") for i in range(1, 4)] == [200, 200, 429]
+    assert search_from("2001:db8:5:7::1") == 200  # the neighbouring /64 is someone else
+
+
 def test_a_failing_search_is_a_logged_503_not_a_full_scan(web, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("index file is corrupt")

@@ -164,3 +164,38 @@ def test_a_real_server_answers_bad_hosts_and_big_bodies_with_4xx(engine):
         answer = raw_request(base, b"POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
                                    b"application/x-www-form-urlencoded\r\nContent-Length: 10485760\r\n\r\nusername=")
         assert answer.startswith(b"HTTP/1.1 413")
+
+
+def nginx_sizes() -> tuple[dict[str, int], dict[str, int]]:
+    """`client_max_body_size` and `proxy_read_timeout` in deploy/nginx.conf.example, by location ("" for server)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf.example").read_text()
+    sizes: dict[str, int] = {}
+    timeouts: dict[str, int] = {}
+    where = ""
+    units = {"": 1, "k": 1 << 10, "m": MB, "g": 1 << 30}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if m := re.match(r"location\s+(?:=\s+)?(\S+)\s*\{", line):
+            where = m[1]
+        elif line == "}":
+            where = ""
+        elif m := re.match(r"client_max_body_size\s+(\d+)([kmg]?);", line, re.IGNORECASE):
+            sizes[where] = int(m[1]) * units[m[2].lower()]
+        elif m := re.match(r"proxy_read_timeout\s+(\d+)s;", line):
+            timeouts[where] = int(m[1])
+    return sizes, timeouts
+
+
+def test_the_nginx_example_matches_the_apps_limits():
+    """nginx must refuse what the app refuses, and wait longer than the app's own slowest call."""
+    from paperfeed import settings
+    from paperfeed.web import submissions
+
+    sizes, timeouts = nginx_sizes()
+    assert sizes.pop("") == settings.value("max_body_bytes")
+    assert sizes == {prefix: settings.value("max_upload_bytes") for prefix in request_limits.UPLOAD_PREFIXES}
+    assert timeouts[""] > submissions.ARXIV_TIMEOUT + submissions.ARXIV_TURN_WAIT  # /submit's one arXiv call
+    assert all(timeouts.get(prefix, 0) >= timeouts[""] for prefix in request_limits.UPLOAD_PREFIXES)

@@ -12,7 +12,7 @@ not built yet (`IndexNotBuilt`), a plain SQL substring search keeps the page
 working, and the page says so.  Any other failure is a real error: logged and
 answered 503 (`SearchUnavailable`), never hidden behind a full-table scan.
 Results go `cards.MAX_DEPTH` deep, and every search counts against the
-client address's `rate_limit_search` (`enforce_limit`).
+client's `rate_limit_search` (IPv6: its /64; `enforce_limit`).
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ class SearchUnavailable(security.FriendlyError):
 
 
 def enforce_limit(request) -> None:
-    """Count one search by the request's client address; `RateLimited` (429) past `rate_limit_search`."""
-    security.enforce(request.app.state.engine, "search", security.client_address(request))
+    """Count one search by the request's client (IPv6: its /64, the key `paperfeed mcp` counts
+    under too); `RateLimited` (429) past `rate_limit_search`."""
+    security.enforce(request.app.state.engine, "search", security.client_bucket(request))
 
 
 @dataclass

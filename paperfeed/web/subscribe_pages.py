@@ -107,7 +107,7 @@ def subscribe(
 ) -> Response:
     accounts.check_csrf(request, csrf_token)
     engine = _engine(request)
-    security.enforce(engine, "subscribe", security.client_address(request))
+    security.enforce(engine, "subscribe", security.client_bucket(request))  # IPv6: per /64
     try:
         base = mail_site_url()
     except SiteUrlUnknown:
