@@ -4,18 +4,39 @@ Fixtures that build real databases.
 Every test that takes `engine` runs against a fresh, migrated database: a SQLite
 file in a temporary directory by default, or a fresh PostgreSQL database when
 `PAPERFEED_TEST_POSTGRES_URL` points at a server (`make test` starts one and runs
-the suite once per database).
+the suite once per database). The PostgreSQL pass runs only the tests that touch
+a database (they take `db_url`, or are marked `database`): the rest would repeat
+the SQLite pass exactly. `PAPERFEED_TEST_POSTGRES_ALL=1` runs every test there.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from paperfeed import db
 from paperfeed.ops.demo import SAMPLES
-from tests.databases import second_database
+from tests.databases import PG_URL, second_database
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "database: the test reaches a database without the db_url fixture (runs on PostgreSQL too)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """On the PostgreSQL pass, leave out the tests that never reach the database under test."""
+    if not PG_URL or os.environ.get("PAPERFEED_TEST_POSTGRES_ALL", "") not in ("", "0"):
+        return
+    keep, same_on_sqlite = [], []
+    for item in items:
+        touches = "db_url" in getattr(item, "fixturenames", ()) or item.get_closest_marker("database")
+        (keep if touches else same_on_sqlite).append(item)
+    if same_on_sqlite:
+        config.hook.pytest_deselected(items=same_on_sqlite)
+        items[:] = keep
 
 
 def shared_data(name: str) -> Path:

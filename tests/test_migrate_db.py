@@ -40,6 +40,8 @@ from paperfeed.ops.demo import sample_files
 from paperfeed.ops.migrate import TargetNotEmpty, copy_database, tables, uncopied
 from tests.databases import second_database
 
+pytestmark = pytest.mark.database  # the target is the PostgreSQL test server's on that pass
+
 T0 = datetime(2026, 11, 20, 8, 30, 15, 123456, tzinfo=UTC)
 
 

@@ -37,10 +37,10 @@ from paperfeed.ops.demo import SAMPLES
 from paperfeed.web import accounts
 from tests.databases import PG_URL
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.database, pytest.mark.skipif(
     not PG_URL,
     reason="several web workers need PostgreSQL: set PAPERFEED_TEST_POSTGRES_URL (make test does)",
-)
+)]
 
 USERS = 8  # each upvotes each of VOTED papers exactly once
 VOTED = 12
