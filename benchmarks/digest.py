@@ -250,7 +250,7 @@ def measure(args, now: datetime) -> dict:
 
     # the personal sections' parts, timed where they are called
     personal.Personal.readers = timed("personal", personal.Personal.readers)
-    source.profile = timed("profiles", source.profile)
+    source.profiles = timed("profiles", source.profiles)
     personal.rank_readers = timed("ranking", personal.rank_readers)
 
     def search_fn(engine_, text, mode, limit, after, before):

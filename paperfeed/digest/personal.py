@@ -23,7 +23,8 @@ reach another reader's inbox.
 The work is done for linked subscribers only: the verified accounts are read
 once per run, a `recommend` window is built once per frequency on the first
 linked subscriber, and each batch costs one query per kind of library data
-plus one profile per linked account.  Every ranking goes through
+(`source.profiles`: the library's vectors and stored tf-idf rows read once for
+the batch) plus one profile per linked account.  Every ranking goes through
 `rank_readers`.  Without the search extra (numpy) or before the first
 `paperfeed index` the For you section is left out, logged once, and the rest
 of the digest goes out as before.
@@ -170,11 +171,7 @@ class Personal:
             return {}
         from paperfeed.recommend import source
 
-        profiles = {}
-        for uid in uids:
-            profile = source.profile(conn, uid, window)
-            if not profile.empty:
-                profiles[uid] = profile
+        profiles = {uid: p for uid, p in source.profiles(conn, uids, window).items() if not p.empty}
         ranked = rank_readers(window, profiles, depth) if profiles else {}
         return {uid: [(r.arxiv_id, r.why()) for r in recs if fits(r)] for uid, recs in ranked.items()}
 

@@ -5,12 +5,17 @@ the database and the built search index.
     window = source.window(conn, since)                  # papers first announced since `since`
     profile = source.profile(conn, user_id, window)      # saved, dismissed, followed
     recommend.rank(window, profile, limit=20)
+    source.profiles(conn, user_ids, window)              # many readers: one query per kind
 
 Embeddings are read back from the search index (`index_vectors`, the one
 function that knows its layout), never re-encoded; a paper the index does not
-hold yet is left out.  The tf-idf vocabulary is fitted on the window's own
-texts (bounded by `MAX_WINDOW`), so a window and the profiles scored against it
-share one term space.  Upvotes are counted as the site counts them: the largest
+hold yet is left out.  Tf-idf rows are read from the index too
+(`search.term_rows`: a corpus-wide term space fitted at `paperfeed index`),
+so a window and the profiles scored against it share one term space without
+tokenising anything; a paper without a stored row is turned into one in that
+space.  An index built before rows were kept has no space: then the window
+fits one on its own texts (bounded by `MAX_WINDOW`) and the profiles
+re-tokenise their papers into it.  Upvotes are counted as the site counts them: the largest
 imported count of a paper's daily entries plus this site's votes.  A window is
 kept per process for `WINDOW_SECONDS` (windows start on the hour), so paging and
 several readers share one build.  Raises `IndexNotBuilt` (from `paperfeed.search`)
@@ -34,7 +39,7 @@ from paperfeed.recommend.terms import FOR_YOU, TermSpace, paper_text
 from paperfeed.recommend.window import Window
 from paperfeed.search.store import IndexNotBuilt
 
-__all__ = ["IndexNotBuilt", "MAX_WINDOW", "WINDOWS", "index_vectors", "profile", "since", "window"]
+__all__ = ["IndexNotBuilt", "MAX_WINDOW", "WINDOWS", "index_vectors", "profile", "profiles", "since", "window"]
 
 MAX_WINDOW = 30_000  # newest papers of a window ranked (a month of all arXiv is ~80,000)
 MAX_LIBRARY = 2_000  # newest saved / dismissed papers a profile reads
@@ -52,10 +57,16 @@ def index_vectors(arxiv_ids: list[str], index_dir=None) -> tuple[list[str], np.n
     Reads the generation's catalogue (arXiv id -> key) and its vector matrix,
     as `paperfeed.search.similar` reads one paper's vector.
     """
-    from paperfeed.search import store, vectors
+    from paperfeed.search import store
 
     gen = store.current(index_dir)
-    keys = gen.keys_of(arxiv_ids)
+    return _vectors(gen, arxiv_ids, gen.keys_of(arxiv_ids))
+
+
+def _vectors(gen, arxiv_ids: list[str], keys: dict[str, int]) -> tuple[list[str], np.ndarray, str]:
+    """`index_vectors` in generation `gen`, with the ids' catalogue keys read before."""
+    from paperfeed.search import vectors
+
     found = [a for a in arxiv_ids if a in keys]
     dim = gen.meta.dim
     if not found:
@@ -99,7 +110,8 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
     """The papers first announced in [start, end) (newest `MAX_WINDOW`), ready to rank."""
     from paperfeed.search import store
 
-    gen_id = store.current(index_dir).id  # IndexNotBuilt before any work
+    gen = store.current(index_dir)  # IndexNotBuilt before any work
+    gen_id = gen.id
     root = str(store.index_root(index_dir).resolve())
     cache_key = (start.isoformat(), end.isoformat() if end else None, root, gen_id)
     with _lock:
@@ -112,14 +124,21 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
         .where(*where).order_by(papers.c.published.desc()).limit(MAX_WINDOW)
     ).all()
     by_id = {r.arxiv_id: r for r in rows}
-    ids, vecs, _ = index_vectors(list(by_id), index_dir)
+    keys = gen.keys_of(list(by_id))
+    ids, vecs, _ = _vectors(gen, list(by_id), keys)
     votes = _upvotes(conn, start, end) if ids else {}
-    texts = [paper_text(by_id[i].title, by_id[i].abstract) for i in ids]
-    space = TermSpace.fit(texts, **FOR_YOU) if texts else None
+    stored = gen.term_rows
+    if stored is not None:
+        space = stored.space
+        terms = _term_rows(stored, ids, keys, by_id) if ids else None
+    else:  # an index built before term rows were kept: fit on the window
+        texts = [paper_text(by_id[i].title, by_id[i].abstract) for i in ids]
+        space = TermSpace.fit(texts, **FOR_YOU) if texts else None
+        terms = space.rows(texts) if space else None
     built = Window.build(
         ids, vecs, categories=[by_id[i].categories or [] for i in ids],
         authors=[by_id[i].authors or [] for i in ids], upvotes=[votes.get(i, 0) for i in ids],
-        texts=texts if space else None, space=space,
+        terms=terms, space=space if terms is not None else None,
     )
     with _lock:
         _windows[cache_key] = (time.monotonic(), built)
@@ -128,35 +147,96 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
     return built
 
 
-def _papers_of(conn: Connection, table, user_id: int, at_column) -> list:
-    return conn.execute(
-        select(papers.c.arxiv_id, papers.c.title, papers.c.abstract)
-        .join(table, table.c.arxiv_id == papers.c.arxiv_id)
-        .where(table.c.user_id == user_id).order_by(at_column.desc()).limit(MAX_LIBRARY)
+def _term_rows(stored, ids: list[str], keys: dict[str, int], by_id: dict):
+    """CSR rows of `ids` in the index's term space: read where stored, else made from their text."""
+    from scipy import sparse
+
+    k = np.asarray([keys[i] for i in ids], np.int64)
+    have = stored.have(k)
+    if have.all():
+        return stored.get(k)
+    out = [None] * len(ids)
+    got = stored.get(k[have]) if have.any() else None
+    for j, i in enumerate(np.flatnonzero(have)):
+        out[i] = got[j]
+    lacking = np.flatnonzero(~have)
+    made = stored.space.rows([paper_text(by_id[ids[i]].title, by_id[ids[i]].abstract) for i in lacking])
+    for j, i in enumerate(lacking):
+        out[i] = made[j]
+    return sparse.vstack(out, format="csr", dtype=np.float32)
+
+
+def _library(conn: Connection, table, user_ids: list[int], at_column) -> dict[int, list]:
+    """user id -> [(arxiv_id, title, abstract)] of their newest `MAX_LIBRARY` papers in `table`, newest first."""
+    rank = func.row_number().over(partition_by=table.c.user_id,
+                                  order_by=(at_column.desc(), table.c.arxiv_id)).label("n")
+    inner = select(table.c.user_id, table.c.arxiv_id, rank).where(table.c.user_id.in_(user_ids)).subquery()
+    rows = conn.execute(
+        select(inner.c.user_id, papers.c.arxiv_id, papers.c.title, papers.c.abstract)
+        .join(papers, papers.c.arxiv_id == inner.c.arxiv_id)
+        .where(inner.c.n <= MAX_LIBRARY).order_by(inner.c.user_id, inner.c.n)
     ).all()
+    out: dict[int, list] = {}
+    for r in rows:
+        out.setdefault(r.user_id, []).append(r)
+    return out
 
 
 def profile(conn: Connection, user_id: int, win: Window, *, index_dir=None) -> Profile:
     """The reader's profile in `win`'s term space: saved and dismissed papers, follows."""
+    return profiles(conn, [user_id], win, index_dir=index_dir)[user_id]
+
+
+def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=None) -> dict[int, Profile]:
+    """`profile` for many readers: one query per kind of library data for them all, and the
+    vectors and term rows of the union of their papers read once."""
+    from paperfeed.search import store
+
+    user_ids = list(dict.fromkeys(int(u) for u in user_ids))
     saved_t, dismissed_t, follows_t = SavedPaper.__table__, Dismissal.__table__, Follow.__table__
-    saved = _papers_of(conn, saved_t, user_id, saved_t.c.saved_at)
-    dismissed = _papers_of(conn, dismissed_t, user_id, dismissed_t.c.created_at)
-    follows = conn.execute(select(follows_t.c.kind, follows_t.c.key).where(follows_t.c.user_id == user_id)).all()
+    saved = _library(conn, saved_t, user_ids, saved_t.c.saved_at)
+    dismissed = _library(conn, dismissed_t, user_ids, dismissed_t.c.created_at)
+    follows: dict[int, list] = {}
+    for uid, kind, key in conn.execute(select(follows_t.c.user_id, follows_t.c.kind, follows_t.c.key)
+                                       .where(follows_t.c.user_id.in_(user_ids))):
+        follows.setdefault(uid, []).append((kind, key))
+
+    by_id = {r.arxiv_id: r for rows in (*saved.values(), *dismissed.values()) for r in rows}
+    dim = win.vectors.shape[1]
+    vec_of: dict[str, int] = {}
+    vecs = np.zeros((0, dim), np.float32)
+    terms = None
+    if by_id:
+        gen = store.current(index_dir)
+        keys = gen.keys_of(list(by_id))
+        found, vecs, _ = _vectors(gen, list(by_id), keys)
+        vec_of = {a: i for i, a in enumerate(found)}
+        if win.space is not None and found:
+            stored = gen.term_rows
+            if stored is not None and stored.space is win.space:
+                terms = _term_rows(stored, found, keys, by_id)
+            else:  # the window fitted its own space (an index without rows)
+                terms = win.space.rows([paper_text(by_id[i].title, by_id[i].abstract) for i in found])
 
     def embedded(rows):
-        by_id = {r.arxiv_id: r for r in rows}
-        found, vecs, _ = index_vectors(list(by_id), index_dir) if by_id else ([], None, "")
-        texts = [paper_text(by_id[i].title, by_id[i].abstract) for i in found]
-        terms = win.space.rows(texts) if win.space is not None and found else None
-        return found, vecs, terms, [by_id[i].title or "" for i in found]
+        """(ids, vectors, term rows, titles) of those of `rows` the index holds."""
+        held = [r for r in rows if r.arxiv_id in vec_of]
+        at = np.asarray([vec_of[r.arxiv_id] for r in held], np.int64)
+        return ([r.arxiv_id for r in held], vecs[at], terms[at] if terms is not None and len(at) else None,
+                [r.title or "" for r in held])
 
-    s_ids, s_vecs, s_terms, s_titles = embedded(saved)
-    d_ids, d_vecs, d_terms, _ = embedded(dismissed)
-    return Profile.build(
-        s_ids, s_vecs if s_ids else np.zeros((0, win.vectors.shape[1]), np.float32),
-        saved_terms=s_terms, saved_titles=s_titles,
-        dismissed_ids=[r.arxiv_id for r in dismissed],  # hidden even when not indexed
-        dismissed_vectors=d_vecs if d_ids else None, dismissed_terms=d_terms if d_ids else None,
-        authors=[k for kind, k in follows if kind == "author"],
-        categories=[k for kind, k in follows if kind == "category"],
-    )
+    out = {}
+    for uid in user_ids:
+        s_ids, s_vecs, s_terms, s_titles = embedded(saved.get(uid, []))
+        d_rows = dismissed.get(uid, [])
+        d_ids, d_vecs, d_terms, _ = embedded(d_rows)
+        follow = follows.get(uid, [])
+        out[uid] = Profile.build(
+            s_ids, s_vecs if s_ids else np.zeros((0, dim), np.float32),
+            saved_terms=s_terms, saved_titles=s_titles,
+            dismissed_ids=[r.arxiv_id for r in d_rows],  # hidden even when not indexed
+            dismissed_vectors=d_vecs if d_ids else None, dismissed_terms=d_terms if d_ids else None,
+            authors=[k for kind, k in follow if kind == "author"],
+            categories=[k for kind, k in follow if kind == "category"],
+        )
+    return out

@@ -8,73 +8,19 @@ sparse row.  The dot product of two rows is their tf-idf cosine, and the
 product of their weights for one term is that term's share of it, so the terms
 a why-line names are exactly the ones that added to the score.
 
-`asl_space` builds arxiv-sanity-lite's vectorizer exactly as its `compute.py`
-does (uni- and bi-grams, at most 10,000 features, sublinear tf, max_df 0.5,
-min_df 5, English stop words); `TermSpace.fit` defaults to it.
-scikit-learn is imported on first use only.
+`TermSpace`, arxiv-sanity-lite's options (`ASL_OPTIONS`) and `FOR_YOU` live in
+`paperfeed.search.term_space` (the indexer fits and stores the corpus's space
+there) and are re-exported here.  scikit-learn is imported on first use only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
-# arxiv-sanity-lite compute.py (karpathy/arxiv-sanity-lite, 2021-): its argparse
-# defaults and TfidfVectorizer call, option for option
-ASL_OPTIONS: dict[str, Any] = dict(
-    input="content", encoding="utf-8", decode_error="replace", strip_accents="unicode",
-    lowercase=True, analyzer="word", stop_words="english",
-    token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
-    ngram_range=(1, 2), max_features=10_000,
-    norm="l2", use_idf=True, smooth_idf=True, sublinear_tf=True,
-    max_df=0.5, min_df=5,
-)
-# The term space "For you" uses: the same vectorizer keeping every term seen in
-# two papers (5-fold CV on SciFact chose it over arxiv-sanity-lite's 10,000
-# features; benchmarks/recommend_eval.py, RESULTS.md).  Pass to `TermSpace.fit`.
-FOR_YOU: dict[str, Any] = {"min_df": 2, "max_features": None}
+from paperfeed.search.term_space import ASL_OPTIONS, FOR_YOU, TermSpace, paper_text, vectorizer
 
-
-def vectorizer(**overrides: Any):
-    """A scikit-learn `TfidfVectorizer` with arxiv-sanity-lite's options, some replaced."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    options = {**ASL_OPTIONS, **overrides}
-    if isinstance(options["min_df"], int) and options["min_df"] < 1:
-        options["min_df"] = 1
-    return TfidfVectorizer(dtype=np.float32, **options)
-
-
-@dataclass
-class TermSpace:
-    """A fitted tf-idf vocabulary: `rows(texts)` gives unit sparse rows, `terms` names columns."""
-
-    vectorizer: Any
-    terms: np.ndarray  # column -> term text
-
-    @classmethod
-    def fit(cls, texts: list[str], **overrides: Any) -> TermSpace:
-        """Fit on `texts` (a corpus sample; a tiny one lowers min_df to fit)."""
-        if not texts:
-            raise ValueError("a term space needs at least one text to fit on")
-        v = vectorizer(**overrides)
-        try:
-            v.fit(texts)
-        except ValueError:  # too few texts for min_df / max_df: keep every term instead
-            v = vectorizer(**{**overrides, "min_df": 1, "max_df": 1.0})
-            v.fit(texts)
-        return cls(v, np.asarray(v.get_feature_names_out(), dtype=object))
-
-    def rows(self, texts: list[str]):
-        """CSR matrix (len(texts), terms), float32, rows L2-normalised (all-zero for no known term)."""
-        return self.vectorizer.transform(texts).astype(np.float32).tocsr()
-
-
-def paper_text(title: str | None, abstract: str | None, authors: list[str] | None = None) -> str:
-    """The text a paper's term row is made from: title, abstract and (as arxiv-sanity-lite) authors."""
-    return " ".join(p for p in (title or "", abstract or "", " ".join(authors or [])) if p)
+__all__ = ["ASL_OPTIONS", "FOR_YOU", "TermSpace", "cosines", "paper_text", "row", "shared_terms",
+           "shared_terms_weighted", "vectorizer"]
 
 
 def cosines(a, b_transposed) -> np.ndarray:

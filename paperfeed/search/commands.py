@@ -77,6 +77,7 @@ def index_command(rebuild: bool, chunk_size: int | None, device: str | None) -> 
 
     engine = db.connect()
     labels = {"embed": "Embedding papers", "graph": "Building vector graph", "terms": "Key terms",
+              "term rows": "Term rows of older papers",
               "older terms": "Key terms of older papers"}
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

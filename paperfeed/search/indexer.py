@@ -24,6 +24,11 @@ weighed by document frequencies in the finished keyword index) in
 `papers.key_terms`, before the switch; a build killed then does them again.
 After the switch, papers that still have none get theirs from the served
 index: the papers stored before key terms existed, once, after the upgrade.
+
+Every chunk also gets its tf-idf rows in the generation's term space
+(`term_rows`: fitted on the newest papers when the base has none, else the
+base's, linked), and before the switch the papers of the catalogue without a
+row get one, so "For you" reads rows instead of re-tokenising texts.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from sqlalchemy import Engine, and_, bindparam, func, or_, select, true
 from paperfeed import locks, settings
 from paperfeed.models import Paper
 from paperfeed.search import encoder as encoders
-from paperfeed.search import key_terms, keyword, store, vectors
+from paperfeed.search import key_terms, keyword, store, term_rows, term_space, vectors
 from paperfeed.search.errors import IndexBusy
 
 Progress = Callable[[str, int, int], None]  # (phase, advance, total)
@@ -281,10 +286,20 @@ def _update(run: _Run, rebuild: bool, max_chunks: int | None) -> IndexReport:
     build = Build(run.root)
     total = state.done + run.count(state.pending())
     run.tick("embed", state.done, total)
-    indexed, chunks = _index_chunks(run, build, state, total, max_chunks)
+    base_folder = run.root / f"gen-{base.generation:06d}" if base is not None else None
+    rows = term_rows.Writer.start(build.folder, base_folder, lambda: _space_sample(run))
+    indexed, chunks = _index_chunks(run, build, state, total, max_chunks, rows)
     if max_chunks is not None and chunks >= max_chunks and state.done < total:
         return run.report(served, indexed, False, resumed)
-    return run.report(_finish(run, build, state, base), indexed, True, resumed)
+    return run.report(_finish(run, build, state, base, rows), indexed, True, resumed)
+
+
+def _space_sample(run: _Run) -> list[str]:
+    """The texts a new generation's term space is fitted on: the newest `term_rows.SAMPLE` papers."""
+    with run.engine.connect() as conn:
+        rows = conn.execute(select(Paper.title, Paper.abstract).order_by(Paper.published.desc(), Paper.arxiv_id.desc())
+                            .limit(term_rows.SAMPLE)).all()
+    return [term_space.paper_text(r.title, r.abstract) for r in rows]
 
 
 def _resumable(run: _Run, served: store.Meta | None, rebuild: bool) -> tuple[ResumeState | None, store.Meta | None]:
@@ -343,7 +358,7 @@ _CHUNK_COLUMNS = (Paper.arxiv_id, Paper.revision, Paper.title, Paper.abstract, P
 
 
 def _index_chunks(run: _Run, build: Build, state: ResumeState, total: int,
-                  max_chunks: int | None) -> tuple[int, int]:
+                  max_chunks: int | None, rows_writer: term_rows.Writer | None) -> tuple[int, int]:
     """Embed and index chunks until none is left (or `max_chunks`): (papers, chunks) done."""
     writer = keyword.open_index(build.folder / "keyword").writer(keyword.WRITER_HEAP)
     indexed = chunks = 0
@@ -357,7 +372,7 @@ def _index_chunks(run: _Run, build: Build, state: ResumeState, total: int,
             ).all()
         if not rows:
             break
-        _index_chunk(run.encoder, build, writer, state, rows)
+        _index_chunk(run.encoder, build, writer, state, rows, rows_writer)
         indexed += len(rows)
         chunks += 1
         run.tick("embed", len(rows), total)
@@ -365,9 +380,11 @@ def _index_chunks(run: _Run, build: Build, state: ResumeState, total: int,
     return indexed, chunks
 
 
-def _index_chunk(encoder, build: Build, writer, state: ResumeState, rows: list) -> None:
-    """One chunk: embed it, replace its tantivy documents (commit), then commit its
-    vectors and the moved cursor together, so a kill loses at most this chunk."""
+def _index_chunk(encoder, build: Build, writer, state: ResumeState, rows: list,
+                 rows_writer: term_rows.Writer | None = None) -> None:
+    """One chunk: embed it, replace its tantivy documents (commit), write its term rows,
+    then commit its vectors and the moved cursor together, so a kill loses at most this
+    chunk (a chunk done again writes its rows again, in a later segment)."""
     keys, new = build.keys_for([r.arxiv_id for r in rows])
     vecs = encoder.encode_documents([encoders.document_text(r.title, r.abstract) for r in rows])
     for r in rows:
@@ -377,6 +394,8 @@ def _index_chunk(encoder, build: Build, writer, state: ResumeState, rows: list) 
             keys[r.arxiv_id], r.arxiv_id, r.title, r.abstract, r.authors, r.categories, r.published
         ))
     writer.commit()
+    if rows_writer is not None:
+        rows_writer.add([keys[r.arxiv_id] for r in rows], [term_space.paper_text(r.title, r.abstract) for r in rows])
     state.advance(rows[-1], len(rows))
     build.commit_chunk(rows, keys, vecs, state)
 
@@ -413,10 +432,13 @@ def _key_terms(run: _Run, index, where, phase: str) -> int:
         run.tick(phase, len(rows), total)
 
 
-def _finish(run: _Run, build: Build, state: ResumeState, base: store.Meta | None) -> str:
-    """Graph and matrix, the build's key terms, filter arrays, meta; then the switch.
-    Returns the new generation's name."""
+def _finish(run: _Run, build: Build, state: ResumeState, base: store.Meta | None,
+            rows_writer: term_rows.Writer | None = None) -> str:
+    """Graph and matrix, the build's key terms, term rows for the papers without one,
+    filter arrays, meta; then the switch.  Returns the new generation's name."""
     _write_vectors(run, build, state, base)
+    if rows_writer is not None:
+        _fill_term_rows(run, build, rows_writer)
     built = _cursor_filter(base.revision if base else -1, None, state.upto)
     _key_terms(run, keyword.open_index(build.folder / "keyword"), built, "terms")
     count = build.conn.execute("select count(*) from docs").fetchone()[0]
@@ -424,6 +446,31 @@ def _finish(run: _Run, build: Build, state: ResumeState, base: store.Meta | None
     generation = (base.generation if base else _last_generation(run.root)) + 1
     store.Meta(generation, state.model_id, state.dim, state.dtype, state.upto, count).write(build.folder)
     return _switch(run.root, build.folder, generation)
+
+
+def _fill_term_rows(run: _Run, build: Build, rows_writer: term_rows.Writer) -> int:
+    """Term rows for the catalogue's papers that have none: those of an index built before
+    rows were kept (the first build after the upgrade), a chunk at a time; how many."""
+    docs = build.conn.execute("select key, arxiv_id from docs order by key").fetchall()
+    keys = np.asarray([k for k, _ in docs], np.int64)
+    missing = set(rows_writer.missing(keys).tolist()) if len(keys) else set()
+    todo = [(k, a) for k, a in docs if k in missing]
+    if not todo:
+        return 0
+    done = 0
+    run.tick("term rows", 0, len(todo))
+    for start in range(0, len(todo), run.chunk_size):
+        part = dict((a, k) for k, a in todo[start : start + run.chunk_size])
+        with run.engine.connect() as conn:
+            found = []
+            ids = list(part)
+            for s in range(0, len(ids), 5_000):
+                found += conn.execute(select(Paper.arxiv_id, Paper.title, Paper.abstract)
+                                      .where(Paper.arxiv_id.in_(ids[s : s + 5_000]))).all()
+        rows_writer.add([part[r.arxiv_id] for r in found], [term_space.paper_text(r.title, r.abstract) for r in found])
+        done += len(found)
+        run.tick("term rows", len(part), len(todo))
+    return done
 
 
 def _write_vectors(run: _Run, build: Build, state: ResumeState, base: store.Meta | None) -> None:

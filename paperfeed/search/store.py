@@ -14,6 +14,7 @@ Where the search indexes live on disk, and how a server opens them.
                              every vector, int8 per-row scaled, by key (vectors.Matrix)
             published.npy, cat_rows.npy, cat_ptr.npy, categories.json
                              the filter columns as arrays, memory-mapped
+            terms/           the tf-idf term space and every paper's row (term_rows.py)
 
 A generation is built beside the served one and switched to by renaming
 CURRENT's replacement over it, so readers only ever open a complete index
@@ -171,6 +172,13 @@ class Generation:
     @cached_property
     def matrix(self) -> vectors.Matrix | None:
         return vectors.Matrix.open(self.folder)
+
+    @cached_property
+    def term_rows(self):
+        """The generation's `term_rows.TermRows`, or None (built before they were kept)."""
+        from paperfeed.search import term_rows
+
+        return term_rows.TermRows.open(self.folder)
 
     @cached_property
     def _categories(self) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:

@@ -1,0 +1,179 @@
+"""
+Every indexed paper's tf-idf row, stored with its index generation.
+
+    <generation>/terms/
+        space.json, idf.npy          the generation's `TermSpace` (term_space.py)
+        seg-000001.keys.npy          a segment: the catalogue keys it has rows for,
+        seg-000001.indptr.npy        ... and those rows as CSR arrays (float32 data,
+        seg-000001.indices.npy           int32 columns), memory-mapped
+        seg-000001.data.npy
+
+`paperfeed index` fits the space once for a generation whose base has none (a
+first build, `--rebuild`, or the first build after an upgrade) on the newest
+`SAMPLE` papers, then writes one segment per chunk it indexes.  An update links
+its base's files (they are never rewritten) and adds segments, so new and
+changed papers get rows in the same space; a paper in several segments has the
+row of the last one.  Before the switch, papers of the catalogue that have no
+row yet (an index built before rows existed) get theirs, so every paper of a
+generation with a space has a row.
+
+"For you" (`paperfeed.recommend.source`) reads rows with `TermRows.get`
+instead of fitting a space per window and re-tokenising every library.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from paperfeed.search.term_space import FOR_YOU, TermSpace
+
+FOLDER = "terms"
+SAMPLE = 50_000  # newest papers the space is fitted on
+PARTS = ("keys", "indptr", "indices", "data")
+
+
+def _segments(folder: Path) -> list[str]:
+    """Segment names in write order (a segment is complete once its keys file exists)."""
+    return sorted(p.name[: -len(".keys.npy")] for p in folder.glob("seg-*.keys.npy"))
+
+
+class TermRows:
+    """The rows of one generation, opened read-only; `get(keys)` gives a CSR matrix."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.segments = [
+            {part: np.load(folder / f"{name}.{part}.npy", mmap_mode="r") for part in PARTS}
+            for name in _segments(folder)
+        ]
+
+    @classmethod
+    def open(cls, generation: Path) -> TermRows | None:
+        """The rows of the generation in `generation`, or None (an index built before them)."""
+        folder = generation / FOLDER
+        return cls(folder) if (folder / "space.json").exists() else None
+
+    @cached_property
+    def space(self) -> TermSpace:
+        return TermSpace.load(self.folder)
+
+    @cached_property
+    def _where(self) -> tuple[np.ndarray, np.ndarray]:
+        """(segment, row in it) by key; segment -1: no row.  Later segments win."""
+        size = max((int(s["keys"].max()) + 1 for s in self.segments if len(s["keys"])), default=0)
+        seg = np.full(size, -1, np.int32)
+        pos = np.zeros(size, np.int64)
+        for i, s in enumerate(self.segments):
+            keys = np.asarray(s["keys"], np.int64)
+            seg[keys], pos[keys] = i, np.arange(len(keys))
+        return seg, pos
+
+    def have(self, keys) -> np.ndarray:
+        """Bool per key: whether it has a row."""
+        keys = np.asarray(keys, np.int64)
+        seg, _ = self._where
+        out = np.zeros(len(keys), bool)
+        inside = (keys >= 0) & (keys < len(seg))
+        out[inside] = seg[keys[inside]] >= 0
+        return out
+
+    def get(self, keys):
+        """CSR (len(keys), terms) float32 rows of `keys`, in order; every key must `have` a row."""
+        keys = np.asarray(keys, np.int64)
+        seg_of, pos_of = self._where
+        seg, pos = seg_of[keys], pos_of[keys]
+        if (seg < 0).any():
+            raise KeyError("some keys have no term row")
+        lengths = np.zeros(len(keys), np.int64)
+        starts = np.zeros(len(keys), np.int64)
+        for i in np.unique(seg):
+            at = np.flatnonzero(seg == i)
+            indptr = self.segments[i]["indptr"]
+            starts[at] = indptr[pos[at]]
+            lengths[at] = np.asarray(indptr[pos[at] + 1]) - starts[at]
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        indices = np.empty(int(indptr[-1]), np.int32)
+        data = np.empty(int(indptr[-1]), np.float32)
+        for i in np.unique(seg):
+            at = np.flatnonzero(seg == i)
+            src = _ranges(starts[at], lengths[at])  # positions in the segment's arrays
+            dst = _ranges(indptr[at], lengths[at])
+            indices[dst] = self.segments[i]["indices"][src]
+            data[dst] = self.segments[i]["data"][src]
+        return sparse.csr_matrix((data, indices, indptr), shape=(len(keys), len(self.space.terms)))
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated aranges [start, start + length) for each pair, without a Python loop."""
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return offsets + np.arange(total)
+
+
+class Writer:
+    """Adds segments to a building generation's `terms/` folder."""
+
+    def __init__(self, folder: Path, space: TermSpace) -> None:
+        self.folder, self.space = folder, space
+        names = _segments(folder)
+        self.next = int(names[-1].split("-")[1]) + 1 if names else 1
+
+    @classmethod
+    def start(cls, building: Path, base: Path | None, sample) -> Writer | None:
+        """The writer of `building`, made on first use: from the base's rows (linked) when the
+        base has a space, else a space fitted on `sample()` (texts).  None when there is no
+        text to fit on (an empty database): that generation keeps no rows."""
+        folder = building / FOLDER
+        space = TermSpace.load(folder)
+        if space is not None:  # a resumed build
+            return cls(folder, space)
+        folder.mkdir(parents=True, exist_ok=True)
+        base_folder = base / FOLDER if base is not None else None
+        if base_folder is not None and (base_folder / "space.json").exists():
+            for f in sorted(base_folder.iterdir()):
+                if f.name != "space.json" and f.is_file() and not f.name.startswith("."):
+                    _link(f, folder / f.name)
+            _link(base_folder / "space.json", folder / "space.json")  # last: the folder is complete
+            return cls(folder, TermSpace.load(folder))
+        try:
+            space = TermSpace.fit(list(sample()), **FOR_YOU)
+        except ValueError:  # no text, or no word in any
+            return None
+        space.save(folder)
+        return cls(folder, space)
+
+    def add(self, keys, texts: list[str]) -> None:
+        """A segment with the rows of `texts` for catalogue `keys`."""
+        if not len(keys):
+            return
+        m = self.space.rows(list(texts))
+        name = f"seg-{self.next:06d}"
+        arrays = {"indptr": m.indptr.astype(np.int64), "indices": m.indices.astype(np.int32),
+                  "data": m.data.astype(np.float32), "keys": np.asarray(keys, np.int64)}
+        for part in PARTS:  # keys last: a segment without its keys file is ignored (and overwritten)
+            tmp = self.folder / f".{name}.{part}.tmp.npy"
+            np.save(tmp, arrays[part])
+            os.replace(tmp, self.folder / f"{name}.{part}.npy")
+        self.next += 1
+
+    def missing(self, keys: np.ndarray) -> np.ndarray:
+        """Those of `keys` with no row in this folder yet."""
+        return np.asarray(keys, np.int64)[~TermRows(self.folder).have(keys)]
+
+
+def _link(src: Path, dst: Path) -> None:
+    if dst.exists():
+        dst.unlink()
+    try:
+        os.link(src, dst)
+    except OSError:
+        import shutil
+
+        shutil.copy2(src, dst)
