@@ -1,0 +1,192 @@
+"""
+The tf-idf rows `paperfeed index` stores with a generation (`search.term_rows`)
+and "For you" reads: one corpus-wide term space, a row for every indexed paper,
+new rows in the same space on an incremental update, read back by the window
+and the profiles instead of re-tokenising, and the fitted path kept for an
+index built before rows were kept (which the next update fills).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from tests.foryou_support import NOW, OFF_TOPIC, ON_TOPIC, SAVED, TOPIC, load, save_library
+from tests.library_support import add_user
+from tests.webdata import add_paper
+
+search = pytest.importorskip("paperfeed.search")
+
+from paperfeed import recommend  # noqa: E402
+from paperfeed.recommend import source  # noqa: E402
+from paperfeed.search import store, term_rows  # noqa: E402
+from paperfeed.search.term_space import FOR_YOU, TermSpace, paper_text  # noqa: E402
+
+TEXTS = {a: paper_text(t, ab) for a, t, ab in SAVED} | {a: paper_text(t, ab) for a, t, ab, _ in ON_TOPIC + OFF_TOPIC}
+
+
+def stored_rows(gen, ids):
+    keys = gen.keys_of(ids)
+    return gen.term_rows.get([keys[i] for i in ids])
+
+
+def dense(m) -> np.ndarray:
+    return np.asarray(m.todense())
+
+
+@pytest.fixture
+def reader(engine, data_dir):
+    load(engine)
+    uid = add_user(engine, "ada")
+    save_library(engine, uid)
+    return uid
+
+
+def test_the_index_stores_a_row_for_every_paper_in_one_corpus_space(engine, reader):
+    gen = store.current()
+    rows = gen.term_rows
+    assert rows is not None
+    ids = sorted(TEXTS)
+    # the space is fitted on the corpus (here all of it: fewer than term_rows.SAMPLE papers)
+    fitted = TermSpace.fit([TEXTS[i] for i in ids], **FOR_YOU)
+    assert sorted(map(str, rows.space.terms)) == sorted(map(str, fitted.terms))
+    got = stored_rows(gen, ids)
+    assert got.shape == (len(ids), len(rows.space.terms))
+    assert np.allclose(dense(got), dense(rows.space.rows([TEXTS[i] for i in ids])), atol=1e-6)
+    norms = np.linalg.norm(dense(got), axis=1)  # unit rows; a paper with no term seen twice has none
+    assert np.allclose(norms[norms > 0], 1.0, atol=1e-5) and (norms > 0).sum() >= len(ids) // 2
+
+
+def test_window_and_profile_read_the_stored_rows(engine, reader):
+    gen = store.current()
+    with engine.connect() as conn:
+        win = source.window(conn, NOW - timedelta(days=7))
+        prof = source.profile(conn, reader, win)
+    assert win.space is gen.term_rows.space
+    assert np.array_equal(dense(win.terms), dense(stored_rows(gen, win.ids)))
+    assert prof.saved_ids and np.array_equal(dense(prof.terms), dense(stored_rows(gen, prof.saved_ids)))
+
+
+def test_stored_rows_rank_as_rows_made_from_text(engine, reader):
+    """Reading rows is only a shortcut: the same space's rows made from the texts rank the same, why-lines included."""
+    with engine.connect() as conn:
+        win = source.window(conn, NOW - timedelta(days=7))
+        prof = source.profile(conn, reader, win)
+    space = win.space
+    made_win = recommend.Window.build(win.ids, win.vectors, categories=win.categories, authors=win.authors,
+                                      upvotes=win.upvotes, texts=[TEXTS[i] for i in win.ids], space=space)
+    made_prof = recommend.Profile.build(prof.saved_ids, prof.vectors, saved_terms=space.rows(
+        [TEXTS[i] for i in prof.saved_ids]), saved_titles=prof.titles)
+    a = [(r.arxiv_id, r.why()) for r in recommend.rank(win, prof, limit=20)]
+    b = [(r.arxiv_id, r.why()) for r in recommend.rank(made_win, made_prof, limit=20)]
+    assert a == b
+    assert {i for i, _ in a[:3]} == TOPIC and any(line.startswith("Shares ") for line in a[0][1])
+
+
+def test_digest_batch_profiles_equal_one_reader_profiles(engine, reader):
+    other = add_user(engine, "bob")
+    with engine.begin() as conn:
+        from paperfeed.library import saved
+
+        saved.save(conn, other, SAVED[0][0])
+    with engine.connect() as conn:
+        win = source.window(conn, NOW - timedelta(days=7))
+        batch = source.profiles(conn, [reader, other, 999_999], win)
+        one = {u: source.profile(conn, u, win) for u in (reader, other)}
+    assert batch[999_999].empty
+    for u in (reader, other):
+        assert batch[u].saved_ids == one[u].saved_ids
+        assert np.array_equal(batch[u].vectors, one[u].vectors)
+        assert np.array_equal(dense(batch[u].terms), dense(one[u].terms))
+    assert batch[other].saved_ids == [SAVED[0][0]]
+
+
+def test_an_update_adds_rows_in_the_same_space_and_keeps_the_others(engine, reader):
+    before = store.current()
+    old_terms = list(map(str, before.term_rows.space.terms))
+    old = dense(stored_rows(before, sorted(TEXTS)))
+    add_paper(engine, "2611.00099", "Selective State Space Models for Protein Sequences",
+              abstract="A selective state space model with a parallel scan reads long protein sequences.",
+              published=NOW - timedelta(hours=3))
+    # a changed paper gets its new text's row (the later segment wins)
+    add_paper(engine, "2611.00008", "Monetary Policy Shocks and State Space Models",
+              abstract="A state space model of household consumption after interest rate shocks.",
+              published=NOW - timedelta(days=1, hours=7))
+    search.update_index(engine)
+    after = store.current()
+    assert after.folder != before.folder
+    space = after.term_rows.space
+    assert list(map(str, space.terms)) == old_terms  # no refit on an update
+    texts = dict(TEXTS, **{"2611.00008": paper_text("Monetary Policy Shocks and State Space Models",
+                                                    "A state space model of household consumption after interest "
+                                                    "rate shocks.")})
+    ids = sorted(texts)
+    got = dense(stored_rows(after, ids + ["2611.00099"]))
+    new_text = paper_text("Selective State Space Models for Protein Sequences",
+                          "A selective state space model with a parallel scan reads long protein sequences.")
+    assert np.allclose(got[-1], dense(space.rows([new_text]))[0], atol=1e-6) and got[-1].any()
+    assert np.allclose(got[:-1], dense(space.rows([texts[i] for i in ids])), atol=1e-6)
+    unchanged = [n for n, i in enumerate(ids) if i != "2611.00008"]
+    assert np.array_equal(got[unchanged], old[unchanged])
+    with engine.connect() as conn:
+        win = source.window(conn, NOW - timedelta(days=7))
+        prof = source.profile(conn, reader, win)
+    assert win.space is space
+    recs = recommend.rank(win, prof, limit=4)
+    assert "2611.00099" in {r.arxiv_id for r in recs}
+
+
+def test_an_index_without_rows_fits_its_window_then_the_next_update_fills_them(engine, reader):
+    gen = store.current()
+    shutil.rmtree(gen.folder / term_rows.FOLDER)  # as an index built before rows were kept
+    store._open.clear()
+    old = store.current()
+    assert old.term_rows is None
+    with engine.connect() as conn:
+        win = source.window(conn, NOW - timedelta(days=7))
+        prof = source.profile(conn, reader, win)
+    assert win.space is not None and win.terms is not None  # fitted on the window's own texts
+    assert len(win.space.terms) < len(TermSpace.fit(list(TEXTS.values()), **FOR_YOU).terms)
+    assert np.allclose(dense(prof.terms), dense(win.space.rows([TEXTS[i] for i in prof.saved_ids])), atol=1e-6)
+    recs = recommend.rank(win, prof, limit=3)
+    assert {r.arxiv_id for r in recs} == TOPIC
+    assert all(r.closest and r.why() for r in recs)
+
+    add_paper(engine, "2611.00099", "Graph Neural Networks for Weather", published=NOW - timedelta(hours=3))
+    search.update_index(engine)  # the upgrade: a space, and rows for the papers indexed before
+    new = store.current()
+    assert new.term_rows is not None
+    ids = sorted(TEXTS)
+    assert new.term_rows.have(list(new.keys_of(ids).values())).all()
+    assert np.allclose(dense(stored_rows(new, ids)), dense(new.term_rows.space.rows([TEXTS[i] for i in ids])),
+                       atol=1e-6)
+
+
+def test_a_space_saved_and_loaded_gives_the_same_rows(tmp_path):
+    texts = [t for t in TEXTS.values()] * 2
+    space = TermSpace.fit(texts, **FOR_YOU)
+    space.save(tmp_path / "terms")
+    loaded = TermSpace.load(tmp_path / "terms")
+    probe = texts + ["an unseen text about selective scans", ""]
+    assert list(map(str, loaded.terms)) == list(map(str, space.terms))
+    assert (space.rows(probe) != loaded.rows(probe)).nnz == 0
+    assert TermSpace.load(tmp_path / "nothing") is None
+
+
+def test_rows_across_segments_come_back_in_the_asked_order(tmp_path):
+    texts = list(TEXTS.values())
+    space = TermSpace.fit(texts, **FOR_YOU)
+    writer = term_rows.Writer.start(tmp_path, None, lambda: texts)
+    writer.add([5, 1, 9], texts[:3])
+    writer.add([2, 1], texts[3:5])  # key 1 again: the later row wins
+    rows = term_rows.TermRows.open(tmp_path)
+    assert list(rows.have([1, 2, 3, 5, 9, 10, -1])) == [True, True, False, True, True, False, False]
+    got = dense(rows.get([9, 1, 5, 2]))
+    want = dense(space.rows([texts[2], texts[4], texts[0], texts[3]]))
+    assert np.allclose(got, want, atol=1e-6)
+    with pytest.raises(KeyError):
+        rows.get([3])
+    assert term_rows.Writer.start(tmp_path / "empty", None, lambda: []) is None
