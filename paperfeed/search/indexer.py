@@ -324,14 +324,16 @@ def _resumable(run: _Run, served: store.Meta | None, rebuild: bool) -> tuple[Res
 
 
 def _start(run: _Run, base: store.Meta | None, served: str | None, upto: int) -> ResumeState | None:
-    """A new `building/` folder and its state; None when there is nothing to add to `base`.
+    """A new `building/` folder and its state; None when there is nothing to add to `base`
+    (and `base` has its term rows: one made before they were kept is built again, once).
 
     An update starts from hard links to the served keyword index and a copy of
     its catalogue; a first build or a rebuild from nothing.
     """
     start_rev = base.revision if base else -1
-    if base is not None and not run.count(_cursor_filter(start_rev, None, upto)):
-        return None
+    if (base is not None and not run.count(_cursor_filter(start_rev, None, upto))
+            and term_rows.kept(run.root / served)):
+        return None  # (a generation without term rows is built again, to give every paper one)
     building = run.root / "building"
     building.mkdir()
     if base is not None:

@@ -42,6 +42,12 @@ def _segments(folder: Path) -> list[str]:
     return sorted(p.name[: -len(".keys.npy")] for p in folder.glob("seg-*.keys.npy"))
 
 
+def kept(generation: Path) -> bool:
+    """Whether the generation was built by an indexer that keeps term rows (it has `terms/`,
+    empty when its papers had no text to fit a space on)."""
+    return (generation / FOLDER).is_dir()
+
+
 class TermRows:
     """The rows of one generation, opened read-only; `get(keys)` gives a CSR matrix."""
 
@@ -144,7 +150,7 @@ class Writer:
             return cls(folder, TermSpace.load(folder))
         try:
             space = TermSpace.fit(list(sample()), **FOR_YOU)
-        except ValueError:  # no text, or no word in any
+        except ValueError:  # no text, or no word in any: `terms/` stays empty (see `kept`)
             return None
         space.save(folder)
         return cls(folder, space)
