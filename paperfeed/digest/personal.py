@@ -169,10 +169,16 @@ class Personal:
         window = self._window(conn, start)
         if window is None:
             return {}
+        from threadpoolctl import threadpool_limits
+
         from paperfeed.recommend import source
 
-        profiles = {uid: p for uid, p in source.profiles(conn, uids, window).items() if not p.empty}
-        ranked = rank_readers(window, profiles, depth) if profiles else {}
+        # One BLAS thread: a reader's products are small (a library of hundreds of rows), and
+        # OpenBLAS's threads cost more than they give there: 10 instead of 133 ms a profile,
+        # 7 instead of 31 ms a ranking on 2 shared cores (benchmarks/digest.py, RESULTS.md).
+        with threadpool_limits(limits=1, user_api="blas"):
+            profiles = {uid: p for uid, p in source.profiles(conn, uids, window).items() if not p.empty}
+            ranked = rank_readers(window, profiles, depth) if profiles else {}
         return {uid: [(r.arxiv_id, r.why()) for r in recs if fits(r)] for uid, recs in ranked.items()}
 
     def _window(self, conn: Connection, start: datetime):
