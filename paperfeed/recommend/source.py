@@ -130,7 +130,8 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
     stored = gen.term_rows
     if stored is not None:
         space = stored.space
-        terms = _term_rows(stored, ids, keys, by_id) if ids else None
+        terms = _term_rows(stored, ids, keys, lambda some: [paper_text(by_id[i].title, by_id[i].abstract)
+                                                            for i in some]) if ids else None
     else:  # an index built before term rows were kept: fit on the window
         texts = [paper_text(by_id[i].title, by_id[i].abstract) for i in ids]
         space = TermSpace.fit(texts, **FOR_YOU) if texts else None
@@ -147,8 +148,9 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
     return built
 
 
-def _term_rows(stored, ids: list[str], keys: dict[str, int], by_id: dict):
-    """CSR rows of `ids` in the index's term space: read where stored, else made from their text."""
+def _term_rows(stored, ids: list[str], keys: dict[str, int], texts_of):
+    """CSR rows of `ids` in the index's term space: read where stored, else made from
+    `texts_of(those ids)` (their texts, in order)."""
     from scipy import sparse
 
     k = np.asarray([keys[i] for i in ids], np.int64)
@@ -160,19 +162,30 @@ def _term_rows(stored, ids: list[str], keys: dict[str, int], by_id: dict):
     for j, i in enumerate(np.flatnonzero(have)):
         out[i] = got[j]
     lacking = np.flatnonzero(~have)
-    made = stored.space.rows([paper_text(by_id[ids[i]].title, by_id[ids[i]].abstract) for i in lacking])
+    made = stored.space.rows(texts_of([ids[i] for i in lacking]))
     for j, i in enumerate(lacking):
         out[i] = made[j]
     return sparse.vstack(out, format="csr", dtype=np.float32)
 
 
+def _texts(conn: Connection, ids: list[str]) -> list[str]:
+    """The term-row texts (title and abstract) of `ids`, in order."""
+    found: dict[str, str] = {}
+    for i in range(0, len(ids), 500):
+        for r in conn.execute(select(papers.c.arxiv_id, papers.c.title, papers.c.abstract)
+                              .where(papers.c.arxiv_id.in_(ids[i : i + 500]))):
+            found[r.arxiv_id] = paper_text(r.title, r.abstract)
+    return [found.get(i, "") for i in ids]
+
+
 def _library(conn: Connection, table, user_ids: list[int], at_column) -> dict[int, list]:
-    """user id -> [(arxiv_id, title, abstract)] of their newest `MAX_LIBRARY` papers in `table`, newest first."""
+    """user id -> [(arxiv_id, title)] of their newest `MAX_LIBRARY` papers in `table`, newest first
+    (abstracts are read only for the papers without a stored term row, `_texts`)."""
     rank = func.row_number().over(partition_by=table.c.user_id,
                                   order_by=(at_column.desc(), table.c.arxiv_id)).label("n")
     inner = select(table.c.user_id, table.c.arxiv_id, rank).where(table.c.user_id.in_(user_ids)).subquery()
     rows = conn.execute(
-        select(inner.c.user_id, papers.c.arxiv_id, papers.c.title, papers.c.abstract)
+        select(inner.c.user_id, papers.c.arxiv_id, papers.c.title)
         .join(papers, papers.c.arxiv_id == inner.c.arxiv_id)
         .where(inner.c.n <= MAX_LIBRARY).order_by(inner.c.user_id, inner.c.n)
     ).all()
@@ -214,9 +227,9 @@ def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=No
         if win.space is not None and found:
             stored = gen.term_rows
             if stored is not None and stored.space is win.space:
-                terms = _term_rows(stored, found, keys, by_id)
+                terms = _term_rows(stored, found, keys, lambda some: _texts(conn, some))
             else:  # the window fitted its own space (an index without rows)
-                terms = win.space.rows([paper_text(by_id[i].title, by_id[i].abstract) for i in found])
+                terms = win.space.rows(_texts(conn, found))
 
     def embedded(rows):
         """(ids, vectors, term rows, titles) of those of `rows` the index holds."""
