@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from paperfeed.recommend.profile import Profile
-from paperfeed.recommend.terms import cosines, restrict
+from paperfeed.recommend.terms import cosines
 from paperfeed.recommend.window import Window
 
 
@@ -150,7 +150,7 @@ def pair_similarity(window: Window, rows: np.ndarray, profile: Profile,
     w = model.term_weight
     if w <= 0 or window.terms is None or profile.terms_t is None or not len(rows):
         return sim, dsim, False
-    terms = cosines(restrict(window.terms[rows], profile.term_columns), profile.terms_t)
+    terms = cosines(window.terms[rows], profile.terms_t)
     saved_terms = profile.terms is not None
     if saved_terms:
         sim = (1.0 - w) * sim + w * terms[:, :n]

@@ -20,7 +20,6 @@ import numpy as np
 from scipy import sparse
 
 from paperfeed.recommend.follows import author_key, normalise_categories
-from paperfeed.recommend.terms import restrict
 from paperfeed.recommend.window import unit_rows
 
 MAX_PROTOTYPES = 32
@@ -39,11 +38,9 @@ class Profile:
     authors: frozenset[str]  # followed author keys
     categories: frozenset[str]  # followed categories and archives
     prototypes: np.ndarray  # (k, dim) unit rows, k <= MAX_PROTOTYPES
-    # `terms` then `dismissed_terms` (those given) as one transposed matrix over the columns
-    # they use (`term_columns`, sorted; len(term_columns) x papers): one sparse product with a
-    # window's rows restricted to those columns gives both pair similarities
+    # `terms` then `dismissed_terms` (those given) as one transposed matrix (V x columns):
+    # one sparse product with a window's rows gives both pair similarities
     terms_t: object | None = None
-    term_columns: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -77,11 +74,6 @@ class Profile:
         if dismissed_terms is not None and dismissed_terms.shape[0] != len(dvecs):
             raise ValueError(f"{len(dvecs)} dismissed vectors but {dismissed_terms.shape[0]} term rows")
         given = [t for t in (saved_terms, dismissed_terms) if t is not None]
-        terms_t = columns = None
-        if given:
-            stacked = sparse.vstack(given, format="csr")
-            columns = np.unique(stacked.indices)
-            terms_t = restrict(stacked, columns).T.tocsr()
         return cls(
             saved_ids=saved_ids, vectors=vecs, terms=saved_terms, titles=titles,
             dismissed_ids=frozenset(map(str, dismissed_ids)), dismissed_vectors=dvecs,
@@ -89,7 +81,7 @@ class Profile:
             authors=frozenset(k for k in (author_key(a) for a in authors) if k),
             categories=normalise_categories(categories),
             prototypes=prototypes(vecs, MAX_PROTOTYPES, seed),
-            terms_t=terms_t, term_columns=columns,
+            terms_t=sparse.vstack(given).T.tocsr() if given else None,
         )
 
     @property

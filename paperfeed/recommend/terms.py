@@ -19,38 +19,17 @@ import numpy as np
 
 from paperfeed.search.term_space import ASL_OPTIONS, FOR_YOU, TermSpace, paper_text, vectorizer
 
-__all__ = ["ASL_OPTIONS", "FOR_YOU", "TermSpace", "cosines", "paper_text", "restrict", "row", "shared_terms",
+__all__ = ["ASL_OPTIONS", "FOR_YOU", "TermSpace", "cosines", "paper_text", "row", "shared_terms",
            "shared_terms_weighted", "vectorizer"]
 
 
 def cosines(a, b_transposed) -> np.ndarray:
     """Dense (len(a), n) tf-idf cosines of unit sparse rows `a` with n rows given transposed (V x n).
 
-    Profiles keep their rows transposed once (`Profile.terms_t`, over the
-    columns they use: `restrict`): scipy would otherwise convert them on every product.
+    Profiles keep their rows transposed once (`Profile.terms_t`): scipy would
+    otherwise convert them on every product.
     """
     return np.asarray((a @ b_transposed).toarray(), np.float32)
-
-
-def restrict(matrix, columns: np.ndarray):
-    """CSR `matrix` keeping only the sorted `columns`, renumbered 0..len(columns)-1.
-
-    A profile keeps its rows over the columns its papers use (a few thousand of a
-    vocabulary of hundreds of thousands): transposing and multiplying then cost
-    what the rows hold, not the vocabulary's length.
-    """
-    from scipy import sparse
-
-    m = matrix.tocsr()
-    n = m.shape[0]
-    if not len(columns) or not m.nnz:
-        return sparse.csr_matrix((n, len(columns)), dtype=np.float32)
-    pos = np.minimum(np.searchsorted(columns, m.indices), len(columns) - 1)
-    keep = columns[pos] == m.indices
-    row_of = np.repeat(np.arange(n), np.diff(m.indptr))
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(row_of[keep], minlength=n))])
-    return sparse.csr_matrix((m.data[keep].astype(np.float32, copy=False), pos[keep].astype(np.int32), indptr),
-                             shape=(n, len(columns)))
 
 
 def row(matrix, i: int) -> tuple[np.ndarray, np.ndarray]:
