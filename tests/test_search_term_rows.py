@@ -48,7 +48,7 @@ def reader(engine, data_dir):
 def test_the_index_stores_a_row_for_every_paper_in_one_corpus_space(engine, reader):
     gen = store.current()
     rows = gen.term_rows
-    assert rows is not None
+    assert rows is not None and len(rows.segments) == 1  # the build's chunks, merged
     ids = sorted(TEXTS)
     # the space is fitted on the corpus (here all of it: fewer than term_rows.SAMPLE papers)
     fitted = TermSpace.fit([TEXTS[i] for i in ids], **FOR_YOU)
@@ -118,6 +118,7 @@ def test_an_update_adds_rows_in_the_same_space_and_keeps_the_others(engine, read
     search.update_index(engine)
     after = store.current()
     assert after.folder != before.folder
+    assert len(after.term_rows.segments) == len(before.term_rows.segments) + 1  # the base's, linked, and one
     space = after.term_rows.space
     assert list(map(str, space.terms)) == old_terms  # no refit on an update
     texts = dict(TEXTS, **{"2611.00008": paper_text("Monetary Policy Shocks and State Space Models",
@@ -190,3 +191,23 @@ def test_rows_across_segments_come_back_in_the_asked_order(tmp_path):
     with pytest.raises(KeyError):
         rows.get([3])
     assert term_rows.Writer.start(tmp_path / "empty", None, lambda: []) is None
+
+
+def test_a_build_merges_its_segments_and_old_ones_past_the_limit(tmp_path, monkeypatch):
+    texts = list(TEXTS.values())
+    writer = term_rows.Writer.start(tmp_path, None, lambda: texts)
+    writer.add([5, 1, 9], texts[:3])  # the base's segment
+    writer.add([2, 1], texts[3:5])  # this build's two chunks
+    writer.add([9, 7], texts[5:7])
+    want = dense(term_rows.TermRows.open(tmp_path).get([1, 2, 5, 7, 9]))
+    writer.finish(first_own=2)
+    rows = term_rows.TermRows.open(tmp_path)
+    assert len(rows.segments) == 2 and list(rows.segments[1]["keys"]) == [1, 2, 7, 9]
+    assert np.array_equal(dense(rows.get([1, 2, 5, 7, 9])), want)
+    writer.add([3], texts[7:8])
+    monkeypatch.setattr(term_rows, "MAX_SEGMENTS", 2)
+    writer.finish(first_own=writer.next)  # nothing of its own; three segments: all but the oldest merged
+    rows = term_rows.TermRows.open(tmp_path)
+    assert len(rows.segments) == 2 and list(rows.segments[1]["keys"]) == [1, 2, 3, 7, 9]
+    assert np.array_equal(dense(rows.get([1, 2, 5, 7, 9])), want)
+    assert sorted(p.name for p in (tmp_path / term_rows.FOLDER).iterdir() if p.name.startswith(".")) == []

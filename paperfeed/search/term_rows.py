@@ -10,10 +10,13 @@ Every indexed paper's tf-idf row, stored with its index generation.
 
 `paperfeed index` fits the space once for a generation whose base has none (a
 first build, `--rebuild`, or the first build after an upgrade) on the newest
-`SAMPLE` papers, then writes one segment per chunk it indexes.  An update links
-its base's files (they are never rewritten) and adds segments, so new and
-changed papers get rows in the same space; a paper in several segments has the
-row of the last one.  Before the switch, papers of the catalogue that have no
+`SAMPLE` papers, then writes one segment per chunk it indexes and merges them
+into one when the build finishes.  An update links its base's files (they are
+never rewritten) and adds its segment, so new and changed papers get rows in
+the same space; a paper in several segments has the row of the last one.  Past
+`MAX_SEGMENTS` (a month of daily updates), a build merges every segment but
+the first (the big one of the first build) into one, so a generation keeps
+few files open.  Before the switch, papers of the catalogue that have no
 row yet (an index built before rows existed) get theirs, so every paper of a
 generation with a space has a row.
 
@@ -35,6 +38,8 @@ from paperfeed.search.term_space import FOR_YOU, TermSpace
 FOLDER = "terms"
 SAMPLE = 50_000  # newest papers the space is fitted on
 PARTS = ("keys", "indptr", "indices", "data")
+MAX_SEGMENTS = 32  # past this, a build merges all segments but the oldest into one (`Writer.finish`)
+MERGE_KEYS = 100_000  # rows copied at a time when merging
 
 
 def _segments(folder: Path) -> list[str]:
@@ -168,6 +173,51 @@ class Writer:
             np.save(tmp, arrays[part])
             os.replace(tmp, self.folder / f"{name}.{part}.npy")
         self.next += 1
+
+    def finish(self, first_own: int) -> None:
+        """Merge the segments this build wrote (numbered from `first_own`) into one; then,
+        past `MAX_SEGMENTS`, every segment but the oldest."""
+        names = _segments(self.folder)
+        own = [n for n in names if int(n.split("-")[1]) >= first_own]
+        if len(own) > 1:
+            self._merge(own)
+        names = _segments(self.folder)
+        if len(names) > MAX_SEGMENTS:
+            self._merge(names[1:])
+
+    def _merge(self, names: list[str]) -> None:
+        """One new segment with the rows the `names` segments hold (the latest of each key),
+        written before they are removed (a kill in between leaves equal duplicates)."""
+        rows = TermRows(self.folder)  # its segments in the order of `_segments`
+        merged = set(names)
+        keys = np.unique(np.concatenate([np.asarray(rows.segments[i]["keys"], np.int64)
+                                         for i, n in enumerate(_segments(self.folder)) if n in merged]))
+        seg, pos = rows._where
+        lengths = np.zeros(len(keys), np.int64)
+        for i in np.unique(seg[keys]):
+            sel = np.flatnonzero(seg[keys] == i)
+            indptr = rows.segments[i]["indptr"]
+            lengths[sel] = np.asarray(indptr[pos[keys[sel]] + 1]) - np.asarray(indptr[pos[keys[sel]]])
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        name = f"seg-{self.next:06d}"
+        tmp = {part: self.folder / f".{name}.{part}.tmp.npy" for part in PARTS}
+        indices = np.lib.format.open_memmap(tmp["indices"], mode="w+", dtype=np.int32, shape=(int(indptr[-1]),))
+        data = np.lib.format.open_memmap(tmp["data"], mode="w+", dtype=np.float32, shape=(int(indptr[-1]),))
+        for start in range(0, len(keys), MERGE_KEYS):
+            part = rows.get(keys[start : start + MERGE_KEYS])
+            lo, hi = indptr[start], indptr[min(start + MERGE_KEYS, len(keys))]
+            indices[lo:hi], data[lo:hi] = part.indices, part.data
+        indices.flush()
+        data.flush()
+        del indices, data
+        np.save(tmp["indptr"], indptr)
+        np.save(tmp["keys"], keys.astype(np.int64))
+        for part in PARTS:  # keys last, as in `add`
+            os.replace(tmp[part], self.folder / f"{name}.{part}.npy")
+        self.next += 1
+        for n in names:
+            for part in PARTS:
+                (self.folder / f"{n}.{part}.npy").unlink(missing_ok=True)
 
     def missing(self, keys: np.ndarray) -> np.ndarray:
         """Those of `keys` with no row in this folder yet."""
