@@ -26,7 +26,9 @@ subscribers get (`--search-mode keyword` measures BM25 alone).
 verified address is theirs, a library of 20-500 papers (older than the
 digest's window) and three followed authors, so their digests get "For you"
 and "New from authors you follow" (`digest/personal.py`); the time spent on
-those sections is printed apart.
+those sections is printed apart, per linked reader, and projected to the
+issue's 20,000 linked readers.  A kept data dir indexed by an older paperfeed
+is brought up to date first (`paperfeed index`: term rows).
 
 Data is kept in `--data-dir` and reused while the sizes match.  Prints
 `name: value` lines at the end.
@@ -292,6 +294,9 @@ def measure(args, now: datetime) -> dict:
         "digest_personal_seconds": round(spent["personal"], 1),
         "digest_personal_profile_seconds": round(spent["profiles"], 1),
         "digest_personal_rank_seconds": round(spent["ranking"], 1),
+        "digest_personal_ms_per_reader": round(spent["personal"] / max(spent["readers"], 1) * 1000, 1),
+        # the target has 20,000 linked readers among 100,000 subscribers (the same windows)
+        "digest_personal_projected_20000_seconds": round(spent["personal"] / max(spent["readers"], 1) * 20_000),
         "digest_subscribers": due,
         "digest_nonempty": nonempty,
         "digest_papers_per_digest": round(n_papers / max(nonempty, 1), 2),
