@@ -211,3 +211,19 @@ def test_a_build_merges_its_segments_and_old_ones_past_the_limit(tmp_path, monke
     assert len(rows.segments) == 2 and list(rows.segments[1]["keys"]) == [1, 2, 3, 7, 9]
     assert np.array_equal(dense(rows.get([1, 2, 5, 7, 9])), want)
     assert sorted(p.name for p in (tmp_path / term_rows.FOLDER).iterdir() if p.name.startswith(".")) == []
+
+
+def test_papers_without_a_stored_row_get_one_made_in_the_same_space(tmp_path):
+    texts = list(TEXTS.values())
+    writer = term_rows.Writer.start(tmp_path, None, lambda: texts)
+    writer.add([0, 2], [texts[0], texts[2]])  # key 1 has no row (as a paper indexed before rows were kept)
+    stored = term_rows.TermRows.open(tmp_path)
+    asked = []
+
+    def texts_of(ids):
+        asked.extend(ids)
+        return [texts[int(i)] for i in ids]
+
+    got = source._term_rows(stored, ["2", "1", "0"], {"0": 0, "1": 1, "2": 2}, texts_of)
+    assert asked == ["1"]  # only the paper without a row is read and tokenised
+    assert np.allclose(dense(got), dense(stored.space.rows([texts[2], texts[1], texts[0]])), atol=1e-6)
