@@ -108,7 +108,8 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
             return hit[1]
     where = [papers.c.published >= start] + ([papers.c.published < end] if end else [])
     rows = conn.execute(
-        select(papers.c.arxiv_id, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.categories)
+        select(papers.c.arxiv_id, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.categories,
+               papers.c.key_terms)
         .where(*where).order_by(papers.c.published.desc()).limit(MAX_WINDOW)
     ).all()
     by_id = {r.arxiv_id: r for r in rows}
@@ -119,7 +120,7 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
     built = Window.build(
         ids, vecs, categories=[by_id[i].categories or [] for i in ids],
         authors=[by_id[i].authors or [] for i in ids], upvotes=[votes.get(i, 0) for i in ids],
-        texts=texts if space else None, space=space,
+        texts=texts if space else None, space=space, key_terms=[by_id[i].key_terms for i in ids],
     )
     with _lock:
         _windows[cache_key] = (time.monotonic(), built)
@@ -130,7 +131,7 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
 
 def _papers_of(conn: Connection, table, user_id: int, at_column) -> list:
     return conn.execute(
-        select(papers.c.arxiv_id, papers.c.title, papers.c.abstract)
+        select(papers.c.arxiv_id, papers.c.title, papers.c.abstract, papers.c.key_terms)
         .join(table, table.c.arxiv_id == papers.c.arxiv_id)
         .where(table.c.user_id == user_id).order_by(at_column.desc()).limit(MAX_LIBRARY)
     ).all()
@@ -148,13 +149,13 @@ def profile(conn: Connection, user_id: int, win: Window, *, index_dir=None) -> P
         found, vecs, _ = index_vectors(list(by_id), index_dir) if by_id else ([], None, "")
         texts = [paper_text(by_id[i].title, by_id[i].abstract) for i in found]
         terms = win.space.rows(texts) if win.space is not None and found else None
-        return found, vecs, terms, [by_id[i].title or "" for i in found]
+        return found, vecs, terms, [by_id[i].title or "" for i in found], [by_id[i].key_terms for i in found]
 
-    s_ids, s_vecs, s_terms, s_titles = embedded(saved)
-    d_ids, d_vecs, d_terms, _ = embedded(dismissed)
+    s_ids, s_vecs, s_terms, s_titles, s_keys = embedded(saved)
+    d_ids, d_vecs, d_terms, _, _ = embedded(dismissed)
     return Profile.build(
         s_ids, s_vecs if s_ids else np.zeros((0, win.vectors.shape[1]), np.float32),
-        saved_terms=s_terms, saved_titles=s_titles,
+        saved_terms=s_terms, saved_titles=s_titles, saved_key_terms=s_keys,
         dismissed_ids=[r.arxiv_id for r in dismissed],  # hidden even when not indexed
         dismissed_vectors=d_vecs if d_ids else None, dismissed_terms=d_terms if d_ids else None,
         authors=[k for kind, k in follows if kind == "author"],
