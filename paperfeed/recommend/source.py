@@ -49,8 +49,10 @@ papers = Paper.__table__
 def index_vectors(arxiv_ids: list[str], index_dir=None) -> tuple[list[str], np.ndarray, str]:
     """(ids found, their float32 vectors, index generation id) from the served search index.
 
-    Reads the generation's catalogue (arXiv id -> key) and its vector matrix,
-    as `paperfeed.search.similar` reads one paper's vector.
+    Reads the generation's catalogue (arXiv id -> key) and its For-you matrix
+    (each paper embedded as `PAPERFEED_FORYOU_VARIANT` says, `store.Generation.foryou_matrix`),
+    or the search vectors' matrix for an index without one, as
+    `paperfeed.search.similar` reads one paper's vector.
     """
     from paperfeed.search import store, vectors
 
@@ -60,7 +62,7 @@ def index_vectors(arxiv_ids: list[str], index_dir=None) -> tuple[list[str], np.n
     dim = gen.meta.dim
     if not found:
         return [], np.zeros((0, dim), np.float32), gen.id
-    matrix = gen.matrix
+    matrix = gen.foryou_matrix or gen.matrix
     out_ids, rows = [], []
     if matrix is not None:
         ks = np.asarray([keys[a] for a in found], np.int64)
