@@ -28,17 +28,21 @@ import recommend_eval as ev  # noqa: E402
 from paperfeed.digest.personal import MIN_FIT  # noqa: E402
 from paperfeed.recommend import fit  # noqa: E402
 
-FLOORS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+FLOORS = (0.2, 0.22, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/rec-work"))
-    parser.add_argument("--variant", default="onnx-int8/192")
+    from paperfeed import settings
+
+    parser.add_argument("--variant", default=settings.get("foryou_variant").strip() or "onnx-int8/192",
+                        help="the For-you vectors' variant (default: the shipped PAPERFEED_FORYOU_VARIANT)")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     corpus, topics = ev.load(ev.SCIFACT)
-    bench = ev.Bench(corpus, ev.embeddings(args.workdir, corpus, args.variant))
+    vecs = ev.embeddings(args.workdir, corpus, args.variant)
+    bench = ev.Bench(corpus, vecs, vecs)
     window = bench.windows["wide"]  # the term space For you uses (terms.FOR_YOU)
     every = fit.Model(shortlist=len(window))
     topic, best_other, other = [], [], []

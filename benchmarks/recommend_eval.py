@@ -15,11 +15,13 @@ similar-papers function (`paperfeed.search.similar`, in `search/neighbours.py`; 
 the default (embedding + tf-idf pair similarity, `paperfeed.recommend.fit`).
 Parameters are chosen by 5-fold cross-validation over topics (on Recall@10,
 then nDCG@10) and the held-out folds are reported.  Vectors come from the
-shipped encoder (`paperfeed.search.encoder`, default variant onnx-int8/192)
-and are cached in --workdir.
+shipped encoders (`paperfeed.search.encoder`) and are cached in --workdir:
+For you ranks with the For-you vectors (`--variant`, default
+`PAPERFEED_FORYOU_VARIANT`, onnx/128), the similar-papers row uses the search
+vectors it is served from (`--search-variant`, default onnx-int8/192).
 
     python benchmarks/recommend_eval.py --workdir /tmp/rec-work
-    python benchmarks/recommend_eval.py --workdir /tmp/rec-work --variant onnx-int8/256
+    python benchmarks/recommend_eval.py --workdir /tmp/rec-work --variant onnx-int8/192
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ def top_ids(ids: list[str], scores: np.ndarray, exclude: set[int]) -> list[str]:
 class Bench:
     """The corpus as one window per term space, and every model's ranking of a case."""
 
-    def __init__(self, corpus, vecs):
+    def __init__(self, corpus, vecs, search_vecs):
         self.ids = [d["_id"] for d in corpus]
         self.row = {d: i for i, d in enumerate(self.ids)}
         texts = [terms.paper_text(d.get("title"), d["text"]) for d in corpus]
@@ -134,7 +136,8 @@ class Bench:
         self.spaces = {name: terms.TermSpace.fit(texts, **opts) for name, opts in TERM_SPACES.items()}
         self.windows = {name: Window.build(self.ids, vecs, texts=texts, space=s) for name, s in self.spaces.items()}
         self.asl_x = self.windows["asl"].terms  # arxiv-sanity-lite's features: the same vectorizer
-        self.similar = similar_gen(self.ids, self.vecs)
+        search_vecs = search_vecs / np.linalg.norm(search_vecs, axis=1, keepdims=True)
+        self.similar = similar_gen(self.ids, search_vecs)
 
     def profile(self, space: str, library: list[str]) -> Profile:
         w = self.windows[space]
@@ -217,14 +220,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=SCIFACT)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/recommend-eval"))
-    parser.add_argument("--variant", default="onnx-int8/192", help="encoder variant (the shipped CPU default)")
+    from paperfeed import settings
+
+    shipped = settings.get("foryou_variant").strip() or "onnx-int8/192"  # empty: the search vectors
+    parser.add_argument("--variant", default=shipped, help=f"For-you encoder variant (shipped: {shipped})")
+    parser.add_argument("--search-variant", default="onnx-int8/192",
+                        help="the search vectors' variant, which similar papers are served from")
     parser.add_argument("--quick", action="store_true", help="a smaller grid, no logistic C search")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     corpus, topics = load(args.data)
-    bench = Bench(corpus, embeddings(args.workdir, corpus, args.variant))
+    vecs = embeddings(args.workdir, corpus, args.variant)
+    search_vecs = vecs if args.search_variant == args.variant else embeddings(args.workdir, corpus, args.search_variant)
+    bench = Bench(corpus, vecs, search_vecs)
     names = list(topics)
-    print(f"{len(corpus)} papers, {len(topics)} topics with >= 2 relevant papers, vectors {args.variant}")
+    print(f"{len(corpus)} papers, {len(topics)} topics with >= 2 relevant papers, "
+          f"For-you vectors {args.variant}, similar papers on {args.search_variant}")
     grid = HYBRID_GRID if not args.quick else [g for g in HYBRID_GRID if g[2] in (1, None) and g[1] in (0, .3, .5)]
     headline = {}
     for table in ("one", "half"):

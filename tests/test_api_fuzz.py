@@ -100,6 +100,41 @@ def test_for_you_with_a_token_passes_every_check(engine, tmp_path):
     assert "Authentication failed" not in output  # it got past the token
 
 
+def test_the_library_api_with_a_token_passes_every_check(engine, tmp_path, smtp):
+    """The token-protected operations (issue #13) past their 401: `/api/library/...` and
+    `POST /api/papers/index` with a live API token of a reader who has saved papers, a
+    second collection and follows, so the fuzzer reaches the handlers, not just the 401."""
+    from paperfeed.library import collection, follows, saved, tokens
+    from tests.library_support import add_user, load_corpus
+
+    load_corpus(engine)
+    uid = add_user(engine, "fuzzer")
+    with engine.begin() as conn:
+        collection.create_collection(conn, uid, "Thesis", "Chapter two")
+        for n in range(1, 6):
+            saved.save(conn, uid, f"0704.000{n}", ["Thesis"] if n % 2 else None, note=f"note {n}")
+        follows.follow(conn, uid, "author", "Ileana Streinu")
+        follows.follow(conn, uid, "category", "hep-ph")
+        token = tokens.create_token(conn, uid, "api").token
+    operations = [
+        (method, path) for path, methods in paperfeed_app(engine).openapi()["paths"].items() for method in methods
+        if path.startswith("/api/library/") or path == "/api/papers/index"
+    ]
+    assert len(operations) >= 12, operations
+    with serve(paperfeed_app(engine)) as url:
+        run = st_run(url, str(tmp_path), "--include-path-regex", r"^/api/(library/|papers/index$)",
+                     "--header", f"Authorization: Bearer {token}")
+    output = run.stdout + run.stderr
+    print(output)
+    assert run.returncode == 0, output[-20000:]
+    tested = re.search(r"Tested: (\d+)", output)
+    assert tested and int(tested[1]) == len(operations), output[-20000:]
+    cases = re.search(r"(\d+) generated, (\d+) passed", output)
+    assert cases and cases[1] == cases[2] and int(cases[1]) > 0, output[-20000:]
+    assert "Authentication failed" not in output  # it got past the token
+    assert not smtp.messages, "a fuzzed request sent mail"
+
+
 # --- what the fuzzer relies on, checked directly --------------------------------
 
 

@@ -89,6 +89,26 @@ def test_why_names_the_saved_papers_that_contribute_most(data):
                 assert n.contribution == pytest.approx(sims[n.arxiv_id] / k, abs=1e-4)
 
 
+def test_why_names_stored_key_terms_first_among_the_shared_terms(data):
+    ids, vecs, texts, space, window = data
+    saved = ["ssm-0", "ssm-1", "ssm-2"]
+    recs = recommend.rank(window, profile(data, saved), limit=12)
+    rec = next(r for r in recs if len(r.terms) >= 2)
+    last = rec.terms[-1]  # the shared term that adds least
+    c = ids.index(rec.arxiv_id)
+    keyed = recommend.Window.build(ids, vecs, texts=texts, space=space,
+                                   key_terms=[[last.upper()] if i == c else [] for i in range(len(ids))])
+    again = next(r for r in recommend.rank(keyed, profile(data, saved), limit=12) if r.arxiv_id == rec.arxiv_id)
+    assert again.terms[0] == last and sorted(again.terms) == sorted(rec.terms)
+    # a saved paper's key term counts too, and only the saved papers the line names
+    named = [n.arxiv_id for n in rec.closest]
+    mine = recommend.Profile.build(saved, vecs[[ids.index(s) for s in saved]],
+                                   saved_terms=space.rows([texts[ids.index(s)] for s in saved]),
+                                   saved_key_terms=[[last] if s == named[0] else [] for s in saved])
+    third = next(r for r in recommend.rank(window, mine, limit=12) if r.arxiv_id == rec.arxiv_id)
+    assert third.terms[0] == last
+
+
 def test_dismissed_papers_are_hidden_and_push_their_neighbours_down(data):
     ids, vecs, _, _, window = data
     saved = ["ssm-0", "graphs-0"]

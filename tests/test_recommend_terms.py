@@ -27,6 +27,20 @@ def test_shared_terms_are_those_adding_most_to_the_cosine():
     assert abs(terms.cosines(rows, rows.T.tocsr())[0, 0] - 1.0) < 1e-5
 
 
+def test_key_terms_are_named_first_but_only_when_they_added_to_the_score():
+    texts = ["selective scan state space", "selective scan recurrent", "protein folding", "kernel method"] * 3
+    space = terms.TermSpace.fit(texts, **terms.FOR_YOU)
+    a, b = space.rows(["selective scan state space models", "selective scan state space machines"])
+    plain = terms.shared_terms(space, a, b)
+    assert "state space" in plain and plain[0] != "state space"
+    prefer = terms.key_term_forms(["State-Space model", "protein folding"])
+    assert {"state space", "space model", "protein folding"} <= prefer
+    named = terms.shared_terms_weighted(space, terms.row(a, 0), [terms.row(b, 0)], [1.0], prefer=prefer)
+    assert named[0] == "state space"  # the key term first
+    assert "protein folding" not in named  # a key term that adds nothing is never named
+    assert sorted(named) == sorted(plain)  # the same reasons, reordered
+
+
 def test_tiny_corpora_still_fit():
     space = terms.TermSpace.fit(["one paper only"])
     assert space.rows(["one paper"]).nnz > 0

@@ -179,7 +179,7 @@ def test_killed_build_resumes_where_it_stopped(corpus, encoder, data_dir):
     # the cursor on disk keeps its format, so a build interrupted by another version resumes
     with sqlite3.connect(data_dir / "index" / "building" / "catalog.sqlite") as conn:
         saved = json.loads(conn.execute("select state from progress").fetchone()[0])
-    assert set(saved) == {"base", "model_id", "dim", "dtype", "rev", "id", "upto", "done"}
+    assert set(saved) == {"base", "model_id", "dim", "dtype", "rev", "id", "upto", "done", "foryou"}
     assert saved["done"] == 6 and saved["base"] is None and saved["id"] in {p[0] for p in PAPERS}
     with pytest.raises(IndexNotBuilt):  # a half-built index is never served
         search(corpus, "diffusion", mode="keyword")
@@ -428,3 +428,75 @@ def test_a_fresh_process_searches_without_torch_or_transformers(indexed, encoder
     assert found["similar"] == ["2111.00396"]
     # the same vector as the encoder that built the index gives
     assert np.allclose(found["vector"], encoder.encode_query("protein folding"), atol=1e-6)
+
+
+LONG = " ".join(
+    f"Sentence {i} of a long abstract about selective state space models, recurrent scans and hardware-aware "
+    "kernels for language, audio and genomics." for i in range(12))
+
+
+def test_for_you_vectors_are_a_shorter_pass_of_the_same_model(corpus, encoder, monkeypatch):
+    from paperfeed.recommend import source
+    from paperfeed.search.encoder import document_text
+
+    long = record("2405.21060", "Mamba-2", LONG, ["Albert Gu"], ["cs.LG"], date(2023, 12, 1))
+    write_batch(corpus, [long])
+    from paperfeed.search.encoder import foryou_encoder
+
+    update_index(corpus, encoder=encoder)  # the default PAPERFEED_FORYOU_VARIANT, onnx/128
+    gen = store.current()
+    short, full = foryou_encoder(encoder), encoder
+    assert gen.meta.foryou_model_id == short.model_id == encoder.model_id.rsplit("/", 2)[0] + "/onnx/128"
+    text = document_text(long.title, long.abstract)
+    assert len(short._tokenize([text])[0]) == 128 < len(full._tokenize([text])[0])
+    ids_, vecs, _ = source.index_vectors([long.arxiv_id, PAPERS[0][0]])
+    want = short.encode_documents([text, document_text(PAPERS[0][1], PAPERS[0][2])])
+    assert ids_ == [long.arxiv_id, PAPERS[0][0]]
+    assert np.all(np.diag(vecs @ want.T) > 0.98)
+    search_row = gen.matrix.get(np.array([gen.key_of(long.arxiv_id)]))[0]
+    assert float(vecs[0] @ search_row) < 0.99  # not the search vector: another text length
+    # the twin made from the search encoder is the encoder `onnx/128` builds on its own
+    from paperfeed.search.encoder import get_encoder
+
+    monkeypatch.setenv("PAPERFEED_DATA_DIR", str(encoder.model_file.parent.parent.parent))  # the session's export
+    alone = get_encoder(variant="onnx/128")
+    assert alone.model_id == short.model_id and alone._tokenize([text]) == short._tokenize([text])
+    assert float(alone.encode_documents([text])[0] @ want[0]) > 0.9999
+
+
+def test_for_you_vectors_across_updates_and_an_index_without_them(corpus, encoder, monkeypatch):
+    from paperfeed.recommend import source
+    from paperfeed.search.encoder import document_text, foryou_encoder
+
+    short = foryou_encoder(encoder)
+    old = record("2405.21060", "Mamba-2", LONG, ["Albert Gu"], ["cs.LG"], date(2024, 5, 31))
+    write_batch(corpus, [old])
+    monkeypatch.setenv("PAPERFEED_FORYOU_VARIANT", "")  # an index from before: no second pass
+    update_index(corpus, encoder=encoder)
+    gen = store.current()
+    assert gen.meta.foryou_model_id is None and gen.foryou_matrix is None
+    _, before, _ = source.index_vectors([old.arxiv_id])
+    assert np.allclose(before, gen.matrix.get(np.array([gen.key_of(old.arxiv_id)])), atol=1e-6)  # search vectors
+    old_short = short.encode_documents([document_text(old.title, old.abstract)])[0]
+    assert float(before[0] @ old_short) < 0.99
+
+    added = record("2401.04088", "Mixtral of Experts", LONG.replace("state space", "mixture of experts"),
+                   ["Albert Q. Jiang"], ["cs.LG"], date(2024, 1, 8))
+    write_batch(corpus, [added])
+    monkeypatch.delenv("PAPERFEED_FORYOU_VARIANT")  # the upgrade: papers indexed from now on get theirs
+    update_index(corpus, encoder=encoder)
+    assert store.current().foryou_matrix is not None
+    _, both, _ = source.index_vectors([old.arxiv_id, added.arxiv_id])
+    assert float(both[0] @ before[0]) > 0.99  # the older paper keeps its search vector until a rebuild
+    added_short = short.encode_documents([document_text(added.title, added.abstract)])[0]
+    assert float(both[1] @ added_short) > 0.995
+
+    write_batch(corpus, [record("2402.00001", "Another", "A short abstract on kernels.", ["X Y"], ["cs.LG"],
+                                date(2024, 2, 1))])
+    update_index(corpus, encoder=encoder)  # the same length again: the base's For-you rows carry over
+    _, again, _ = source.index_vectors([added.arxiv_id])
+    assert float(again[0] @ both[1]) > 0.9999
+
+    update_index(corpus, encoder=encoder, rebuild=True)  # a rebuild gives every paper its own
+    _, rebuilt, _ = source.index_vectors([old.arxiv_id])
+    assert float(rebuilt[0] @ old_short) > 0.995

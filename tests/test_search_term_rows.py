@@ -77,9 +77,10 @@ def test_stored_rows_rank_as_rows_made_from_text(engine, reader):
         prof = source.profile(conn, reader, win)
     space = win.space
     made_win = recommend.Window.build(win.ids, win.vectors, categories=win.categories, authors=win.authors,
-                                      upvotes=win.upvotes, texts=[TEXTS[i] for i in win.ids], space=space)
+                                      upvotes=win.upvotes, texts=[TEXTS[i] for i in win.ids], space=space,
+                                      key_terms=win.key_terms)
     made_prof = recommend.Profile.build(prof.saved_ids, prof.vectors, saved_terms=space.rows(
-        [TEXTS[i] for i in prof.saved_ids]), saved_titles=prof.titles)
+        [TEXTS[i] for i in prof.saved_ids]), saved_titles=prof.titles, saved_key_terms=prof.key_terms)
     a = [(r.arxiv_id, r.why()) for r in recommend.rank(win, prof, limit=20)]
     b = [(r.arxiv_id, r.why()) for r in recommend.rank(made_win, made_prof, limit=20)]
     assert a == b

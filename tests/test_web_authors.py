@@ -3,7 +3,7 @@ Author pages and following (issue #13): names on cards and paper pages link
 to `/authors/{key}`; the page lists the author's papers newest first (paged),
 co-authors, categories and "maybe the same person" keys, and says namesakes
 are merged; follow and unfollow an author or a category with a form (and
-htmx), listed on `/library/follows`.
+htmx), listed on `/library/follows` and on the library page.
 """
 
 from __future__ import annotations
@@ -98,6 +98,9 @@ def test_follow_and_unfollow_an_author_and_a_category(engine, site):
     assert soup(r).button["aria-pressed"] == "true"
     listed = soup(site.get("/library/follows"))
     assert [a.get_text() for a in listed.select(".follow-list a")] == ["Albert Gu", "cs.LG"]
+    library = soup(site.get("/library"))  # the library page lists them too, linked
+    assert [(a.get_text(), a["href"]) for a in library.select(".following a")] == [
+        ("Albert Gu", "/authors/albert%20gu"), ("cs.LG", "/papers?category=cs.LG")]
 
     # unfollow from the list
     r = post_form(site, follow_form(listed, "author"))
@@ -117,3 +120,4 @@ def test_follows_page_needs_a_reader(engine, site):
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
     sign_in(site, engine, "ada")
     assert "You follow no authors yet" in site.get("/library/follows").text
+    assert not soup(site.get("/library")).select(".following")

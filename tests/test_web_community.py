@@ -279,9 +279,10 @@ def test_the_api_submits_under_the_form_rules(engine, site, monkeypatch):
     assert site.get("/api/daily_papers", params={"date": TODAY.isoformat()}).json()[-1]["paper"]["id"] == "2610.00003"
     again = index(site, "https://arxiv.org/abs/2610.00003v1", token)
     assert again.status_code == 409 and "already on today's list" in again.json()["error"]
-    assert index(site, "not a paper", token).json()["error"].startswith("Enter an arXiv id")
+    bad_id = index(site, "not a paper", token)  # names no paper: 404, as GET /api/papers/{id}
+    assert bad_id.status_code == 404 and bad_id.json()["error"].startswith("Enter an arXiv id")
     old = index(site, "2001.00001", token)
-    assert old.status_code == 400 and "last 14 days" in old.json()["error"]
+    assert old.status_code == 403 and "last 14 days" in old.json()["error"]  # a curator may
     monkeypatch.setenv("PAPERFEED_SUBMIT_PER_DAY", "1")
     add_paper(engine, "2610.00004", "Another")
     limited = index(site, "2610.00004", token)

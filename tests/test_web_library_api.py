@@ -87,7 +87,11 @@ def test_bad_input_is_a_clear_4xx(engine, site):
     assert site.post("/api/library/collections", json={"name": "   "}, headers=h).status_code == 400
     site.post("/api/library/collections", json={"name": "Twice"}, headers=h)
     r = site.post("/api/library/collections", json={"name": "twice"}, headers=h)
-    assert r.status_code == 400 and "already" in r.json()["error"]
+    assert r.status_code == 409 and "already" in r.json()["error"]  # a name taken: a conflict, not a bad body
+    assert site.post("/api/library/collections", json={"name": "Zero", "public": 0}, headers=h).status_code == 400
+    # schema-valid, but nothing one follows: 404, as any follow you do not have
+    assert site.delete("/api/library/follows/category/0", headers=h).status_code == 404
+    assert site.post("/api/library/follows", json={"kind": "author", "value": "!"}, headers=h).status_code == 404
     assert site.get("/api/library/collections/99999999999", headers=h).status_code == 400
     assert site.get("/api/library/papers?sort=random", headers=h).status_code == 400
 

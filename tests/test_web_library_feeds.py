@@ -70,6 +70,8 @@ def test_private_feed_url_read_by_feedparser_then_revoked(engine, site):
     feed = feedparser.parse(r.content)
     assert not feed.bozo, feed.bozo_exception
     assert feed.feed.title == "Mamba reading · ada"
+    assert feed.feed.link == f"{SITE}/library?collection={mine.slug}"  # the owner's page of it, by slug
+    assert site.get(feed.feed.link.removeprefix(SITE)).status_code == 200
     assert [e.link for e in feed.entries] == [SITE + "/papers/2401.00001"]
     assert "my private note" not in r.text
     rss = feedparser.parse(reader.get(path_of(url).replace(".atom", ".rss")).content)

@@ -48,8 +48,9 @@ papers_t, authors_t = Paper.__table__, PaperAuthor.__table__
 
 # Library fit (the mean pair similarity with the nearest saved papers, `fit.Model`) a paper
 # needs to enter the digest's For you.  On SciFact with one-paper libraries (434 topic papers,
-# benchmarks/foryou_floor.py) 0.35 keeps 97% of a topic's other papers and 2% of the rest.
-MIN_FIT = 0.35
+# benchmarks/foryou_floor.py, For-you vectors onnx/128, w = 0.5) 0.22 keeps 95% of a topic's other papers
+# and 1.9% of the rest.
+MIN_FIT = 0.22
 RANK_DEPTH = 3  # papers ranked per paper of the digest: enough after the ones sent before
 MAX_FOLLOWED = 100  # followed-author papers offered per reader
 CHUNK = 500

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from paperfeed.library.errors import LibraryError, NotFound, TooLarge
+from paperfeed.library.errors import Conflict, LibraryError, NotFound, TooLarge
 from paperfeed.models import AccessToken, Collection, CollectionPaper, User
 from paperfeed.names import fold
 
@@ -103,7 +103,7 @@ def create_collection(
     """
     name, description = check_name(name), check_description(description)
     if find_by_name(conn, user_id, name) is not None:
-        raise LibraryError(f"you already have a collection named {name!r}")
+        raise Conflict(f"you already have a collection named {name!r}")
     count = conn.execute(select(func.count()).where(collections.c.user_id == user_id)).scalar_one()
     if count >= MAX_COLLECTIONS:
         raise TooLarge(f"a reader has at most {MAX_COLLECTIONS} collections")
@@ -132,7 +132,7 @@ def _create(
     except IntegrityError:
         if default:
             return default_collection(conn, user_id)
-        raise LibraryError(f"a collection with the address {slug!r} was just created; try again") from None
+        raise Conflict(f"a collection with the address {slug!r} was just created; try again") from None
     return get_collection(conn, user_id, new_id)
 
 
@@ -202,7 +202,7 @@ def rename_collection(conn, user_id: int, collection_id: int, name: str) -> Coll
     name = check_name(name)
     other = find_by_name(conn, user_id, name)
     if other is not None and other.id != collection_id:
-        raise LibraryError(f"you already have a collection named {name!r}")
+        raise Conflict(f"you already have a collection named {name!r}")
     return _change(conn, user_id, collection_id, name=name)
 
 

@@ -35,8 +35,10 @@ from paperfeed.recommend.window import Window
 
 @dataclass(frozen=True)
 class Model:
-    # chosen by 5-fold CV on SciFact (benchmarks/recommend_eval.py), term space terms.FOR_YOU
-    term_weight: float = 0.2  # w: the tf-idf cosine's share of the pair similarity
+    # chosen by 5-fold CV on SciFact (benchmarks/recommend_eval.py, For-you vectors onnx/128): every
+    # fold of both tables chose term space terms.FOR_YOU and w = 0.5; top 1 for one-paper libraries
+    # (which top 2 is), top 2 for larger ones
+    term_weight: float = 0.5  # w: the tf-idf cosine's share of the pair similarity
     top_k: int | None = 2  # saved papers averaged per candidate; None: all (centroid)
     dismissed_weight: float = 0.5
     author_bonus: float = 0.15  # ~ the gap between a close and a loose neighbour

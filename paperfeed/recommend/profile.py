@@ -41,6 +41,7 @@ class Profile:
     # `terms` then `dismissed_terms` (those given) as one transposed matrix (V x columns):
     # one sparse product with a window's rows gives both pair similarities
     terms_t: object | None = None
+    key_terms: list[list[str]] | None = None  # stored key terms of each saved paper, or None
 
     @classmethod
     def build(
@@ -50,6 +51,7 @@ class Profile:
         *,
         saved_terms=None,
         saved_titles: Sequence[str | None] | None = None,
+        saved_key_terms: Sequence[Sequence[str] | None] | None = None,
         dismissed_ids: Sequence[str] = (),
         dismissed_vectors=None,
         dismissed_terms=None,
@@ -69,6 +71,9 @@ class Profile:
         if saved_terms is not None and saved_terms.shape[0] != len(saved_ids):
             raise ValueError(f"{len(saved_ids)} saved ids but {saved_terms.shape[0]} term rows")
         titles = [t or "" for t in (saved_titles or [""] * len(saved_ids))]
+        kts = [list(k or []) for k in saved_key_terms] if saved_key_terms is not None else None
+        if kts is not None and len(kts) != len(saved_ids):
+            raise ValueError(f"{len(saved_ids)} saved ids but {len(kts)} key-term lists")
         dim = vecs.shape[1] if vecs.size else 0
         dvecs = unit_rows(dismissed_vectors, dim) if dismissed_vectors is not None else np.zeros((0, dim), np.float32)
         if dismissed_terms is not None and dismissed_terms.shape[0] != len(dvecs):
@@ -81,7 +86,7 @@ class Profile:
             authors=frozenset(k for k in (author_key(a) for a in authors) if k),
             categories=normalise_categories(categories),
             prototypes=prototypes(vecs, MAX_PROTOTYPES, seed),
-            terms_t=sparse.vstack(given).T.tocsr() if given else None,
+            terms_t=sparse.vstack(given).T.tocsr() if given else None, key_terms=kts,
         )
 
     @property

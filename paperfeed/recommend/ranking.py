@@ -11,8 +11,9 @@ Saved and dismissed papers never appear.  With `hidden_gems=True`, among the
 first (by fit), then the rest of the pool, then everything else: good papers
 nobody has upvoted yet.  Every reason is read off the computation that gave
 the score (`fit.Fit`): the saved papers are the ones whose terms add up to it,
-the shared terms are those whose tf-idf weights add most to the pair
-similarity with them (only when the model used terms), the follow lines are
+the shared terms are those whose tf-idf weights add to the pair similarity
+with them (only when the model used terms), stored key terms of either paper
+first and then by weight, the follow lines are
 the bonuses that were added.
 """
 
@@ -27,8 +28,8 @@ import numpy as np
 from paperfeed.recommend.fit import DEFAULT, Fit, Model, prescores, score
 from paperfeed.recommend.follows import category_matches
 from paperfeed.recommend.profile import MAX_PROTOTYPES, Profile
+from paperfeed.recommend.terms import key_term_forms, shared_terms_weighted
 from paperfeed.recommend.terms import row as term_row
-from paperfeed.recommend.terms import shared_terms_weighted
 from paperfeed.recommend.window import Window
 
 MAX_LIMIT = 500
@@ -153,6 +154,14 @@ def gem_order(fit: Fit, window: Window, gem_upvotes: int, pool: int) -> tuple[np
     return np.concatenate([first, rest]).astype(np.int64), gems
 
 
+def key_terms_of(window: Window, profile: Profile, row: int, named: list[int]) -> frozenset[str]:
+    """The stored key terms of a candidate and of the saved papers its why-line names, as term-space terms."""
+    phrases = list(window.key_terms[row]) if window.key_terms else []
+    if profile.key_terms:
+        phrases += [k for s in named for k in profile.key_terms[s]]
+    return key_term_forms(phrases)
+
+
 def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool = False) -> Recommendation:
     """The i-th scored candidate with its reasons, read off `fit`."""
     row = int(fit.rows[i])
@@ -166,7 +175,8 @@ def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool
         named = [int(s) for s in fit.saved[i][: len(closest)]]
         terms = shared_terms_weighted(window.space, term_row(window.terms, row),
                                       [term_row(profile.terms, s) for s in named],
-                                      fit.contribution[i][: len(named)], MAX_TERMS)
+                                      fit.contribution[i][: len(named)], MAX_TERMS,
+                                      prefer=key_terms_of(window, profile, row, named))
     authors = [a for a, k in zip(window.authors[row], window.author_keys[row], strict=True)
                if k in profile.authors] if fit.author_match[i] else []
     cats = category_matches(window.categories[row], profile.categories)

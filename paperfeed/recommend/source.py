@@ -54,8 +54,10 @@ papers = Paper.__table__
 def index_vectors(arxiv_ids: list[str], index_dir=None) -> tuple[list[str], np.ndarray, str]:
     """(ids found, their float32 vectors, index generation id) from the served search index.
 
-    Reads the generation's catalogue (arXiv id -> key) and its vector matrix,
-    as `paperfeed.search.similar` reads one paper's vector.
+    Reads the generation's catalogue (arXiv id -> key) and its For-you matrix
+    (each paper embedded as `PAPERFEED_FORYOU_VARIANT` says, `store.Generation.foryou_matrix`),
+    or the search vectors' matrix for an index without one, as
+    `paperfeed.search.similar` reads one paper's vector.
     """
     from paperfeed.search import store
 
@@ -71,7 +73,7 @@ def _vectors(gen, arxiv_ids: list[str], keys: dict[str, int]) -> tuple[list[str]
     dim = gen.meta.dim
     if not found:
         return [], np.zeros((0, dim), np.float32), gen.id
-    matrix = gen.matrix
+    matrix = gen.foryou_matrix or gen.matrix
     out_ids, rows = [], []
     if matrix is not None:
         ks = np.asarray([keys[a] for a in found], np.int64)
@@ -120,7 +122,8 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
             return hit[1]
     where = [papers.c.published >= start] + ([papers.c.published < end] if end else [])
     rows = conn.execute(
-        select(papers.c.arxiv_id, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.categories)
+        select(papers.c.arxiv_id, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.categories,
+               papers.c.key_terms)
         .where(*where).order_by(papers.c.published.desc()).limit(MAX_WINDOW)
     ).all()
     by_id = {r.arxiv_id: r for r in rows}
@@ -139,7 +142,7 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
     built = Window.build(
         ids, vecs, categories=[by_id[i].categories or [] for i in ids],
         authors=[by_id[i].authors or [] for i in ids], upvotes=[votes.get(i, 0) for i in ids],
-        terms=terms, space=space if terms is not None else None,
+        terms=terms, space=space if terms is not None else None, key_terms=[by_id[i].key_terms for i in ids],
     )
     with _lock:
         _windows[cache_key] = (time.monotonic(), built)
@@ -185,7 +188,7 @@ def _library(conn: Connection, table, user_ids: list[int], at_column) -> dict[in
                                   order_by=(at_column.desc(), table.c.arxiv_id)).label("n")
     inner = select(table.c.user_id, table.c.arxiv_id, rank).where(table.c.user_id.in_(user_ids)).subquery()
     rows = conn.execute(
-        select(inner.c.user_id, papers.c.arxiv_id, papers.c.title)
+        select(inner.c.user_id, papers.c.arxiv_id, papers.c.title, papers.c.key_terms)
         .join(papers, papers.c.arxiv_id == inner.c.arxiv_id)
         .where(inner.c.n <= MAX_LIBRARY).order_by(inner.c.user_id, inner.c.n)
     ).all()
@@ -232,21 +235,21 @@ def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=No
                 terms = win.space.rows(_texts(conn, found))
 
     def embedded(rows):
-        """(ids, vectors, term rows, titles) of those of `rows` the index holds."""
+        """(ids, vectors, term rows, titles, key terms) of those of `rows` the index holds."""
         held = [r for r in rows if r.arxiv_id in vec_of]
         at = np.asarray([vec_of[r.arxiv_id] for r in held], np.int64)
         return ([r.arxiv_id for r in held], vecs[at], terms[at] if terms is not None and len(at) else None,
-                [r.title or "" for r in held])
+                [r.title or "" for r in held], [r.key_terms for r in held])
 
     out = {}
     for uid in user_ids:
-        s_ids, s_vecs, s_terms, s_titles = embedded(saved.get(uid, []))
+        s_ids, s_vecs, s_terms, s_titles, s_keys = embedded(saved.get(uid, []))
         d_rows = dismissed.get(uid, [])
-        d_ids, d_vecs, d_terms, _ = embedded(d_rows)
+        d_ids, d_vecs, d_terms, _, _ = embedded(d_rows)
         follow = follows.get(uid, [])
         out[uid] = Profile.build(
             s_ids, s_vecs if s_ids else np.zeros((0, dim), np.float32),
-            saved_terms=s_terms, saved_titles=s_titles,
+            saved_terms=s_terms, saved_titles=s_titles, saved_key_terms=s_keys,
             dismissed_ids=[r.arxiv_id for r in d_rows],  # hidden even when not indexed
             dismissed_vectors=d_vecs if d_ids else None, dismissed_terms=d_terms if d_ids else None,
             authors=[k for kind, k in follow if kind == "author"],

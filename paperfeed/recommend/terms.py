@@ -44,13 +44,29 @@ def shared_terms(space: TermSpace, a, b, limit: int = 5) -> list[str]:
     return shared_terms_weighted(space, row(a, 0), [row(b, 0)], [1.0], limit)
 
 
-def shared_terms_weighted(space: TermSpace, paper: tuple, others: list[tuple], weights, limit: int = 5) -> list[str]:
+def key_term_forms(phrases) -> frozenset[str]:
+    """The tf-idf terms that stand for stored key terms (`papers.key_terms`): each phrase
+    case-folded, and the word pairs inside a longer one ("selective state space" gives
+    "selective state" and "state space"), as the term space's uni- and bi-grams spell them."""
+    out = set()
+    for phrase in phrases or ():
+        words = [w for w in str(phrase).casefold().replace("-", " ").split() if w]
+        if words:
+            out.add(" ".join(words))
+            out.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+    return frozenset(out)
+
+
+def shared_terms_weighted(space: TermSpace, paper: tuple, others: list[tuple], weights, limit: int = 5,
+                          prefer: frozenset[str] = frozenset()) -> list[str]:
     """The terms adding most to `sum(weight * cosine(paper, other))`, best first.
 
     `paper` and each of `others` are (columns, weights) rows (`row`).  A shared
     bigram hides the unigrams inside it ("selective scan" over "scan"): the
-    line a reader sees should not say the same thing twice.  Ties keep the
-    order in which the terms first appear (others in order, columns ascending).
+    line a reader sees should not say the same thing twice.  Terms in `prefer`
+    (the papers' key terms, `key_term_forms`) come first, each still one that
+    added to the score; the rest follow by weight.  Ties keep the order in which
+    the terms first appear (others in order, columns ascending).
     """
     cols, vals = paper
     if not len(cols) or not others:
@@ -74,4 +90,7 @@ def shared_terms_weighted(space: TermSpace, paper: tuple, others: list[tuple], w
     shared = shared[np.argsort(-total[shared], kind="stable")]
     names = [str(t) for t in space.terms[cols[shared]]]
     in_bigram = {w for t in names if " " in t for w in t.split()}
-    return [t for t in names if t not in in_bigram][:limit]
+    names = [t for t in names if t not in in_bigram]
+    if prefer:
+        names = [t for t in names if t in prefer] + [t for t in names if t not in prefer]
+    return names[:limit]

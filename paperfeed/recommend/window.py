@@ -47,6 +47,7 @@ class Window:
     by_author: dict[str, np.ndarray] = field(repr=False)  # author key -> rows
     by_category: dict[str, np.ndarray] = field(repr=False)  # lower-case category and archive prefixes ("cs.cl", "cs", "hep") -> rows
     author_keys: list[list[str]] = field(repr=False)
+    key_terms: list[list[str]] = field(default_factory=list, repr=False)  # stored key terms per row, or []
 
     @classmethod
     def build(
@@ -60,13 +61,16 @@ class Window:
         texts: Sequence[str] | None = None,
         terms=None,
         space: TermSpace | None = None,
+        key_terms: Sequence[Sequence[str] | None] | None = None,
     ) -> Window:
         """Gather a window's papers.
 
         `vectors` are their embeddings (normalised here); `texts` (title +
         abstract, see `terms.paper_text`) are turned into tf-idf rows with
         `space`, or pass ready `terms` rows of that space.  Without either the
-        models use embeddings only.
+        models use embeddings only.  `key_terms` are the papers' stored key
+        terms (`papers.key_terms`), which why-lines name first among the terms
+        a paper shares with the library.
         """
         ids = [str(i) for i in ids]
         n = len(ids)
@@ -93,6 +97,9 @@ class Window:
             for cat in paper_cats:
                 for key in prefixes(cat):  # `paperfeed.categories`: cs.cl, cs; hep-th, hep
                     by_category[key].add(row)
+        kts = [list(k or []) for k in (key_terms or [[]] * n)]
+        if len(kts) != n:
+            raise ValueError(f"{n} ids but {len(kts)} key-term lists")
         votes = np.zeros(n, np.int64) if upvotes is None else np.asarray(upvotes, np.int64).reshape(-1)
         if len(votes) != n:
             raise ValueError(f"{n} ids but {len(votes)} upvote counts")
@@ -102,7 +109,7 @@ class Window:
             row_of={pid: row for row, pid in enumerate(ids)},
             by_author={k: np.asarray(v, np.int64) for k, v in index.items()},
             by_category={k: np.asarray(sorted(v), np.int64) for k, v in by_category.items()},
-            author_keys=keys,
+            author_keys=keys, key_terms=kts,
         )
 
     def __len__(self) -> int:

@@ -27,6 +27,7 @@ speed and BEIR SciFact quality of each variant (see benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -126,6 +127,11 @@ class Encoder:
                 progress(len(rows))
         return _normalised(out)
 
+    def twin(self, variant: Variant) -> Encoder:
+        """The same model run as `variant` (another runtime or length)."""
+        model, _ = parse_model_id(self.model_id)
+        return get_encoder(model, f"{variant.runtime}/{variant.max_length or ''}".rstrip("/"))
+
     def encode_queries(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Unit vectors of search queries, shape (len(texts), dim), float32.
 
@@ -187,20 +193,41 @@ class OnnxEncoder(Encoder):
     """
 
     def __init__(self, model: str, variant: Variant, model_dir: Path, device: str, threads: int) -> None:
-        import onnxruntime as ort
-
         super().__init__(model, variant, model_dir)
+        self.runtime, self.device, self.threads = variant.runtime, device, threads
         self.model_file = path = onnx_file(model_dir, int8=variant.runtime == "onnx-int8")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        providers = ["CPUExecutionProvider"]
-        if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
-        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.session = self._session(path)
         self.tokenizer, self.pad_id = load_tokenizer(model_dir, self.max_length)
         self.lower_case = _sbert_config(model_dir).get("do_lower_case", False)
         self.dim = self._embed(self._tokenize(["dimension probe"])).shape[1]
+
+    def twin(self, variant: Variant) -> Encoder:
+        """This model as `variant`, from this encoder's export folder (no second export): the
+        same session for another length, the float32 or int8 file beside this one otherwise."""
+        if variant.runtime not in ("onnx", "onnx-int8"):
+            return super().twin(variant)
+        twin = copy.copy(self)
+        twin.max_length = variant.max_length or self.max_length
+        twin.model_id = f"{self.model_id.rsplit('/', 2)[0]}/{variant.runtime}/{twin.max_length}"
+        twin.tokenizer = _cut_at(self.tokenizer, twin.max_length)
+        if variant.runtime != self.runtime:
+            path = self.model_file.with_name("model-int8.onnx" if variant.runtime == "onnx-int8" else "model.onnx")
+            if not path.exists():  # only the float32 export sits beside an int8 one for certain
+                path = onnx_file(self.model_dir, int8=variant.runtime == "onnx-int8")
+            twin.model_file, twin.runtime = path, variant.runtime
+            twin.session = self._session(path)
+        return twin
+
+    def _session(self, path: Path):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        if self.device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        return ort.InferenceSession(str(path), options, providers=providers)
 
     def _tokenize(self, texts: list[str]) -> list:
         if self.lower_case:
@@ -245,6 +272,19 @@ def get_encoder(
 
 
 _BUILD_LOCK = threading.Lock()
+
+
+def foryou_encoder(search: Encoder) -> Encoder | None:
+    """The encoder of an index's For-you vectors: the search encoder's model run as
+    `PAPERFEED_FORYOU_VARIANT` says.  None when that is empty or the search encoder itself (the
+    search vectors serve For you), or when `search` is not one of these encoders."""
+    chosen = settings.get("foryou_variant").strip()
+    if not chosen or not isinstance(search, Encoder):
+        return None
+    variant = Variant.parse(chosen)
+    if search.model_id == f"{search.model_id.rsplit('/', 2)[0]}/{variant.runtime}/{variant.max_length}":
+        return None
+    return search.twin(variant)
 
 
 def query_encoder(model_id: str, device: str | None = None) -> Encoder:
@@ -430,6 +470,16 @@ def load_tokenizer(model_dir: Path, max_length: int):
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length, stride=0, strategy="longest_first", direction=side)
     return tokenizer, pad_id
+
+
+def _cut_at(tokenizer, max_length: int):
+    """A copy of a loaded tokenizer cutting at `max_length` instead."""
+    from tokenizers import Tokenizer
+
+    twin = Tokenizer.from_str(tokenizer.to_str())
+    side = (tokenizer.truncation or {}).get("direction") or "right"
+    twin.enable_truncation(max_length, stride=0, strategy="longest_first", direction=side)
+    return twin
 
 
 def _save_tokenizer(model_dir: Path, path: Path) -> None:

@@ -69,7 +69,7 @@ class ResumeState:
     """Where a build stands: saved with every chunk, so a killed run continues from it.
 
     Stored as JSON in the building catalogue's `progress` table, with the keys
-    `base model_id dim dtype rev id upto done` (`last_id` is stored as `id`).
+    `base model_id dim dtype rev id upto done foryou` (`last_id` is stored as `id`).
     """
 
     base: int | None  # the generation the build adds to; None: built from nothing
@@ -80,16 +80,18 @@ class ResumeState:
     last_id: str | None  # ... and the last arXiv id of that revision (None: none yet)
     upto: int  # the build indexes papers with revision <= upto
     done: int  # papers indexed so far, over every run of this build
+    foryou: str | None = None  # the encoder of the For-you vectors (None: no second pass)
 
     def to_json(self) -> str:
         return json.dumps({"base": self.base, "model_id": self.model_id, "dim": self.dim, "dtype": self.dtype,
-                           "rev": self.rev, "id": self.last_id, "upto": self.upto, "done": self.done})
+                           "rev": self.rev, "id": self.last_id, "upto": self.upto, "done": self.done,
+                           "foryou": self.foryou})
 
     @classmethod
     def from_json(cls, text: str) -> ResumeState:
         data = json.loads(text)
         return cls(data["base"], data["model_id"], int(data["dim"]), data["dtype"], int(data["rev"]),
-                   data["id"], int(data["upto"]), int(data["done"]))
+                   data["id"], int(data["upto"]), int(data["done"]), data.get("foryou"))
 
     def pending(self):
         """Where-clause of the papers still to index: after the cursor, up to `upto`."""
@@ -99,10 +101,11 @@ class ResumeState:
         """Move the cursor past a chunk of `count` papers ending with `last_row`."""
         self.rev, self.last_id, self.done = last_row.revision, last_row.arxiv_id, self.done + count
 
-    def continues(self, model_id: str, served: store.Meta | None) -> bool:
-        """Whether this build can go on: made by the same encoder, and started from
+    def continues(self, model_id: str, served: store.Meta | None, foryou: str | None = None) -> bool:
+        """Whether this build can go on: made by the same encoders, and started from
         scratch (a rebuild) or from the generation still served."""
-        return self.model_id == model_id and (
+        # a build started without the For-you pass (by an older version) goes on without it
+        return self.model_id == model_id and self.foryou in (foryou, None) and (
             self.base is None or (served is not None and self.base == served.generation)
         )
 
@@ -133,6 +136,7 @@ class Build:
         self.conn = store.open_catalog(self.folder / "catalog.sqlite")
         self.conn.executescript(
             "create table if not exists staged (key integer primary key, vector blob not null);"
+            "create table if not exists staged_foryou (key integer primary key, vector blob not null);"
             "create table if not exists progress (id integer primary key check (id = 1), state text);"
         )
 
@@ -164,8 +168,9 @@ class Build:
                 known.update(lookup(new))
         return known, set(new)
 
-    def commit_chunk(self, rows: list, keys: dict[str, int], vecs: np.ndarray, state: ResumeState) -> None:
-        """Catalogue rows, staged vectors and the cursor, in one transaction."""
+    def commit_chunk(self, rows: list, keys: dict[str, int], vecs: np.ndarray, state: ResumeState,
+                     foryou: np.ndarray | None = None) -> None:
+        """Catalogue rows, staged vectors (and For-you vectors) and the cursor, in one transaction."""
         half = vecs.astype(np.float16)
         docs, staged = [], []
         with self.conn:  # BEGIN ... COMMIT (the connection is in autocommit mode otherwise)
@@ -176,13 +181,17 @@ class Build:
                 staged.append((keys[row.arxiv_id], vec.tobytes()))
             self.conn.executemany("update docs set published = ?, categories = ? where key = ?", docs)
             self.conn.executemany("insert or replace into staged values (?, ?)", staged)
+            if foryou is not None:
+                self.conn.executemany("insert or replace into staged_foryou values (?, ?)", [
+                    (keys[row.arxiv_id], vec.tobytes()) for row, vec in zip(rows, foryou.astype(np.float16), strict=True)])
             self.conn.execute("update progress set state = ? where id = 1", (state.to_json(),))
 
-    def staged(self, batch: int = 50_000):
+    def staged(self, batch: int = 50_000, table: str = "staged"):
+        """(keys, float16 vectors) of `table` (`staged`, or `staged_foryou`) in key order, a batch at a time."""
         last = -1
         while True:
             rows = self.conn.execute(
-                "select key, vector from staged where key > ? order by key limit ?", (last, batch)
+                f"select key, vector from {table} where key > ? order by key limit ?", (last, batch)
             ).fetchall()
             if not rows:
                 return
@@ -191,7 +200,7 @@ class Build:
             yield keys, np.frombuffer(b"".join(r[1] for r in rows), np.float16).reshape(len(rows), -1)
 
     def finish(self) -> None:
-        self.conn.executescript("drop table staged; drop table progress; vacuum;")
+        self.conn.executescript("drop table staged; drop table staged_foryou; drop table progress; vacuum;")
         store.write_filter_arrays(self.folder, self.conn)
         self.conn.close()
 
@@ -235,7 +244,8 @@ def update(
     except locks.JobLocked:
         raise IndexBusy(f"another `paperfeed index` is updating {root}") from None
     try:
-        run = _Run(engine, root, encoder or encoders.get_encoder(), chunk_size, progress, started)
+        encoder = encoder or encoders.get_encoder()
+        run = _Run(engine, root, encoder, chunk_size, progress, started, encoders.foryou_encoder(encoder))
         report = _update(run, rebuild, max_chunks)
         if report.complete and report.generation is not None:
             served = keyword.open_index(root / report.generation / "keyword")
@@ -256,6 +266,11 @@ class _Run:
     chunk_size: int
     progress: Progress | None
     started: float
+    foryou: object | None = None  # encoder of the For-you vectors (`encoder.foryou_encoder`), or None
+
+    @property
+    def foryou_id(self) -> str | None:
+        return self.foryou.model_id if self.foryou is not None else None
 
     def report(self, generation: str | None, indexed: int, complete: bool, resumed: bool) -> IndexReport:
         return IndexReport(generation, indexed, complete, resumed, time.perf_counter() - self.started)
@@ -314,7 +329,7 @@ def _resumable(run: _Run, served: store.Meta | None, rebuild: bool) -> tuple[Res
         probe = Build(run.root)
         state = probe.state
         probe.conn.close()
-    if state is not None and state.continues(run.encoder.model_id, served):
+    if state is not None and state.continues(run.encoder.model_id, served, run.foryou_id):
         return state, served if state.base is not None else None
     shutil.rmtree(building, ignore_errors=True)
     base = None if rebuild else served
@@ -348,6 +363,7 @@ def _start(run: _Run, base: store.Meta | None, served: str | None, upto: int) ->
         last_id=None,
         upto=upto,
         done=0,
+        foryou=run.foryou_id,
     )
     starting = Build(run.root)
     starting.start(state)
@@ -374,7 +390,7 @@ def _index_chunks(run: _Run, build: Build, state: ResumeState, total: int,
             ).all()
         if not rows:
             break
-        _index_chunk(run.encoder, build, writer, state, rows, rows_writer)
+        _index_chunk(run.encoder, build, writer, state, rows, rows_writer, run.foryou if state.foryou else None)
         indexed += len(rows)
         chunks += 1
         run.tick("embed", len(rows), total)
@@ -383,12 +399,15 @@ def _index_chunks(run: _Run, build: Build, state: ResumeState, total: int,
 
 
 def _index_chunk(encoder, build: Build, writer, state: ResumeState, rows: list,
-                 rows_writer: term_rows.Writer | None = None) -> None:
-    """One chunk: embed it, replace its tantivy documents (commit), write its term rows,
-    then commit its vectors and the moved cursor together, so a kill loses at most this
-    chunk (a chunk done again writes its rows again, in a later segment)."""
+                 rows_writer: term_rows.Writer | None = None, foryou=None) -> None:
+    """One chunk: embed it (and again with the For-you encoder, when there is one), replace its
+    tantivy documents (commit), write its term rows, then commit its vectors and the moved
+    cursor together, so a kill loses at most this chunk (a chunk done again writes its rows
+    again, in a later segment)."""
     keys, new = build.keys_for([r.arxiv_id for r in rows])
-    vecs = encoder.encode_documents([encoders.document_text(r.title, r.abstract) for r in rows])
+    texts = [encoders.document_text(r.title, r.abstract) for r in rows]
+    vecs = encoder.encode_documents(texts)
+    short = foryou.encode_documents(texts) if foryou is not None else None
     for r in rows:
         if r.arxiv_id not in new:  # a changed paper, or a chunk re-applied after a kill
             writer.delete_documents_by_term("arxiv_id", r.arxiv_id)
@@ -399,7 +418,7 @@ def _index_chunk(encoder, build: Build, writer, state: ResumeState, rows: list,
     if rows_writer is not None:
         rows_writer.add([keys[r.arxiv_id] for r in rows], [term_space.paper_text(r.title, r.abstract) for r in rows])
     state.advance(rows[-1], len(rows))
-    build.commit_chunk(rows, keys, vecs, state)
+    build.commit_chunk(rows, keys, vecs, state, short)
 
 
 def _key_terms(run: _Run, index, where, phase: str) -> int:
@@ -447,7 +466,7 @@ def _finish(run: _Run, build: Build, state: ResumeState, base: store.Meta | None
     count = build.conn.execute("select count(*) from docs").fetchone()[0]
     build.finish()
     generation = (base.generation if base else _last_generation(run.root)) + 1
-    store.Meta(generation, state.model_id, state.dim, state.dtype, state.upto, count).write(build.folder)
+    store.Meta(generation, state.model_id, state.dim, state.dtype, state.upto, count, state.foryou).write(build.folder)
     return _switch(run.root, build.folder, generation)
 
 
@@ -501,6 +520,15 @@ def _write_vectors(run: _Run, build: Build, state: ResumeState, base: store.Meta
         matrix.put(keys, vecs)
         run.tick("graph", len(keys), staged)
     matrix.close()
+    if state.foryou is not None:
+        # rows of papers this build did not embed: the base's For-you rows when the same encoder
+        # made them, else (an index from before, or another length) the search vectors
+        same = base is not None and base.foryou_model_id == state.foryou
+        short = vectors.MatrixWriter(build.folder, graph, size, base_folder, vectors.Matrix.FORYOU,
+                                     copy_base=same, prefill=base is not None)
+        for keys, vecs in build.staged(table="staged_foryou"):
+            short.put(keys, vecs)
+        short.close()
     vectors.save(graph, build.folder / "vectors.usearch")
 
 

@@ -131,11 +131,13 @@ class Meta:
     dtype: str
     revision: int  # every paper with revision <= this is in the index
     count: int
+    # the encoder of the For-you matrix (`foryou_vectors.npy`), None: For you reads the search vectors
+    foryou_model_id: str | None = None
 
     @classmethod
     def read(cls, folder: Path) -> Meta:
         data = json.loads((folder / "meta.json").read_text())
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
     def write(self, folder: Path) -> None:
         tmp = folder / "meta.json.tmp"
@@ -179,6 +181,12 @@ class Generation:
         from paperfeed.search import term_rows
 
         return term_rows.TermRows.open(self.folder)
+
+    @cached_property
+    def foryou_matrix(self) -> vectors.Matrix | None:
+        """The For-you vectors (a shorter embedding of each paper), or None: use `matrix`.
+        Rows of papers indexed before the generation had them hold the search vectors."""
+        return vectors.Matrix.open(self.folder, vectors.Matrix.FORYOU) if self.meta.foryou_model_id else None
 
     @cached_property
     def _categories(self) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:

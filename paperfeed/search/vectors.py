@@ -119,17 +119,23 @@ class Matrix:
     """
 
     ROWS, SCALES = "vectors.npy", "vector_scales.npy"
+    FORYOU = "foryou_"  # file-name prefix of the For-you vectors' matrix (`encoder.foryou_encoder`)
 
     def __init__(self, rows: np.ndarray, scales: np.ndarray) -> None:
         self.rows, self.scales = rows, scales
 
     @classmethod
-    def open(cls, folder: Path) -> Matrix | None:
-        """The matrix in `folder`, or None if it has none (indexes built before this format)."""
-        if not (folder / cls.ROWS).exists() or not (folder / cls.SCALES).exists():
+    def files(cls, prefix: str = "") -> tuple[str, str]:
+        return prefix + cls.ROWS, prefix + cls.SCALES
+
+    @classmethod
+    def open(cls, folder: Path, prefix: str = "") -> Matrix | None:
+        """The matrix in `folder` (`prefix`: which one), or None if it has none (indexes built before it)."""
+        rows_file, scales_file = cls.files(prefix)
+        if not (folder / rows_file).exists() or not (folder / scales_file).exists():
             return None
-        rows = np.load(folder / cls.ROWS, mmap_mode="r")
-        return cls(rows, np.load(folder / cls.SCALES, mmap_mode="r")) if rows.dtype == np.int8 else None
+        rows = np.load(folder / rows_file, mmap_mode="r")
+        return cls(rows, np.load(folder / scales_file, mmap_mode="r")) if rows.dtype == np.int8 else None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -167,15 +173,22 @@ class MatrixWriter:
     directly (~10x faster than `Index.get`, which builds one array per key).
     Rows start as the base generation's matrix (or, for an index made before
     this format, the graph's vectors); `put` then writes the papers this build
-    embedded, and `close` puts the files in place.
+    embedded, and `close` puts the files in place.  `prefix` names another
+    matrix of the generation (the For-you vectors, `Matrix.FORYOU`); `copy_base`
+    False starts it from the graph's vectors instead of the base's same matrix,
+    and `prefill` False from nothing (every row will be `put`).
     """
 
-    def __init__(self, folder: Path, graph: Index, size: int, base: Path | None = None) -> None:
+    def __init__(self, folder: Path, graph: Index, size: int, base: Path | None = None, prefix: str = "",
+                 copy_base: bool = True, prefill: bool = True) -> None:
         self.folder = folder
-        self.tmp = {name: folder / f".{name}.{os.getpid()}.tmp.npy" for name in (Matrix.ROWS, Matrix.SCALES)}
-        self.rows = np.lib.format.open_memmap(self.tmp[Matrix.ROWS], mode="w+", dtype=np.int8, shape=(size, graph.ndim))
-        self.scales = np.lib.format.open_memmap(self.tmp[Matrix.SCALES], mode="w+", dtype=np.float32, shape=(size,))
-        old = Matrix.open(base) if base is not None else None
+        rows_file, scales_file = Matrix.files(prefix)
+        self.tmp = {name: folder / f".{name}.{os.getpid()}.tmp.npy" for name in (rows_file, scales_file)}
+        self.rows = np.lib.format.open_memmap(self.tmp[rows_file], mode="w+", dtype=np.int8, shape=(size, graph.ndim))
+        self.scales = np.lib.format.open_memmap(self.tmp[scales_file], mode="w+", dtype=np.float32, shape=(size,))
+        if not prefill:
+            return
+        old = Matrix.open(base, prefix) if base is not None and copy_base else None
         if old is not None and old.rows.shape[1] == graph.ndim:
             for start in range(0, min(len(old), size), 50_000):
                 stop = min(start + 50_000, len(old), size)

@@ -328,6 +328,7 @@ class HFError(BaseModel):
 ERROR_MEANINGS = {
     400: "A bad parameter: `{\"error\": message}` (where FastAPI would answer 422).",
     404: "No such paper: `{\"error\": \"Paper not found\"}`.",
+    403: "Not allowed for this account (a rule that curators and admins are not bound by).",
     413: "The request body is larger than the site accepts.",
     429: "Too many requests from this address: wait `Retry-After` seconds.",
     409: "It is there already.",

@@ -9,7 +9,8 @@ unknown, revoked or expired token, or one of a disabled account, answers 401
 with `WWW-Authenticate: Bearer`.  Another reader's collection does not exist
 for you: 404, never 403.  Errors are `{"error": message}` like the rest of the
 API: 400 for a bad parameter or body (where FastAPI would say 422), 404, 413
-for a note, name or list over its limit.
+for a note, name or list over its limit, 409 for a collection name you already use.
+`"public": 0` is not a boolean (400), as the schema says.
 
 `reader` is the dependency other token-protected routes use (the paper-page
 issue's `POST /api/papers/index`).
@@ -23,11 +24,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Security
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from paperfeed.library import collection as coll
 from paperfeed.library import follows, listing, saved, tokens
-from paperfeed.library.errors import LibraryError, NotFound, TooLarge
+from paperfeed.library.errors import Conflict, LibraryError, NotFound, TooLarge
+from paperfeed.names import author_key
 from paperfeed.web import catalog
 from paperfeed.web.hf_json import HFError, HFRoute, error_response, error_responses
 
@@ -70,6 +72,8 @@ class LibraryRoute(HFRoute):
                 return response
             except NotFound as e:
                 return error_response(404, str(e))
+            except Conflict as e:
+                return error_response(409, str(e))
             except TooLarge as e:
                 return error_response(413, str(e))
             except LibraryError as e:
@@ -102,6 +106,11 @@ _UNAUTHORIZED = {
 ERRORS: dict[int | str, dict[str, Any]] = {**error_responses(400, 413), **_UNAUTHORIZED}
 WITH_404: dict[int | str, dict[str, Any]] = {**ERRORS, **error_responses(404)}
 WITH_404[404] = {**WITH_404[404], "description": "No such paper, collection or follow of yours."}
+WITH_NO_AUTHOR: dict[int | str, dict[str, Any]] = {**ERRORS, **error_responses(404)}
+WITH_NO_AUTHOR[404] = {**WITH_NO_AUTHOR[404], "description": "An author's name without a letter or digit: no author."}
+
+CONFLICT: dict[int | str, dict[str, Any]] = error_responses(409)
+CONFLICT[409] = {**CONFLICT[409], "description": "You already have a collection of that name."}
 
 router = APIRouter(route_class=LibraryRoute, tags=["Library"], prefix="/api/library")
 
@@ -152,7 +161,7 @@ class CollectionOut(BaseModel):
 class CollectionIn(BaseModel):
     name: str = Field(min_length=1, max_length=coll.MAX_NAME, pattern=NOT_BLANK)
     description: str = Field("", max_length=coll.MAX_DESCRIPTION, pattern=ARXIV_ID)
-    public: bool = False
+    public: StrictBool = False  # `"public": 0` is not a boolean
 
 
 class CollectionPageOut(BaseModel):
@@ -167,10 +176,22 @@ class FollowOut(BaseModel):
     created_at: datetime
 
 
-class FollowIn(BaseModel):
-    kind: Literal["author", "category"]
+class AuthorFollowIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+    kind: Literal["author"]
     value: str = Field(min_length=1, max_length=300, pattern=NOT_BLANK,
-                       description="An author's name (`Albert Gu`) or a category (`cs.CL`, `hep-th`).")
+                       description="An author's name (`Albert Gu`), as on a paper.")
+
+
+class CategoryFollowIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+    kind: Literal["category"]
+    value: str = Field(min_length=1, max_length=64, pattern=CATEGORY,
+                       description="A category (`cs.CL`) or a whole archive (`cs`, `hep-th`).")
+
+
+# one schema per kind, so the schema says what a category looks like (a malformed one is a 400)
+FollowIn = Annotated[AuthorFollowIn | CategoryFollowIn, Field(discriminator="kind")]
 
 
 def _collection(found: coll.CollectionInfo, owner: str) -> CollectionOut:
@@ -264,7 +285,7 @@ def list_collections(request: Request, who: Reader) -> list[CollectionOut]:
 
 
 @router.post("/collections", summary="Create a collection", status_code=201, response_model=CollectionOut,
-             responses={201: {"description": "Created."}, **ERRORS})
+             responses={201: {"description": "Created."}, **ERRORS, **CONFLICT})
 def create_collection(request: Request, who: Reader, body: Annotated[CollectionIn, Body()]) -> CollectionOut:
     with _engine(request).begin() as conn:
         found = coll.create_collection(conn, who.user_id, body.name, body.description, public=body.public)
@@ -315,9 +336,11 @@ def list_follows(request: Request, who: Reader) -> list[FollowOut]:
         return [_follow(f) for f in follows.list_follows(conn, who.user_id)]
 
 
-@router.post("/follows", summary="Follow an author or a category", response_model=FollowOut, responses=ERRORS,
+@router.post("/follows", summary="Follow an author or a category", response_model=FollowOut, responses=WITH_NO_AUTHOR,
              description="Following again changes nothing.")
 def add_follow(request: Request, who: Reader, body: Annotated[FollowIn, Body()]) -> FollowOut:
+    if body.kind == "author" and not author_key(body.value):
+        raise NotFound("no author has that name: a name has a letter or a digit")
     with _engine(request).begin() as conn:
         return _follow(follows.follow(conn, who.user_id, body.kind, body.value))
 
@@ -331,6 +354,10 @@ def remove_follow(
     value: Annotated[str, Path(max_length=300, pattern=NOT_BLANK, description="The name, key or category.")],
 ) -> Response:
     with _engine(request).begin() as conn:
-        if not follows.unfollow(conn, who.user_id, kind, value):
+        try:
+            done = follows.unfollow(conn, who.user_id, kind, value)
+        except LibraryError:  # a malformed category or a name without letters: not something you follow
+            done = False
+        if not done:
             raise NotFound(f"you do not follow that {kind}")
     return Response(status_code=204)

@@ -51,7 +51,7 @@ def _feed(request: Request, fmt: Format, conn, found: CollectionInfo, owner: str
         title=f"{found.name} · {owner}",
         description=found.description or f"Papers {owner} keeps in “{found.name}” on paperfeed.",
         base=base,
-        html_url=f"{base}/library?collection={found.id}" if private else f"{base}/u/{owner}/c/{found.slug}",
+        html_url=f"{base}/library?collection={found.slug}" if private else f"{base}/u/{owner}/c/{found.slug}",
         self_url=self_url(base, request),
         dated=lambda card: saved_at.get(card.arxiv_id),
     )

@@ -1,7 +1,8 @@
 """
 The reader's library on the web: the save button on every card and paper page,
 the library page (`/library`: saved papers with their collections and notes,
-filtered, sorted, paged), the forms that change it, and a collection's public
+filtered, sorted, paged, beside the authors and categories the reader follows), the
+forms that change it, and a collection's public
 page at `/u/<username>/c/<slug>`.
 
 Every change is a POST form with the CSRF token from a signed-in reader, so it
@@ -27,7 +28,7 @@ from sqlalchemy import Engine
 from starlette.convertors import Convertor, register_url_convertor
 
 from paperfeed.library import collection as coll
-from paperfeed.library import listing
+from paperfeed.library import follows, listing
 from paperfeed.library import saved as library
 from paperfeed.library.errors import LibraryError, NotFound, TooLarge
 from paperfeed.web import accounts, cards, catalog, periods
@@ -193,6 +194,7 @@ def library_view(
         except LibraryError as e:
             raise FriendlyError(400, str(e)[:1].upper() + str(e)[1:] + ".") from None
         categories = catalog.categories(conn)
+        followed = follows.list_follows(conn, user.id)
     pages = max(math.ceil(found.total / PAGE_SIZE), 1)
     if page > pages:
         raise FriendlyError(404, "There are not that many pages.")
@@ -227,6 +229,8 @@ def library_view(
         "max_description": coll.MAX_DESCRIPTION,
         "public_url": public_url,
         "username": user.username,
+        "followed_authors": [f for f in followed if f.kind == "author"],
+        "followed_categories": [f for f in followed if f.kind == "category"],
     }
     response = render(request, "library.html", context, status)
     response.headers["Cache-Control"] = "private, no-store"

@@ -43,6 +43,7 @@ from paperfeed.web.periods import today
 
 log = logging.getLogger("paperfeed.web")
 entries = DailyEntry.__table__
+NOT_AN_ID = "Enter an arXiv id such as 2406.09415 or an arxiv.org link."
 ARXIV_TIMEOUT = 10.0  # seconds a submission waits for arXiv to answer
 ARXIV_TURN_WAIT = 5.0  # seconds it waits for its polite turn (one request ahead at the default delay)
 
@@ -50,9 +51,11 @@ ARXIV_TURN_WAIT = 5.0  # seconds it waits for its polite turn (one request ahead
 class Refused(Exception):
     """A submission that breaks a rule: answered with `status` and `message`."""
 
-    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+    def __init__(self, status: int, message: str, retry_after: int | None = None, api_status: int | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.retry_after = status, message, retry_after
+        # the API's status where it differs from the form's: a body the schema allows is never a 400
+        self.api_status = api_status or status
 
 
 def _lookup(canon: str):
@@ -98,7 +101,7 @@ def submit(engine: Engine, user_id: int, username: str, role: str, text: str) ->
     try:
         canon = ids.canonical(text.strip())
     except ids.BadArxivId:
-        raise Refused(400, "Enter an arXiv id such as 2406.09415 or an arxiv.org link.") from None
+        raise Refused(400, NOT_AN_ID, api_status=404) from None  # names no paper, as GET /api/papers/{id}
     day = today()
     per_day = settings.get_int("submit_per_day")
     with engine.connect() as conn:
@@ -120,7 +123,7 @@ def submit(engine: Engine, user_id: int, username: str, role: str, text: str) ->
     # checked before an unknown paper is stored: a refused submission leaves nothing behind
     if not privileged and published is not None and published < oldest:
         raise Refused(400, f"{canon} was first published on {published.date().isoformat()}; only papers "
-                           f"from the last {max_age} days can be submitted.")
+                           f"from the last {max_age} days can be submitted.", api_status=403)  # curators may
     if record is not None:
         from paperfeed.ingest.upsert import write_batch
 
@@ -151,10 +154,11 @@ class IndexIn(BaseModel):
 
 
 def _responses() -> dict[int | str, dict[str, Any]]:
-    out: dict[int | str, dict[str, Any]] = {**TOKEN_ERRORS, **error_responses(404, 409, 429, 502, 503, 504)}
+    out: dict[int | str, dict[str, Any]] = {**TOKEN_ERRORS, **error_responses(403, 404, 409, 429, 502, 503, 504)}
     meanings = {
-        400: "Not an arXiv id, or a paper older than the site takes (`PAPERFEED_SUBMIT_MAX_AGE_DAYS`).",
-        404: "arXiv has no such paper.",
+        400: "A body that is not what the schema says.",
+        403: "A paper older than the site takes (`PAPERFEED_SUBMIT_MAX_AGE_DAYS`); curators and admins may submit it.",
+        404: "arXiv has no such paper, or `arxiv_id` is not an arXiv id or link.",
         429: "Too many submissions: the daily limit (`PAPERFEED_SUBMIT_PER_DAY`) or the rate limit; "
              "wait `Retry-After` seconds.",
     }
@@ -179,7 +183,7 @@ def index_paper(request: Request, who: Reader, body: Annotated[IndexIn, Body()])
     try:
         canon = submit(engine, who.user_id, who.username, who.role, body.arxiv_id)
     except Refused as e:
-        response = error_response(e.status, e.message)
+        response = error_response(e.api_status, e.message)
         if e.retry_after is not None:
             response.headers["Retry-After"] = str(e.retry_after)
         return response

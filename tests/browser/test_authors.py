@@ -1,7 +1,7 @@
 """
 Authors and following in a real browser (issue #13): sign up, open a paper,
 click an author's name, follow them on their page (htmx swaps the button), and
-find the follow on `/library/follows`; follow a category from the paper
+find the follow on `/library/follows` and the library page; follow a category from the paper
 page's chip.  Screenshot: test-artifacts/author.png.
 """
 
@@ -64,5 +64,8 @@ def test_follow_an_author_from_a_paper_page(browser, site, shots):
     listed = page.locator(".follow-list").all_inner_texts()
     assert name in listed[0] and len(listed) == 2
     page.screenshot(path=str(shots / "follows.png"))
+    page.get_by_role("link", name="Library", exact=True).click()  # the library page lists them too
+    page.wait_for_url("**/library")
+    assert page.locator(".following li").count() == 2 and name in page.locator(".following").inner_text()
     assert [p for p in problems if "Content Security Policy" in p or "Refused" in p] == []
     context.close()
