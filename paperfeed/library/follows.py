@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from paperfeed.library.errors import LibraryError, TooLarge
+from paperfeed.library.errors import LibraryError, NotFound, TooLarge
 from paperfeed.models import Follow
 from paperfeed.names import author_key
 
@@ -35,12 +35,13 @@ class FollowInfo:
 
 
 def target(kind: str, value: str) -> tuple[str, str]:
-    """(key, label) of a follow; LibraryError for an unknown kind, an empty name or a malformed category."""
+    """(key, label) of a follow; NotFound for a name without a letter or digit (no author has it),
+    LibraryError for an unknown kind or a malformed category."""
     value = " ".join((value or "").split())
     if kind == "author":
         key = author_key(value)
         if not key:
-            raise LibraryError("an author to follow needs a name")
+            raise NotFound("no author has that name: a name has a letter or a digit")
         return key, value[:300]
     if kind == "category":
         if not _CATEGORY.match(value):

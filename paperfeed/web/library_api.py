@@ -29,7 +29,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from paperfeed.library import collection as coll
 from paperfeed.library import follows, listing, saved, tokens
 from paperfeed.library.errors import Conflict, LibraryError, NotFound, TooLarge
-from paperfeed.names import author_key
 from paperfeed.web import catalog
 from paperfeed.web.hf_json import HFError, HFRoute, error_response, error_responses
 
@@ -339,8 +338,6 @@ def list_follows(request: Request, who: Reader) -> list[FollowOut]:
 @router.post("/follows", summary="Follow an author or a category", response_model=FollowOut, responses=WITH_NO_AUTHOR,
              description="Following again changes nothing.")
 def add_follow(request: Request, who: Reader, body: Annotated[FollowIn, Body()]) -> FollowOut:
-    if body.kind == "author" and not author_key(body.value):
-        raise NotFound("no author has that name: a name has a letter or a digit")
     with _engine(request).begin() as conn:
         return _follow(follows.follow(conn, who.user_id, body.kind, body.value))
 
