@@ -33,8 +33,11 @@ def test_key_terms_are_named_first_but_only_when_they_added_to_the_score():
     a, b = space.rows(["selective scan state space models", "selective scan state space machines"])
     plain = terms.shared_terms(space, a, b)
     assert "state space" in plain and plain[0] != "state space"
-    prefer = terms.key_term_forms(["State-Space model", "protein folding"])
+    prefer = terms.key_term_forms(space, ["State-Space model", "protein folding"])
     assert {"state space", "space model", "protein folding"} <= prefer
+    # spelled as the vectorizer spells terms: stop words out, accents stripped
+    assert terms.key_term_forms(space, ["mixture of experts", "Schrödinger equation"]) == {
+        "mixture experts", "schrodinger equation"}
     named = terms.shared_terms_weighted(space, terms.row(a, 0), [terms.row(b, 0)], [1.0], prefer=prefer)
     assert named[0] == "state space"  # the key term first
     assert "protein folding" not in named  # a key term that adds nothing is never named

@@ -159,7 +159,7 @@ def key_terms_of(window: Window, profile: Profile, row: int, named: list[int]) -
     phrases = list(window.key_terms[row]) if window.key_terms else []
     if profile.key_terms:
         phrases += [k for s in named for k in profile.key_terms[s]]
-    return key_term_forms(phrases)
+    return key_term_forms(window.space, phrases)
 
 
 def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool = False) -> Recommendation:

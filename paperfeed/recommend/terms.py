@@ -44,16 +44,15 @@ def shared_terms(space: TermSpace, a, b, limit: int = 5) -> list[str]:
     return shared_terms_weighted(space, row(a, 0), [row(b, 0)], [1.0], limit)
 
 
-def key_term_forms(phrases) -> frozenset[str]:
-    """The tf-idf terms that stand for stored key terms (`papers.key_terms`): each phrase
-    case-folded, and the word pairs inside a longer one ("selective state space" gives
-    "selective state" and "state space"), as the term space's uni- and bi-grams spell them."""
-    out = set()
+def key_term_forms(space: TermSpace, phrases) -> frozenset[str]:
+    """The terms of `space` that stand for stored key terms (`papers.key_terms`), spelled by the
+    space's own analyser (stop words out, accents stripped): a one-word phrase is its word, a
+    longer one the word pairs inside it ("mixture of experts" gives "mixture experts")."""
+    out: set[str] = set()
     for phrase in phrases or ():
-        words = [w for w in str(phrase).casefold().replace("-", " ").split() if w]
-        if words:
-            out.add(" ".join(words))
-            out.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+        grams = space.analyser(str(phrase))
+        words = [g for g in grams if " " not in g]
+        out.update(words if len(words) == 1 else (g for g in grams if " " in g))
     return frozenset(out)
 
 

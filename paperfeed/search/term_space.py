@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,11 @@ class TermSpace:
             v = vectorizer(**overrides)
             v.fit(texts)
         return cls(v, np.asarray(v.get_feature_names_out(), dtype=object), dict(overrides))
+
+    @cached_property
+    def analyser(self):
+        """The vectorizer's own text -> terms function (stop words out, accents stripped, uni- and bi-grams)."""
+        return self.vectorizer.build_analyzer()
 
     def rows(self, texts: list[str]):
         """CSR matrix (len(texts), terms), float32, rows L2-normalised (all-zero for no known term)."""
