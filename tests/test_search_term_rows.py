@@ -228,3 +228,19 @@ def test_papers_without_a_stored_row_get_one_made_in_the_same_space(tmp_path):
     got = source._term_rows(stored, ["2", "1", "0"], {"0": 0, "1": 1, "2": 2}, texts_of)
     assert asked == ["1"]  # only the paper without a row is read and tokenised
     assert np.allclose(dense(got), dense(stored.space.rows([texts[2], texts[1], texts[0]])), atol=1e-6)
+
+
+def test_a_long_build_keeps_few_segments_as_it_goes(tmp_path):
+    """One segment a chunk would be thousands of files (each a file handle once read) at arXiv's size."""
+    texts = list(TEXTS.values())
+    writer = term_rows.Writer.start(tmp_path, None, lambda: texts)
+    for key in range(200):  # 200 chunks of one paper
+        writer.add([key], [texts[key % len(texts)]])
+    names = term_rows._segments(tmp_path / term_rows.FOLDER)
+    assert len(names) < 3 * term_rows.FANOUT  # tiers of FANOUT: 200 = 3*64 + 1*8 + 0: 4 segments
+    rows = term_rows.TermRows.open(tmp_path)
+    assert all(rows.have(range(200)))
+    want = term_rows.TermRows.open(tmp_path).space.rows([texts[k % len(texts)] for k in range(200)])
+    assert np.allclose(dense(rows.get(list(range(200)))), dense(want), atol=1e-6)
+    writer.finish()
+    assert len(term_rows._segments(tmp_path / term_rows.FOLDER)) == 1

@@ -460,7 +460,7 @@ def _finish(run: _Run, build: Build, state: ResumeState, base: store.Meta | None
     _write_vectors(run, build, state, base)
     if rows_writer is not None:
         _fill_term_rows(run, build, rows_writer)
-        rows_writer.finish(_first_own_segment(run, base))
+        rows_writer.finish()
     built = _cursor_filter(base.revision if base else -1, None, state.upto)
     _key_terms(run, keyword.open_index(build.folder / "keyword"), built, "terms")
     count = build.conn.execute("select count(*) from docs").fetchone()[0]
@@ -468,15 +468,6 @@ def _finish(run: _Run, build: Build, state: ResumeState, base: store.Meta | None
     generation = (base.generation if base else _last_generation(run.root)) + 1
     store.Meta(generation, state.model_id, state.dim, state.dtype, state.upto, count, state.foryou).write(build.folder)
     return _switch(run.root, build.folder, generation)
-
-
-def _first_own_segment(run: _Run, base: store.Meta | None) -> int:
-    """The number of the first term-row segment this build wrote: after the base's last."""
-    if base is None:
-        return 1
-    folder = run.root / f"gen-{base.generation:06d}" / term_rows.FOLDER
-    names = sorted(p.name for p in folder.glob("seg-*.keys.npy")) if folder.is_dir() else []
-    return int(names[-1].split("-")[1].split(".")[0]) + 1 if names else 1
 
 
 def _fill_term_rows(run: _Run, build: Build, rows_writer: term_rows.Writer) -> int:

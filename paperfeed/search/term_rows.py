@@ -10,8 +10,10 @@ Every indexed paper's tf-idf row, stored with its index generation.
 
 `paperfeed index` fits the space once for a generation whose base has none (a
 first build, `--rebuild`, or the first build after an upgrade) on the newest
-`SAMPLE` papers, then writes one segment per chunk it indexes and merges them
-into one when the build finishes.  An update links its base's files (they are
+`SAMPLE` papers, then writes one segment per chunk it indexes; every `FANOUT`
+segments of one size are merged into one as it goes (so a build of millions
+of papers keeps a few dozen, not thousands, each a file handle once read),
+and its own are merged into one when it finishes.  An update links its base's files (they are
 never rewritten) and adds its segment, so new and changed papers get rows in
 the same space; a paper in several segments has the row of the last one.  Past
 `MAX_SEGMENTS` (a month of daily updates), a build merges every segment but
@@ -40,11 +42,31 @@ SAMPLE = 50_000  # newest papers the space is fitted on
 PARTS = ("keys", "indptr", "indices", "data")
 MAX_SEGMENTS = 32  # past this, a build merges all segments but the oldest into one (`Writer.finish`)
 MERGE_KEYS = 100_000  # rows copied at a time when merging
+FANOUT = 8  # a build merges this many of its segments of one size (tier) into one as it goes
 
 
 def _segments(folder: Path) -> list[str]:
     """Segment names in write order (a segment is complete once its keys file exists)."""
     return sorted(p.name[: -len(".keys.npy")] for p in folder.glob("seg-*.keys.npy"))
+
+
+def _number(name: str) -> int:
+    return int(name.split("-")[1])
+
+
+def _after(folder: Path | None) -> int:
+    """The number of the segment written after those of `folder` (1 for none)."""
+    names = _segments(folder) if folder is not None and folder.is_dir() else []
+    return _number(names[-1]) + 1 if names else 1
+
+
+def _tier(folder: Path, name: str) -> int:
+    """A segment's size class: log base `FANOUT` of its rows (its keys file's header, read and closed)."""
+    rows, tier = np.load(folder / f"{name}.keys.npy", mmap_mode="r").shape[0], 0
+    while rows >= FANOUT:  # integers: math.log(64, 8) is 1.999...
+        rows //= FANOUT
+        tier += 1
+    return tier
 
 
 def kept(generation: Path) -> bool:
@@ -58,10 +80,17 @@ class TermRows:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.segments = [
-            {part: np.load(folder / f"{name}.{part}.npy", mmap_mode="r") for part in PARTS}
-            for name in _segments(folder)
-        ]
+        self.names = _segments(folder)
+        # keys in memory (8 bytes a paper); the CSR arrays memory-mapped on first use (`_part`),
+        # so `have` holds no file open
+        self.segments = [{"keys": np.load(folder / f"{name}.keys.npy")} for name in self.names]
+
+    def _part(self, i: int, part: str) -> np.ndarray:
+        """Array `part` of segment i, memory-mapped once."""
+        seg = self.segments[i]
+        if part not in seg:
+            seg[part] = np.load(self.folder / f"{self.names[i]}.{part}.npy", mmap_mode="r")
+        return seg[part]
 
     @classmethod
     def open(cls, generation: Path) -> TermRows | None:
@@ -104,7 +133,7 @@ class TermRows:
         starts = np.zeros(len(keys), np.int64)
         for i in np.unique(seg):
             at = np.flatnonzero(seg == i)
-            indptr = self.segments[i]["indptr"]
+            indptr = self._part(i, "indptr")
             starts[at] = indptr[pos[at]]
             lengths[at] = np.asarray(indptr[pos[at] + 1]) - starts[at]
         indptr = np.concatenate([[0], np.cumsum(lengths)])
@@ -114,8 +143,8 @@ class TermRows:
             at = np.flatnonzero(seg == i)
             src = _ranges(starts[at], lengths[at])  # positions in the segment's arrays
             dst = _ranges(indptr[at], lengths[at])
-            indices[dst] = self.segments[i]["indices"][src]
-            data[dst] = self.segments[i]["data"][src]
+            indices[dst] = self._part(i, "indices")[src]
+            data[dst] = self._part(i, "data")[src]
         return sparse.csr_matrix((data, indices, indptr), shape=(len(keys), len(self.space.terms)))
 
 
@@ -131,10 +160,10 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 class Writer:
     """Adds segments to a building generation's `terms/` folder."""
 
-    def __init__(self, folder: Path, space: TermSpace) -> None:
+    def __init__(self, folder: Path, space: TermSpace, first_own: int | None = None) -> None:
         self.folder, self.space = folder, space
-        names = _segments(folder)
-        self.next = int(names[-1].split("-")[1]) + 1 if names else 1
+        self.next = _after(folder)
+        self.first_own = self.next if first_own is None else first_own  # this build's first segment
 
     @classmethod
     def start(cls, building: Path, base: Path | None, sample) -> Writer | None:
@@ -142,23 +171,24 @@ class Writer:
         base has a space, else a space fitted on `sample()` (texts).  None when there is no
         text to fit on (an empty database): that generation keeps no rows."""
         folder = building / FOLDER
+        base_folder = base / FOLDER if base is not None else None
+        first_own = _after(base_folder)  # the base's segments are linked, never merged by this build's own
         space = TermSpace.load(folder)
         if space is not None:  # a resumed build
-            return cls(folder, space)
+            return cls(folder, space, first_own)
         folder.mkdir(parents=True, exist_ok=True)
-        base_folder = base / FOLDER if base is not None else None
         if base_folder is not None and (base_folder / "space.json").exists():
             for f in sorted(base_folder.iterdir()):
                 if f.name != "space.json" and f.is_file() and not f.name.startswith("."):
                     _link(f, folder / f.name)
             _link(base_folder / "space.json", folder / "space.json")  # last: the folder is complete
-            return cls(folder, TermSpace.load(folder))
+            return cls(folder, TermSpace.load(folder), first_own)
         try:
             space = TermSpace.fit(list(sample()), **FOR_YOU)
         except ValueError:  # no text, or no word in any: `terms/` stays empty (see `kept`)
             return None
         space.save(folder)
-        return cls(folder, space)
+        return cls(folder, space, first_own)
 
     def add(self, keys, texts: list[str]) -> None:
         """A segment with the rows of `texts` for catalogue `keys`."""
@@ -173,12 +203,25 @@ class Writer:
             np.save(tmp, arrays[part])
             os.replace(tmp, self.folder / f"{name}.{part}.npy")
         self.next += 1
+        self._merge_tiers()
 
-    def finish(self, first_own: int) -> None:
-        """Merge the segments this build wrote (numbered from `first_own`) into one; then,
-        past `MAX_SEGMENTS`, every segment but the oldest."""
+    def _merge_tiers(self) -> None:
+        """While this build's newest `FANOUT` segments are of one tier, merge them into one (of the next)."""
+        while True:
+            own = [n for n in _segments(self.folder) if _number(n) >= self.first_own]
+            if len(own) < FANOUT:
+                return
+            last = own[-FANOUT:]
+            if len({_tier(self.folder, n) for n in last}) > 1:
+                return
+            self._merge(last)
+
+    def finish(self, first_own: int | None = None) -> None:
+        """Merge the segments this build wrote (numbered from `first_own`, default the writer's)
+        into one; then, past `MAX_SEGMENTS`, every segment but the oldest."""
+        first_own = self.first_own if first_own is None else first_own
         names = _segments(self.folder)
-        own = [n for n in names if int(n.split("-")[1]) >= first_own]
+        own = [n for n in names if _number(n) >= first_own]
         if len(own) > 1:
             self._merge(own)
         names = _segments(self.folder)
@@ -191,12 +234,12 @@ class Writer:
         rows = TermRows(self.folder)  # its segments in the order of `_segments`
         merged = set(names)
         keys = np.unique(np.concatenate([np.asarray(rows.segments[i]["keys"], np.int64)
-                                         for i, n in enumerate(_segments(self.folder)) if n in merged]))
+                                         for i, n in enumerate(rows.names) if n in merged]))
         seg, pos = rows._where
         lengths = np.zeros(len(keys), np.int64)
         for i in np.unique(seg[keys]):
             sel = np.flatnonzero(seg[keys] == i)
-            indptr = rows.segments[i]["indptr"]
+            indptr = rows._part(i, "indptr")
             lengths[sel] = np.asarray(indptr[pos[keys[sel]] + 1]) - np.asarray(indptr[pos[keys[sel]]])
         indptr = np.concatenate([[0], np.cumsum(lengths)])
         name = f"seg-{self.next:06d}"
@@ -209,7 +252,7 @@ class Writer:
             indices[lo:hi], data[lo:hi] = part.indices, part.data
         indices.flush()
         data.flush()
-        del indices, data
+        del indices, data, rows  # closes the maps of the segments about to be removed
         np.save(tmp["indptr"], indptr)
         np.save(tmp["keys"], keys.astype(np.int64))
         for part in PARTS:  # keys last, as in `add`
