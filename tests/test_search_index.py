@@ -465,6 +465,8 @@ def test_for_you_vectors_are_a_shorter_pass_of_the_same_model(corpus, encoder, m
 
 
 def test_for_you_vectors_across_updates_and_an_index_without_them(corpus, encoder, monkeypatch):
+    """An index without For-you vectors keeps ranking with its search vectors until a rebuild:
+    one encoder's vectors, never a mix of two."""
     from paperfeed.recommend import source
     from paperfeed.search.encoder import document_text, foryou_encoder
 
@@ -483,20 +485,23 @@ def test_for_you_vectors_across_updates_and_an_index_without_them(corpus, encode
     added = record("2401.04088", "Mixtral of Experts", LONG.replace("state space", "mixture of experts"),
                    ["Albert Q. Jiang"], ["cs.LG"], date(2024, 1, 8))
     write_batch(corpus, [added])
-    monkeypatch.delenv("PAPERFEED_FORYOU_VARIANT")  # the upgrade: papers indexed from now on get theirs
+    monkeypatch.delenv("PAPERFEED_FORYOU_VARIANT")  # the upgrade: no second pass until a rebuild
     update_index(corpus, encoder=encoder)
-    assert store.current().foryou_matrix is not None
+    gen = store.current()
+    assert gen.meta.foryou_model_id is None and gen.foryou_matrix is None  # never two encoders in one matrix
     _, both, _ = source.index_vectors([old.arxiv_id, added.arxiv_id])
-    assert float(both[0] @ before[0]) > 0.99  # the older paper keeps its search vector until a rebuild
+    assert float(both[0] @ before[0]) > 0.99  # both papers keep their search vectors until a rebuild
+    assert np.allclose(both[1], gen.matrix.get(np.array([gen.key_of(added.arxiv_id)]))[0], atol=1e-6)
     added_short = short.encode_documents([document_text(added.title, added.abstract)])[0]
-    assert float(both[1] @ added_short) > 0.995
+    assert float(both[1] @ added_short) < 0.99
+
+    update_index(corpus, encoder=encoder, rebuild=True)  # a rebuild gives every paper its own
+    assert store.current().meta.foryou_model_id == short.model_id
+    _, rebuilt, _ = source.index_vectors([old.arxiv_id, added.arxiv_id])
+    assert float(rebuilt[0] @ old_short) > 0.995 and float(rebuilt[1] @ added_short) > 0.995
 
     write_batch(corpus, [record("2402.00001", "Another", "A short abstract on kernels.", ["X Y"], ["cs.LG"],
                                 date(2024, 2, 1))])
-    update_index(corpus, encoder=encoder)  # the same length again: the base's For-you rows carry over
+    update_index(corpus, encoder=encoder)  # the same encoder again: the base's For-you rows carry over
     _, again, _ = source.index_vectors([added.arxiv_id])
-    assert float(again[0] @ both[1]) > 0.9999
-
-    update_index(corpus, encoder=encoder, rebuild=True)  # a rebuild gives every paper its own
-    _, rebuilt, _ = source.index_vectors([old.arxiv_id])
-    assert float(rebuilt[0] @ old_short) > 0.995
+    assert float(again[0] @ rebuilt[1]) > 0.9999

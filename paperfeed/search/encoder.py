@@ -274,17 +274,26 @@ def get_encoder(
 _BUILD_LOCK = threading.Lock()
 
 
-def foryou_encoder(search: Encoder) -> Encoder | None:
-    """The encoder of an index's For-you vectors: the search encoder's model run as
+def foryou_variant(search: Encoder) -> Variant | None:
+    """How an index's For-you vectors are made: the search encoder's model run as
     `PAPERFEED_FORYOU_VARIANT` says.  None when that is empty or the search encoder itself (the
     search vectors serve For you), or when `search` is not one of these encoders."""
     chosen = settings.get("foryou_variant").strip()
     if not chosen or not isinstance(search, Encoder):
         return None
     variant = Variant.parse(chosen)
-    if search.model_id == f"{search.model_id.rsplit('/', 2)[0]}/{variant.runtime}/{variant.max_length}":
-        return None
-    return search.twin(variant)
+    return None if foryou_model_id(search, variant) == search.model_id else variant
+
+
+def foryou_model_id(search: Encoder, variant: Variant) -> str:
+    """The `model_id` the For-you encoder of `variant` has (without building it)."""
+    return f"{search.model_id.rsplit('/', 2)[0]}/{variant.runtime}/{variant.max_length or search.max_length}"
+
+
+def foryou_encoder(search: Encoder) -> Encoder | None:
+    """The For-you encoder (`foryou_variant`), built; None when there is none."""
+    variant = foryou_variant(search)
+    return search.twin(variant) if variant is not None else None
 
 
 def query_encoder(model_id: str, device: str | None = None) -> Encoder:

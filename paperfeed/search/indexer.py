@@ -39,6 +39,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -245,7 +246,7 @@ def update(
         raise IndexBusy(f"another `paperfeed index` is updating {root}") from None
     try:
         encoder = encoder or encoders.get_encoder()
-        run = _Run(engine, root, encoder, chunk_size, progress, started, encoders.foryou_encoder(encoder))
+        run = _Run(engine, root, encoder, chunk_size, progress, started)
         report = _update(run, rebuild, max_chunks)
         if report.complete and report.generation is not None:
             served = keyword.open_index(root / report.generation / "keyword")
@@ -266,11 +267,16 @@ class _Run:
     chunk_size: int
     progress: Progress | None
     started: float
-    foryou: object | None = None  # encoder of the For-you vectors (`encoder.foryou_encoder`), or None
-
-    @property
+    @cached_property
     def foryou_id(self) -> str | None:
-        return self.foryou.model_id if self.foryou is not None else None
+        """The For-you encoder's model id (`encoder.foryou_variant`), or None: no second pass."""
+        variant = encoders.foryou_variant(self.encoder)
+        return encoders.foryou_model_id(self.encoder, variant) if variant is not None else None
+
+    @cached_property
+    def foryou(self):
+        """The For-you encoder, built on first use (a run with nothing to embed never loads it)."""
+        return encoders.foryou_encoder(self.encoder)
 
     def report(self, generation: str | None, indexed: int, complete: bool, resumed: bool) -> IndexReport:
         return IndexReport(generation, indexed, complete, resumed, time.perf_counter() - self.started)
@@ -363,7 +369,9 @@ def _start(run: _Run, base: store.Meta | None, served: str | None, upto: int) ->
         last_id=None,
         upto=upto,
         done=0,
-        foryou=run.foryou_id,
+        # For-you vectors of one encoder or none: an update adds to the base's only when they were
+        # made as they are now; otherwise For you keeps the search vectors until a rebuild
+        foryou=run.foryou_id if base is None or base.foryou_model_id == run.foryou_id else None,
     )
     starting = Build(run.root)
     starting.start(state)
@@ -511,12 +519,9 @@ def _write_vectors(run: _Run, build: Build, state: ResumeState, base: store.Meta
         matrix.put(keys, vecs)
         run.tick("graph", len(keys), staged)
     matrix.close()
-    if state.foryou is not None:
-        # rows of papers this build did not embed: the base's For-you rows when the same encoder
-        # made them, else (an index from before, or another length) the search vectors
-        same = base is not None and base.foryou_model_id == state.foryou
+    if state.foryou is not None:  # the base, if any, has For-you rows of the same encoder (`_start`)
         short = vectors.MatrixWriter(build.folder, graph, size, base_folder, vectors.Matrix.FORYOU,
-                                     copy_base=same, prefill=base is not None)
+                                     prefill=base is not None)
         for keys, vecs in build.staged(table="staged_foryou"):
             short.put(keys, vecs)
         short.close()

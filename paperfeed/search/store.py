@@ -184,8 +184,8 @@ class Generation:
 
     @cached_property
     def foryou_matrix(self) -> vectors.Matrix | None:
-        """The For-you vectors (a shorter embedding of each paper), or None: use `matrix`.
-        Rows of papers indexed before the generation had them hold the search vectors."""
+        """The For-you vectors (a shorter embedding of each paper, every one by the same encoder),
+        or None: use `matrix`."""
         return vectors.Matrix.open(self.folder, vectors.Matrix.FORYOU) if self.meta.foryou_model_id else None
 
     @cached_property

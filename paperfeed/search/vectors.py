@@ -174,13 +174,12 @@ class MatrixWriter:
     Rows start as the base generation's matrix (or, for an index made before
     this format, the graph's vectors); `put` then writes the papers this build
     embedded, and `close` puts the files in place.  `prefix` names another
-    matrix of the generation (the For-you vectors, `Matrix.FORYOU`); `copy_base`
-    False starts it from the graph's vectors instead of the base's same matrix,
-    and `prefill` False from nothing (every row will be `put`).
+    matrix of the generation (the For-you vectors, `Matrix.FORYOU`); `prefill`
+    False starts it from nothing (every row will be `put`).
     """
 
     def __init__(self, folder: Path, graph: Index, size: int, base: Path | None = None, prefix: str = "",
-                 copy_base: bool = True, prefill: bool = True) -> None:
+                 prefill: bool = True) -> None:
         self.folder = folder
         rows_file, scales_file = Matrix.files(prefix)
         self.tmp = {name: folder / f".{name}.{os.getpid()}.tmp.npy" for name in (rows_file, scales_file)}
@@ -188,7 +187,7 @@ class MatrixWriter:
         self.scales = np.lib.format.open_memmap(self.tmp[scales_file], mode="w+", dtype=np.float32, shape=(size,))
         if not prefill:
             return
-        old = Matrix.open(base, prefix) if base is not None and copy_base else None
+        old = Matrix.open(base, prefix) if base is not None else None
         if old is not None and old.rows.shape[1] == graph.ndim:
             for start in range(0, min(len(old), size), 50_000):
                 stop = min(start + 50_000, len(old), size)
