@@ -74,22 +74,24 @@ def _vectors(gen, arxiv_ids: list[str], keys: dict[str, int]) -> tuple[list[str]
     if not found:
         return [], np.zeros((0, dim), np.float32), gen.id
     matrix = gen.foryou_matrix or gen.matrix
-    out_ids, rows = [], []
+    out_ids, got = [], np.zeros((0, dim), np.float32)
+    missing = found
     if matrix is not None:
         ks = np.asarray([keys[a] for a in found], np.int64)
         have = matrix.have(ks)
-        got = matrix.get(ks[have]) if have.any() else np.zeros((0, dim), np.float32)
+        if have.any():
+            got = matrix.get(ks[have])  # one float32 array: the common case needs no copy
         out_ids = [a for a, h in zip(found, have.tolist(), strict=True) if h]
-        rows = list(got)
         missing = [a for a, h in zip(found, have.tolist(), strict=True) if not h]
-    else:
-        missing = found
+    extra = []
     for a in missing:  # indexes built before the matrix format: read from the graph
         vec = vectors.vector_of(gen.vectors, keys[a])
         if vec is not None:
             out_ids.append(a)
-            rows.append(vec)
-    return out_ids, (np.stack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)), gen.id
+            extra.append(vec)
+    if extra:
+        got = np.vstack([got, np.stack(extra)]).astype(np.float32)
+    return out_ids, got, gen.id
 
 
 def _upvotes(conn: Connection, start: datetime, end: datetime | None) -> dict[str, int]:

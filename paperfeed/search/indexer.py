@@ -424,7 +424,7 @@ def _index_chunk(encoder, build: Build, writer, state: ResumeState, rows: list,
         ))
     writer.commit()
     if rows_writer is not None:
-        rows_writer.add([keys[r.arxiv_id] for r in rows], [term_space.paper_text(r.title, r.abstract) for r in rows])
+        rows_writer.add([keys[r.arxiv_id] for r in rows], texts)  # title + abstract, as `term_space.paper_text`
     state.advance(rows[-1], len(rows))
     build.commit_chunk(rows, keys, vecs, state, short)
 
