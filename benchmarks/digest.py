@@ -26,8 +26,9 @@ subscribers get (`--search-mode keyword` measures BM25 alone).
 verified address is theirs, a library of 20-500 papers (older than the
 digest's window) and three followed authors, so their digests get "For you"
 and "New from authors you follow" (`digest/personal.py`); the time spent on
-those sections is printed apart, per linked reader, and projected to the
-issue's 20,000 linked readers.  A kept data dir indexed by an older paperfeed
+those sections (their profiles, ranking, and the why-lines `personal.Why`
+names while the digest takes its papers) is printed apart, per linked reader,
+and projected to the issue's 20,000 linked readers.  A kept data dir indexed by an older paperfeed
 is brought up to date first (`paperfeed index`: term rows).
 
 Data is kept in `--data-dir` and reused while the sizes match.  Prints
@@ -237,7 +238,7 @@ def measure(args, now: datetime) -> dict:
 
     engine = db.connect()
     encoder = bench_encoder()
-    spent = {"personal": 0.0, "profiles": 0.0, "ranking": 0.0, "readers": 0}
+    spent = {"personal": 0.0, "profiles": 0.0, "ranking": 0.0, "why": 0.0, "readers": 0}
 
     def timed(name, fn):
         def run(*a, **kw):
@@ -254,6 +255,16 @@ def measure(args, now: datetime) -> dict:
     personal.Personal.readers = timed("personal", personal.Personal.readers)
     source.profiles = timed("profiles", source.profiles)
     personal.rank_readers = timed("ranking", personal.rank_readers)
+    lines = timed("why", personal.Why.lines)  # For you's why-lines, named as the digest takes papers
+
+    def why_lines(*a, **kw):
+        t = time.perf_counter()
+        try:
+            return lines(*a, **kw)
+        finally:
+            spent["personal"] += time.perf_counter() - t
+
+    personal.Why.lines = why_lines
 
     def search_fn(engine_, text, mode, limit, after, before):
         # compose.search_ids, with the benchmark's encoder (its vectors match the index's)
@@ -294,6 +305,7 @@ def measure(args, now: datetime) -> dict:
         "digest_personal_seconds": round(spent["personal"], 1),
         "digest_personal_profile_seconds": round(spent["profiles"], 1),
         "digest_personal_rank_seconds": round(spent["ranking"], 1),
+        "digest_personal_why_seconds": round(spent["why"], 1),
         "digest_personal_ms_per_reader": round(spent["personal"] / max(spent["readers"], 1) * 1000, 1),
         # the target has 20,000 linked readers among 100,000 subscribers (the same windows)
         "digest_personal_projected_20000_seconds": round(spent["personal"] / max(spent["readers"], 1) * 20_000),

@@ -224,6 +224,30 @@ def test_personal_work_is_only_for_linked_subscribers(engine, corpus):
     assert {a for a, _ in mine[rows["ada@example.org"].id].foryou} == TOPIC
 
 
+def test_why_lines_are_named_only_for_the_papers_a_digest_takes(engine, corpus, monkeypatch):
+    """The digest ranks three times what it shows; naming shared terms waits until a paper is taken,
+    and the lines then name the saved papers by title, as the page does."""
+    from paperfeed.digest.compose import Composer
+    from paperfeed.recommend import ranking
+
+    reader(engine, "ada", "ada@example.org")
+    sid = subscribe(engine, "ada@example.org", max_papers=2)
+    named = []
+    explain = ranking.explain
+    monkeypatch.setattr(ranking, "explain", lambda rec, about=None: named.append(rec.arxiv_id) or explain(rec, about))
+    now = NOW + timedelta(minutes=5)
+    composer = Composer(engine, now)
+    [(rows, dues)] = list(outbox.due_batches(engine, now, now.date()))
+    readers = composer.personal.readers(rows, composer.personal_since)
+    assert {a for a, _ in readers[sid].foryou} == TOPIC and named == []  # ranked, nothing named yet
+    [digest] = composer.compose(rows, dues)
+    [foryou] = [s for s in digest.sections if s.kind == "foryou"]
+    assert len(foryou.entries) == 1 and named == [foryou.entries[0][0]]  # 2 papers: 1 For you, 1 trending
+    lines = foryou.entries[0][1]
+    assert lines[0].startswith("Close to “") and any(f"“{t}”" in lines[0] for t in SAVED_TITLES), lines
+    assert any(line.startswith("Shares ") for line in lines), lines
+
+
 def test_without_the_search_extra_the_digest_goes_out_without_for_you(data_dir, smtp, monkeypatch):
     """A base install (no numpy): `digest send --dry-run` and `digest send` work, no traceback."""
     from paperfeed import db

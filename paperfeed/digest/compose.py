@@ -368,11 +368,11 @@ class Composer:
                         break
             return out
 
-        reasons: dict[str, list[str]] = {}
+        # paper -> where its reasons come from: lines, or For you's function of them (named on use)
+        reasons: dict[str, list] = {}
 
         def because(aid, lines):
-            have = reasons.setdefault(aid, [])
-            have.extend(line for line in lines if line not in have)
+            reasons.setdefault(aid, []).append(lines)
 
         mine: list[tuple[Section, list[str]]] = []
         if reader is not None:  # why-lines first: they say most about why the paper is here
@@ -405,7 +405,12 @@ class Composer:
 
         def take(section, aid):
             chosen.add(aid)
-            section.entries.append((aid, reasons[aid]))
+            lines: list[str] = []
+            for given in reasons[aid]:
+                for line in given() if callable(given) else given:
+                    if line not in lines:
+                        lines.append(line)
+            section.entries.append((aid, lines))
 
         def fill(section, ids, upto):
             for a in ids:

@@ -36,6 +36,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Connection, Engine, select
 
@@ -54,6 +55,7 @@ MIN_FIT = 0.22
 RANK_DEPTH = 3  # papers ranked per paper of the digest: enough after the ones sent before
 MAX_FOLLOWED = 100  # followed-author papers offered per reader
 CHUNK = 500
+ABOUT_AHEAD = 12  # For you papers a reader's `Why` wants the named saved papers of before any is taken
 
 
 def fold(address: str | None) -> str:
@@ -63,24 +65,74 @@ def fold(address: str | None) -> str:
 
 @dataclass
 class Reader:
-    """What the digest of one linked subscriber adds: ranked ids with their why-lines."""
+    """What the digest of one linked subscriber adds: ranked ids with their why-lines.
+
+    For you's why-lines are a function of the paper, called for the papers the digest takes
+    (`Why`); the followed authors' lines are plain lists."""
 
     user_id: int
-    foryou: list[tuple[str, list[str]]] = field(default_factory=list)  # best first
+    foryou: list[tuple[str, Callable[[], list[str]]]] = field(default_factory=list)  # best first
     followed: list[tuple[str, list[str]]] = field(default_factory=list)  # newest first
     dismissed: frozenset[str] = frozenset()
 
 
 def rank_readers(window, profiles: dict, limit: int) -> dict[int, list]:
-    """Each reader's best `limit` papers of `window` with their why-lines (`recommend.Recommendation`).
+    """Each reader's best `limit` papers of `window` (`recommend.Recommendation`, shared terms not
+    named yet: `Why`).
 
     The one place the digest ranks: `recommend.rank_many`, whose shortlists for a batch of
     readers come from one matrix product of the window with all their prototypes.
     """
     from paperfeed import recommend
 
-    pages = recommend.rank_many(window, profiles.values(), model=recommend.DIGEST, limit=limit)
+    pages = recommend.rank_many(window, profiles.values(), model=recommend.DIGEST, limit=limit, explain_now=False)
     return dict(zip(profiles, pages, strict=True))
+
+
+class About:
+    """Titles and key terms of saved papers that why-lines name, for one batch of readers: read in
+    one query (per 500) the first time a line is asked for, for every paper wanted by then."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.known: dict[str, tuple[str, list[str] | None]] = {}
+        self.wanted: set[str] = set()
+
+    def want(self, ids) -> None:
+        self.wanted.update(i for i in ids if i not in self.known)
+
+    def get(self) -> dict[str, tuple[str, list[str] | None]]:
+        if self.wanted:
+            from paperfeed.recommend import source
+
+            with self.engine.connect() as conn:
+                self.known.update(source.about(conn, self.wanted))
+            self.wanted.clear()
+        return self.known
+
+
+class Why:
+    """One reader's For you why-lines, named when the digest takes a paper: it ranks three times
+    what it shows, and naming shared terms is the costly part (`ranking.explain`).  The saved
+    papers named by its first `ABOUT_AHEAD` papers are wanted from the batch's `About` at once (a
+    digest takes its papers best first), any later one's when it is taken."""
+
+    def __init__(self, about: About, recs: list):
+        self.about = about
+        self.recs = recs
+        self.at = {r.arxiv_id: i for i, r in enumerate(recs)}
+        about.want(n.arxiv_id for r in recs[:ABOUT_AHEAD] for n in r.closest)
+
+    def lines(self, arxiv_id: str) -> list[str]:
+        from paperfeed.recommend import ranking
+
+        rec = self.recs[self.at[arxiv_id]]
+        if self.at[arxiv_id] >= ABOUT_AHEAD:
+            self.about.want(n.arxiv_id for n in rec.closest)
+        return ranking.explain(rec, self.about.get()).why()
+
+    def entries(self) -> list[tuple[str, Callable[[], list[str]]]]:
+        return [(a, partial(self.lines, a)) for a in self.at]
 
 
 def fits(rec) -> bool:
@@ -166,7 +218,7 @@ class Personal:
         return out
 
     def _ranked(self, conn: Connection, start: datetime, uids: list[int], depth: int) -> dict[int, list]:
-        """Account id -> [(arxiv_id, why-lines)] of its For you, best first ({} when unavailable)."""
+        """Account id -> [(arxiv_id, why-lines function)] of its For you, best first ({} when unavailable)."""
         window = self._window(conn, start)
         if window is None:
             return {}
@@ -178,9 +230,10 @@ class Personal:
         # OpenBLAS's threads cost more than they give there: 10 instead of 133 ms a profile,
         # 7 instead of 31 ms a ranking on 2 shared cores (benchmarks/digest.py, RESULTS.md).
         with threadpool_limits(limits=1, user_api="blas"):
-            profiles = {uid: p for uid, p in source.profiles(conn, uids, window).items() if not p.empty}
+            profiles = {uid: p for uid, p in source.profiles(conn, uids, window, details=False).items() if not p.empty}
             ranked = rank_readers(window, profiles, depth) if profiles else {}
-        return {uid: [(r.arxiv_id, r.why()) for r in recs if fits(r)] for uid, recs in ranked.items()}
+        about = About(self.engine)
+        return {uid: Why(about, [r for r in recs if fits(r)]).entries() for uid, recs in ranked.items()}
 
     def _window(self, conn: Connection, start: datetime):
         """The recommend window of papers first announced in [start, end), built once per run."""

@@ -150,9 +150,9 @@ def pair_similarity(window: Window, rows: np.ndarray, profile: Profile,
     sim = vecs @ profile.vectors.T if n else np.zeros((len(rows), 0), np.float32)
     dsim = vecs @ profile.dismissed_vectors.T if m else np.zeros((len(rows), 0), np.float32)
     w = model.term_weight
-    if w <= 0 or window.terms is None or profile.terms_t is None or not len(rows):
+    if w <= 0 or window.terms is None or profile.terms_all is None or not len(rows):
         return sim, dsim, False
-    terms = cosines(window.terms[rows], profile.terms_t)
+    terms = cosines(window.terms[rows], profile.terms_all)
     saved_terms = profile.terms is not None
     if saved_terms:
         sim = (1.0 - w) * sim + w * terms[:, :n]

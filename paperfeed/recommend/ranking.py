@@ -19,8 +19,8 @@ the bonuses that were added.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from itertools import islice
 
 import numpy as np
@@ -61,6 +61,7 @@ class Recommendation:
     authors: list[str] = field(default_factory=list)  # followed authors, as written on the paper
     categories: list[str] = field(default_factory=list)  # followed categories it is in
     gem: bool = False  # promoted by the hidden-gems switch
+    pending: Pending | None = field(default=None, repr=False, compare=False)  # terms not named yet: `explain`
 
     def why(self) -> list[str]:
         """The reasons, in words: closest saved papers, shared terms, followed authors and categories."""
@@ -106,6 +107,7 @@ def rank_many(
     gem_upvotes: int = GEM_UPVOTES,
     gem_pool: int = GEM_POOL,
     batch_cells: int = BATCH_CELLS,
+    explain_now: bool = True,
 ) -> Iterator[list[Recommendation]]:
     """`rank` for many readers of one window: yields each profile's page, in order.
 
@@ -114,7 +116,8 @@ def rank_many(
     matrix product of the window with all their prototypes (`fit.prescores`),
     as many readers at a time as keep that product within `batch_cells`
     numbers.  `profiles` is read a batch at a time, so a digest can stream its
-    readers' profiles instead of holding them all.
+    readers' profiles instead of holding them all.  `explain_now=False` leaves
+    each page's shared terms to `explain` (see `recommendation`).
     """
     per = max(1, batch_cells // max(1, len(window) * MAX_PROTOTYPES))
     profiles = iter(profiles)
@@ -122,11 +125,11 @@ def rank_many(
         pre = prescores(window, batch, model)
         for j, profile in enumerate(batch):
             yield page(window, profile, score(window, profile, model, pre[:, j]), limit=limit, offset=offset,
-                       hidden_gems=hidden_gems, gem_upvotes=gem_upvotes, gem_pool=gem_pool)
+                       hidden_gems=hidden_gems, gem_upvotes=gem_upvotes, gem_pool=gem_pool, explain_now=explain_now)
 
 
 def page(window: Window, profile: Profile, fit: Fit, *, limit: int, offset: int, hidden_gems: bool,
-         gem_upvotes: int, gem_pool: int) -> list[Recommendation]:
+         gem_upvotes: int, gem_pool: int, explain_now: bool = True) -> list[Recommendation]:
     """The page [offset, offset + limit) of a reader's scored candidates, with their reasons."""
     limit = max(0, min(int(limit), MAX_LIMIT))
     offset = max(0, int(offset))
@@ -134,7 +137,8 @@ def page(window: Window, profile: Profile, fit: Fit, *, limit: int, offset: int,
     gems = np.zeros(len(order), bool)
     if hidden_gems:
         order, gems = gem_order(fit, window, gem_upvotes, gem_pool)
-    return [recommendation(window, profile, fit, int(i), bool(gems[i])) for i in order[offset : offset + limit]]
+    return [recommendation(window, profile, fit, int(i), bool(gems[i]), explain_now)
+            for i in order[offset : offset + limit]]
 
 
 def gem_order(fit: Fit, window: Window, gem_upvotes: int, pool: int) -> tuple[np.ndarray, np.ndarray]:
@@ -154,35 +158,65 @@ def gem_order(fit: Fit, window: Window, gem_upvotes: int, pool: int) -> tuple[np
     return np.concatenate([first, rest]).astype(np.int64), gems
 
 
-def key_terms_of(window: Window, profile: Profile, row: int, named: list[int]) -> frozenset[str]:
-    """The stored key terms of a candidate and of the saved papers its why-line names, as term-space terms."""
-    phrases = list(window.key_terms[row]) if window.key_terms else []
-    if profile.key_terms:
-        phrases += [k for s in named for k in profile.key_terms[s]]
-    return key_term_forms(window.space, phrases)
+@dataclass
+class Pending:
+    """What `explain` reads to name a recommendation's shared terms after ranking: the candidate's
+    row, the saved papers its why-line names (indices into `profile.saved_ids`) and their contributions."""
+
+    window: Window
+    profile: Profile
+    row: int
+    named: list[int]
+    weights: np.ndarray
 
 
-def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool = False) -> Recommendation:
-    """The i-th scored candidate with its reasons, read off `fit`."""
+def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool = False,
+                   explain_now: bool = True) -> Recommendation:
+    """The i-th scored candidate with its reasons, read off `fit`.
+
+    `explain_now=False` leaves the shared terms (the costly part) to `explain`, for a caller that
+    shows few of the papers it ranks (the digest)."""
     row = int(fit.rows[i])
     closest = []
-    for s, c, p in zip(fit.saved[i], fit.contribution[i], fit.sim[i], strict=True):
-        if s < 0 or c <= 0 or len(closest) == MAX_NAMED:
+    named: list[int] = []
+    for s, c, p in zip(fit.saved[i, :MAX_NAMED].tolist(), fit.contribution[i, :MAX_NAMED].tolist(),
+                       fit.sim[i, :MAX_NAMED].tolist(), strict=True):
+        if s < 0 or c <= 0:
             break
-        closest.append(Neighbour(profile.saved_ids[s], profile.titles[s], float(p), float(c)))
-    terms: list[str] = []
+        named.append(s)
+        closest.append(Neighbour(profile.saved_ids[s], profile.titles[s], p, c))
+    pending = None
     if fit.uses_terms and closest and window.space is not None:
-        named = [int(s) for s in fit.saved[i][: len(closest)]]
-        terms = shared_terms_weighted(window.space, term_row(window.terms, row),
-                                      [term_row(profile.terms, s) for s in named],
-                                      fit.contribution[i][: len(named)], MAX_TERMS,
-                                      prefer=key_terms_of(window, profile, row, named))
+        pending = Pending(window, profile, row, named, fit.contribution[i][: len(named)])
     authors = [a for a, k in zip(window.authors[row], window.author_keys[row], strict=True)
                if k in profile.authors] if fit.author_match[i] else []
     cats = category_matches(window.categories[row], profile.categories)
-    return Recommendation(
+    rec = Recommendation(
         arxiv_id=window.ids[row], score=float(fit.score[i]), fit=float(fit.fit[i]),
-        upvotes=int(window.upvotes[row]), closest=closest, terms=terms,
+        upvotes=int(window.upvotes[row]), closest=closest,
         authors=list(dict.fromkeys(authors)), categories=cats if fit.category_match[i] else [], gem=gem,
+        pending=pending,
     )
+    return explain(rec) if explain_now else rec
 
+
+def explain(rec: Recommendation, about: Mapping[str, tuple[str, Sequence[str] | None]] | None = None) -> Recommendation:
+    """`rec` with the terms it shares with the saved papers it names, stored key terms first.
+
+    `about` (saved arXiv id -> (title, stored key terms)) stands in for a profile built without
+    them (`source.profiles(details=False)`): it gives the named papers' titles and key terms.
+    """
+    closest = rec.closest
+    if about is not None:
+        closest = [replace(n, title=(about.get(n.arxiv_id) or ("", None))[0] or "") for n in closest]
+    p, terms = rec.pending, rec.terms
+    if p is not None:
+        phrases = list(p.window.key_terms[p.row]) if p.window.key_terms else []
+        if about is not None:
+            phrases += [k for n in closest for k in (about.get(n.arxiv_id) or ("", None))[1] or ()]
+        elif p.profile.key_terms:
+            phrases += [k for s in p.named for k in p.profile.key_terms[s]]
+        terms = shared_terms_weighted(p.window.space, term_row(p.window.terms, p.row),
+                                      [term_row(p.profile.terms, s) for s in p.named], p.weights, MAX_TERMS,
+                                      prefer=key_term_forms(p.window.space, phrases))
+    return replace(rec, closest=closest, terms=terms, pending=None)

@@ -39,7 +39,7 @@ from paperfeed.recommend.terms import FOR_YOU, TermSpace, paper_text
 from paperfeed.recommend.window import Window
 from paperfeed.search.store import IndexNotBuilt
 
-__all__ = ["IndexNotBuilt", "MAX_WINDOW", "WINDOWS", "index_vectors", "profile", "profiles", "since", "window"]
+__all__ = ["IndexNotBuilt", "MAX_WINDOW", "WINDOWS", "about", "index_vectors", "profile", "profiles", "since", "window"]
 
 MAX_WINDOW = 30_000  # newest papers of a window ranked (a month of all arXiv is ~80,000)
 MAX_LIBRARY = 2_000  # newest saved / dismissed papers a profile reads
@@ -183,9 +183,18 @@ def _texts(conn: Connection, ids: list[str]) -> list[str]:
     return [found.get(i, "") for i in ids]
 
 
-def _library(conn: Connection, table, user_ids: list[int], at_column) -> dict[int, list]:
-    """user id -> [(arxiv_id, title)] of their newest `MAX_LIBRARY` papers in `table`, newest first
-    (abstracts are read only for the papers without a stored term row, `_texts`)."""
+def _library(conn: Connection, table, user_ids: list[int], at_column, details: bool = True) -> dict[int, list]:
+    """user id -> rows (arxiv_id, title, key_terms) of their newest `MAX_LIBRARY` papers in `table`,
+    newest first (abstracts are read only for the papers without a stored term row, `_texts`).
+    Without `details`, rows (arxiv_id,) from `table` alone: the papers table is not read."""
+    if not details:
+        out: dict[int, list] = {}
+        for r in conn.execute(select(table.c.user_id, table.c.arxiv_id).where(table.c.user_id.in_(user_ids))
+                              .order_by(table.c.user_id, at_column.desc(), table.c.arxiv_id)).all():
+            mine = out.setdefault(r.user_id, [])
+            if len(mine) < MAX_LIBRARY:
+                mine.append(r)
+        return out
     rank = func.row_number().over(partition_by=table.c.user_id,
                                   order_by=(at_column.desc(), table.c.arxiv_id)).label("n")
     inner = select(table.c.user_id, table.c.arxiv_id, rank).where(table.c.user_id.in_(user_ids)).subquery()
@@ -194,9 +203,21 @@ def _library(conn: Connection, table, user_ids: list[int], at_column) -> dict[in
         .join(papers, papers.c.arxiv_id == inner.c.arxiv_id)
         .where(inner.c.n <= MAX_LIBRARY).order_by(inner.c.user_id, inner.c.n)
     ).all()
-    out: dict[int, list] = {}
+    out = {}
     for r in rows:
         out.setdefault(r.user_id, []).append(r)
+    return out
+
+
+def about(conn: Connection, ids) -> dict[str, tuple[str, list[str] | None]]:
+    """arxiv id -> (title, stored key terms) of those papers: what `ranking.explain` names for a
+    profile built without details."""
+    wanted = sorted(set(ids))
+    out: dict[str, tuple[str, list[str] | None]] = {}
+    for i in range(0, len(wanted), 500):
+        for r in conn.execute(select(papers.c.arxiv_id, papers.c.title, papers.c.key_terms)
+                              .where(papers.c.arxiv_id.in_(wanted[i : i + 500]))):
+            out[r.arxiv_id] = (r.title or "", r.key_terms)
     return out
 
 
@@ -205,15 +226,20 @@ def profile(conn: Connection, user_id: int, win: Window, *, index_dir=None) -> P
     return profiles(conn, [user_id], win, index_dir=index_dir)[user_id]
 
 
-def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=None) -> dict[int, Profile]:
+def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=None,
+             details: bool = True) -> dict[int, Profile]:
     """`profile` for many readers: one query per kind of library data for them all, and the
-    vectors and term rows of the union of their papers read once."""
+    vectors and term rows of the union of their papers read once.
+
+    `details=False` leaves out the saved papers' titles and key terms (and reads no papers row):
+    the digest ranks many readers and names few saved papers, whose `about` it reads after.
+    """
     from paperfeed.search import store
 
     user_ids = list(dict.fromkeys(int(u) for u in user_ids))
     saved_t, dismissed_t, follows_t = SavedPaper.__table__, Dismissal.__table__, Follow.__table__
-    saved = _library(conn, saved_t, user_ids, saved_t.c.saved_at)
-    dismissed = _library(conn, dismissed_t, user_ids, dismissed_t.c.created_at)
+    saved = _library(conn, saved_t, user_ids, saved_t.c.saved_at, details)
+    dismissed = _library(conn, dismissed_t, user_ids, dismissed_t.c.created_at, details)
     follows: dict[int, list] = {}
     for uid, kind, key in conn.execute(select(follows_t.c.user_id, follows_t.c.kind, follows_t.c.key)
                                        .where(follows_t.c.user_id.in_(user_ids))):
@@ -241,7 +267,7 @@ def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=No
         held = [r for r in rows if r.arxiv_id in vec_of]
         at = np.asarray([vec_of[r.arxiv_id] for r in held], np.int64)
         return ([r.arxiv_id for r in held], vecs[at], terms[at] if terms is not None and len(at) else None,
-                [r.title or "" for r in held], [r.key_terms for r in held])
+                [r.title or "" for r in held] if details else None, [r.key_terms for r in held] if details else None)
 
     out = {}
     for uid in user_ids:

@@ -23,13 +23,13 @@ __all__ = ["ASL_OPTIONS", "FOR_YOU", "TermSpace", "cosines", "paper_text", "row"
            "shared_terms_weighted", "vectorizer"]
 
 
-def cosines(a, b_transposed) -> np.ndarray:
-    """Dense (len(a), n) tf-idf cosines of unit sparse rows `a` with n rows given transposed (V x n).
+def cosines(a, b) -> np.ndarray:
+    """Dense (len(a), len(b)) tf-idf cosines of unit sparse rows `a` with unit sparse rows `b`.
 
-    Profiles keep their rows transposed once (`Profile.terms_t`): scipy would
-    otherwise convert them on every product.
+    `a @ b.T` with `b` as scipy's CSC view: converting the few candidate rows on
+    the left costs less than keeping a transposed copy of every profile.
     """
-    return np.asarray((a @ b_transposed).toarray(), np.float32)
+    return np.asarray((a @ b.T).toarray(), np.float32)
 
 
 def row(matrix, i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,14 +45,11 @@ def shared_terms(space: TermSpace, a, b, limit: int = 5) -> list[str]:
 
 
 def key_term_forms(space: TermSpace, phrases) -> frozenset[str]:
-    """The terms of `space` that stand for stored key terms (`papers.key_terms`), spelled by the
-    space's own analyser (stop words out, accents stripped): a one-word phrase is its word, a
-    longer one the word pairs inside it ("mixture of experts" gives "mixture experts")."""
+    """The terms of `space` that stand for stored key terms (`papers.key_terms`): the union of
+    `TermSpace.key_forms` ("mixture of experts" gives "mixture experts")."""
     out: set[str] = set()
     for phrase in phrases or ():
-        grams = space.analyser(str(phrase))
-        words = [g for g in grams if " " not in g]
-        out.update(words if len(words) == 1 else (g for g in grams if " " in g))
+        out |= space.key_forms(str(phrase))
     return frozenset(out)
 
 

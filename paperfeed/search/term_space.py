@@ -55,6 +55,9 @@ def vectorizer(**overrides: Any):
     return TfidfVectorizer(dtype=np.float32, **options)
 
 
+FORMS_KEPT = 200_000
+
+
 @dataclass
 class TermSpace:
     """A fitted tf-idf vocabulary: `rows(texts)` gives unit sparse rows, `terms` names columns."""
@@ -62,6 +65,8 @@ class TermSpace:
     vectorizer: Any
     terms: np.ndarray  # column -> term text
     options: dict[str, Any] = field(default_factory=dict)  # the overrides of ASL_OPTIONS it was fitted with
+    # phrase -> `key_forms`: a digest names the same key terms for thousands of readers
+    _forms: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def fit(cls, texts: list[str], **overrides: Any) -> TermSpace:
@@ -81,6 +86,19 @@ class TermSpace:
     def analyser(self):
         """The vectorizer's own text -> terms function (stop words out, accents stripped, uni- and bi-grams)."""
         return self.vectorizer.build_analyzer()
+
+    def key_forms(self, phrase: str) -> frozenset[str]:
+        """The terms that stand for a stored key term, spelled by `analyser` (stop words out,
+        accents stripped): a one-word phrase is its word, a longer one the word pairs inside it
+        ("mixture of experts" gives "mixture experts").  Kept per phrase (at most `FORMS_KEPT`)."""
+        found = self._forms.get(phrase)
+        if found is None:
+            grams = self.analyser(phrase)
+            words = [g for g in grams if " " not in g]
+            found = frozenset(words if len(words) == 1 else (g for g in grams if " " in g))
+            if len(self._forms) < FORMS_KEPT:
+                self._forms[phrase] = found
+        return found
 
     def rows(self, texts: list[str]):
         """CSR matrix (len(texts), terms), float32, rows L2-normalised (all-zero for no known term)."""
