@@ -137,8 +137,10 @@ def page(window: Window, profile: Profile, fit: Fit, *, limit: int, offset: int,
     gems = np.zeros(len(order), bool)
     if hidden_gems:
         order, gems = gem_order(fit, window, gem_upvotes, gem_pool)
-    return [recommendation(window, profile, fit, int(i), bool(gems[i]), explain_now)
-            for i in order[offset : offset + limit]]
+    shown = order[offset : offset + limit]
+    named = zip(*(a[shown, :MAX_NAMED].tolist() for a in (fit.saved, fit.contribution, fit.sim)), strict=True)
+    return [recommendation(window, profile, fit, int(i), bool(gems[i]), explain_now, nearest)
+            for i, nearest in zip(shown.tolist(), named, strict=True)]
 
 
 def gem_order(fit: Fit, window: Window, gem_upvotes: int, pool: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,16 +173,18 @@ class Pending:
 
 
 def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool = False,
-                   explain_now: bool = True) -> Recommendation:
+                   explain_now: bool = True, nearest: tuple | None = None) -> Recommendation:
     """The i-th scored candidate with its reasons, read off `fit`.
 
     `explain_now=False` leaves the shared terms (the costly part) to `explain`, for a caller that
-    shows few of the papers it ranks (the digest)."""
+    shows few of the papers it ranks (the digest).  `nearest`: row i's first `MAX_NAMED` saved
+    indices, contributions and similarities as lists, when `page` converted a whole page at once."""
     row = int(fit.rows[i])
     closest = []
     named: list[int] = []
-    for s, c, p in zip(fit.saved[i, :MAX_NAMED].tolist(), fit.contribution[i, :MAX_NAMED].tolist(),
-                       fit.sim[i, :MAX_NAMED].tolist(), strict=True):
+    if nearest is None:
+        nearest = tuple(a[i, :MAX_NAMED].tolist() for a in (fit.saved, fit.contribution, fit.sim))
+    for s, c, p in zip(*nearest, strict=True):
         if s < 0 or c <= 0:
             break
         named.append(s)
