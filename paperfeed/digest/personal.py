@@ -23,9 +23,12 @@ reach another reader's inbox.
 The work is done for linked subscribers only: the verified accounts are read
 once per run, a `recommend` window is built once per frequency on the first
 linked subscriber, and each batch costs one query per kind of library data
-(`source.profiles`: the library's vectors and stored tf-idf rows read once for
-the batch) plus one profile per linked account.  Every ranking goes through
-`rank_readers`.  Without the search extra (numpy) or before the first
+(`source.profiles(details=False)`: ids only, the library's vectors and stored
+tf-idf rows read once for the batch) plus one profile per linked account.
+Every ranking goes through `rank_readers`.  A digest ranks three times what it
+shows, so why-lines are named only for the papers it takes (`Why`): the shared
+terms then, and the named saved papers' titles and key terms in one query per
+batch (`About`).  Without the search extra (numpy) or before the first
 `paperfeed index` the For you section is left out, logged once, and the rest
 of the digest goes out as before.
 """
