@@ -56,7 +56,7 @@ def main() -> None:
         window = source.window(conn, start)
         uids = sorted({u for (u,) in conn.execute(select(SavedPaper.user_id).distinct())})[: args.readers]
         exact_model = replace(fit.DIGEST, shortlist=len(window))
-        profiles = source.profiles(conn, uids, window, details=False)
+        profiles = source.profiles(conn, uids, window)
         exact = {u: [r.arxiv_id for r in ranking.rank(window, p, model=exact_model, limit=30)]
                  for u, p in profiles.items()}
         print(f"window: {len(window)} papers, {len(profiles)} readers, libraries of "
@@ -67,7 +67,7 @@ def main() -> None:
         for rounds in (int(r) for r in args.rounds.split(",")):
             profile.KMEANS_ROUNDS = rounds
             t = time.perf_counter()
-            built = source.profiles(conn, uids, window, details=False)
+            built = source.profiles(conn, uids, window)
             profile_ms = (time.perf_counter() - t) / len(built) * 1000
             for length in (int(s) for s in args.shortlists.split(",")):
                 model = replace(fit.DIGEST, shortlist=length)

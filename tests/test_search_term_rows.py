@@ -105,22 +105,27 @@ def test_digest_batch_profiles_equal_one_reader_profiles(engine, reader):
     assert batch[other].saved_ids == [SAVED[0][0]]
 
 
-def test_a_profile_without_details_explains_later_as_the_page_explains_now(engine, reader):
-    """The digest's path (no titles or key terms read, shared terms named after ranking) gives the
-    page's ranking and why-lines."""
+def test_a_profile_from_the_database_explains_later_as_one_with_titles_explains_now(engine, reader):
+    """Profiles read from the database hold no titles or key terms; `source.rank` (and the digest)
+    name shared terms after ranking, with the named saved papers' details read then, and give the
+    ranking and why-lines of a profile built with every detail."""
     from paperfeed.recommend import ranking
 
     with engine.connect() as conn:
         win = source.window(conn, NOW - timedelta(days=7))
-        full = source.profile(conn, reader, win)
-        [bare] = source.profiles(conn, [reader], win, details=False).values()
-        [later] = ranking.rank_many(win, [bare], limit=20, explain_now=False)
-        about = source.about(conn, {n.arxiv_id for r in later for n in r.closest})
-    assert bare.saved_ids == full.saved_ids and set(bare.titles) == {""} and bare.key_terms is None
-    assert later[0].pending is not None and later[0].terms == []  # nothing named yet
+        bare = source.profile(conn, reader, win)
+        details = source.about(conn, bare.saved_ids)
+        later = source.rank(conn, win, bare, limit=20)
+        [unexplained] = ranking.rank_many(win, [bare], limit=20, explain_now=False)
+    full = recommend.Profile.build(bare.saved_ids, bare.vectors, saved_terms=bare.terms,
+                                   saved_titles=[details[i][0] for i in bare.saved_ids],
+                                   saved_key_terms=[details[i][1] for i in bare.saved_ids])
+    assert set(bare.titles) == {""} and bare.key_terms is None
+    assert unexplained[0].pending is not None and unexplained[0].terms == []  # nothing named yet
     now = [(r.arxiv_id, r.why()) for r in recommend.rank(win, full, limit=20)]
-    assert [(r.arxiv_id, ranking.explain(r, about).why()) for r in later] == now
+    assert [(r.arxiv_id, r.why()) for r in later] == now
     assert any(line.startswith("Shares ") for _, lines in now[:3] for line in lines)
+    assert any(f"“{t}”" in lines[0] for _, lines in now[:3] for t, _ in details.values())
 
 
 def test_an_update_adds_rows_in_the_same_space_and_keeps_the_others(engine, reader):

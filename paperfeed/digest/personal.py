@@ -23,8 +23,8 @@ reach another reader's inbox.
 The work is done for linked subscribers only: the verified accounts are read
 once per run, a `recommend` window is built once per frequency on the first
 linked subscriber, and each batch costs one query per kind of library data
-(`source.profiles(details=False)`: ids only, the library's vectors and stored
-tf-idf rows read once for the batch) plus one profile per linked account.
+(`source.profiles`: ids, the library's vectors and stored tf-idf rows read once
+for the batch) plus one profile per linked account.
 Every ranking goes through `rank_readers`.  A digest ranks three times what it
 shows, so why-lines are named only for the papers it takes (`Why`): the shared
 terms then, and the named saved papers' titles and key terms in one query per
@@ -233,7 +233,7 @@ class Personal:
         # OpenBLAS's threads cost more than they give there: 10 instead of 133 ms a profile,
         # 7 instead of 31 ms a ranking on 2 shared cores (benchmarks/digest.py, RESULTS.md).
         with threadpool_limits(limits=1, user_api="blas"):
-            profiles = {uid: p for uid, p in source.profiles(conn, uids, window, details=False).items() if not p.empty}
+            profiles = {uid: p for uid, p in source.profiles(conn, uids, window).items() if not p.empty}
             ranked = rank_readers(window, profiles, depth) if profiles else {}
         about = About(self.engine)
         return {uid: Why(about, [r for r in recs if fits(r)]).entries() for uid, recs in ranked.items()}

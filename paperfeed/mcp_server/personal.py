@@ -4,7 +4,7 @@ The tools that read one reader's own data, with their access token
 
 They only read: saving, dismissing and following stay on the site and in the
 library's JSON API.  For you ranks as the `/for-you` page does
-(`recommend.source.window`, `source.profile`, `recommend.rank`), each paper
+(`recommend.source.window`, `source.profile`, `source.rank`), each paper
 with the why-lines of that ranking; numpy and the search index are loaded on
 first use, so a base install answers with what to install instead.
 """
@@ -83,7 +83,7 @@ def for_you(
     (the saved papers it is closest to, shared terms, followed authors and categories)."""
     who = reader(ctx)
     try:
-        from paperfeed.recommend import rank, source  # numpy: the `search` extra
+        from paperfeed.recommend import source  # numpy: the `search` extra
     except ImportError as exc:
         raise ToolError(f"For you ranks with the search index, and {missing_extra(exc)}") from None
     start = spans.since(window)
@@ -95,7 +95,7 @@ def for_you(
                 return {"window": window, "since": iso(start), "papers": [], "note": (
                     "Nothing saved or followed yet: save papers, or follow authors and categories, "
                     "on the site and For you ranks new papers for you.")}
-            recs = rank(win, prof, limit=limit, offset=offset, hidden_gems=hidden_gems)
+            recs = source.rank(conn, win, prof, limit=limit, offset=offset, hidden_gems=hidden_gems)
             cards = {c.arxiv_id: c for c in paper_cards(conn, [r.arxiv_id for r in recs])}
     except source.IndexNotBuilt:
         raise ToolError("the search index is not built yet, so nothing can be ranked for you "

@@ -90,10 +90,12 @@ def rank(
     hidden_gems: bool = False,
     gem_upvotes: int = GEM_UPVOTES,
     gem_pool: int = GEM_POOL,
+    explain_now: bool = True,
 ) -> list[Recommendation]:
-    """One page of the window's papers for this reader, best first, with why-lines."""
+    """One page of the window's papers for this reader, best first, with why-lines
+    (`explain_now=False`: shared terms left to `explain`)."""
     return page(window, profile, score(window, profile, model), limit=limit, offset=offset,
-                hidden_gems=hidden_gems, gem_upvotes=gem_upvotes, gem_pool=gem_pool)
+                hidden_gems=hidden_gems, gem_upvotes=gem_upvotes, gem_pool=gem_pool, explain_now=explain_now)
 
 
 def rank_many(
@@ -172,18 +174,16 @@ class Pending:
     weights: np.ndarray
 
 
-def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool = False,
-                   explain_now: bool = True, nearest: tuple | None = None) -> Recommendation:
-    """The i-th scored candidate with its reasons, read off `fit`.
+def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool, explain_now: bool,
+                   nearest: tuple[list, list, list]) -> Recommendation:
+    """The i-th scored candidate with its reasons, read off `fit`; `nearest` is row i's first
+    `MAX_NAMED` saved indices, contributions and similarities as lists (`page` converts a page at once).
 
     `explain_now=False` leaves the shared terms (the costly part) to `explain`, for a caller that
-    shows few of the papers it ranks (the digest).  `nearest`: row i's first `MAX_NAMED` saved
-    indices, contributions and similarities as lists, when `page` converted a whole page at once."""
+    reads the saved papers' titles afterwards, or shows few of the papers it ranks (the digest)."""
     row = int(fit.rows[i])
     closest = []
     named: list[int] = []
-    if nearest is None:
-        nearest = tuple(a[i, :MAX_NAMED].tolist() for a in (fit.saved, fit.contribution, fit.sim))
     for s, c, p in zip(*nearest, strict=True):
         if s < 0 or c <= 0:
             break
@@ -207,17 +207,19 @@ def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool
 def explain(rec: Recommendation, about: Mapping[str, tuple[str, Sequence[str] | None]] | None = None) -> Recommendation:
     """`rec` with the terms it shares with the saved papers it names, stored key terms first.
 
-    `about` (saved arXiv id -> (title, stored key terms)) stands in for a profile built without
-    them (`source.profiles(details=False)`): it gives the named papers' titles and key terms.
+    `about` (saved arXiv id -> (title, stored key terms), `source.about`) gives the named papers'
+    titles and key terms, which a profile read from the database does not hold; without it they
+    come from the profile (`Profile.build(saved_titles=, saved_key_terms=)`).
     """
     closest = rec.closest
+    named = [about.get(n.arxiv_id) or ("", None) for n in closest] if about is not None else []
     if about is not None:
-        closest = [replace(n, title=(about.get(n.arxiv_id) or ("", None))[0] or "") for n in closest]
+        closest = [replace(n, title=title) for n, (title, _) in zip(closest, named, strict=True)]
     p, terms = rec.pending, rec.terms
     if p is not None:
         phrases = list(p.window.key_terms[p.row]) if p.window.key_terms else []
         if about is not None:
-            phrases += [k for n in closest for k in (about.get(n.arxiv_id) or ("", None))[1] or ()]
+            phrases += [k for _, keys in named for k in keys or ()]
         elif p.profile.key_terms:
             phrases += [k for s in p.named for k in p.profile.key_terms[s]]
         terms = shared_terms_weighted(p.window.space, term_row(p.window.terms, p.row),

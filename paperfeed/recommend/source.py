@@ -4,7 +4,7 @@ the database and the built search index.
 
     window = source.window(conn, since)                  # papers first announced since `since`
     profile = source.profile(conn, user_id, window)      # saved, dismissed, followed
-    recommend.rank(window, profile, limit=20)
+    source.rank(conn, window, profile, limit=20)         # recommend.rank, why-lines with saved titles
     source.profiles(conn, user_ids, window)              # many readers: one query per kind
 
 Embeddings are read back from the search index (`index_vectors`, the one
@@ -39,7 +39,8 @@ from paperfeed.recommend.terms import FOR_YOU, TermSpace, paper_text
 from paperfeed.recommend.window import Window
 from paperfeed.search.store import IndexNotBuilt
 
-__all__ = ["IndexNotBuilt", "MAX_WINDOW", "WINDOWS", "about", "index_vectors", "profile", "profiles", "since", "window"]
+__all__ = ["IndexNotBuilt", "MAX_WINDOW", "WINDOWS", "about", "index_vectors", "profile", "profiles", "rank", "since",
+           "window"]
 
 MAX_WINDOW = 30_000  # newest papers of a window ranked (a month of all arXiv is ~80,000)
 MAX_LIBRARY = 2_000  # newest saved / dismissed papers a profile reads
@@ -183,35 +184,22 @@ def _texts(conn: Connection, ids: list[str]) -> list[str]:
     return [found.get(i, "") for i in ids]
 
 
-def _library(conn: Connection, table, user_ids: list[int], at_column, details: bool = True) -> dict[int, list]:
-    """user id -> rows (arxiv_id, title, key_terms) of their newest `MAX_LIBRARY` papers in `table`,
-    newest first (abstracts are read only for the papers without a stored term row, `_texts`).
-    Without `details`, rows (arxiv_id,) from `table` alone: the papers table is not read."""
-    if not details:
-        out: dict[int, list] = {}
-        for r in conn.execute(select(table.c.user_id, table.c.arxiv_id).where(table.c.user_id.in_(user_ids))
-                              .order_by(table.c.user_id, at_column.desc(), table.c.arxiv_id)).all():
-            mine = out.setdefault(r.user_id, [])
-            if len(mine) < MAX_LIBRARY:
-                mine.append(r)
-        return out
-    rank = func.row_number().over(partition_by=table.c.user_id,
-                                  order_by=(at_column.desc(), table.c.arxiv_id)).label("n")
-    inner = select(table.c.user_id, table.c.arxiv_id, rank).where(table.c.user_id.in_(user_ids)).subquery()
-    rows = conn.execute(
-        select(inner.c.user_id, papers.c.arxiv_id, papers.c.title, papers.c.key_terms)
-        .join(papers, papers.c.arxiv_id == inner.c.arxiv_id)
-        .where(inner.c.n <= MAX_LIBRARY).order_by(inner.c.user_id, inner.c.n)
-    ).all()
-    out = {}
-    for r in rows:
-        out.setdefault(r.user_id, []).append(r)
+def _library(conn: Connection, table, user_ids: list[int], at_column) -> dict[int, list]:
+    """user id -> rows (arxiv_id,) of their newest `MAX_LIBRARY` papers in `table`, newest first.
+    Titles and key terms are read for the papers a why-line names (`about`), abstracts only for
+    papers without a stored term row (`_texts`)."""
+    out: dict[int, list] = {}
+    for r in conn.execute(select(table.c.user_id, table.c.arxiv_id).where(table.c.user_id.in_(user_ids))
+                          .order_by(table.c.user_id, at_column.desc(), table.c.arxiv_id)).all():
+        mine = out.setdefault(r.user_id, [])
+        if len(mine) < MAX_LIBRARY:
+            mine.append(r)
     return out
 
 
 def about(conn: Connection, ids) -> dict[str, tuple[str, list[str] | None]]:
-    """arxiv id -> (title, stored key terms) of those papers: what `ranking.explain` names for a
-    profile built without details."""
+    """arxiv id -> (title, stored key terms) of those papers: what `ranking.explain` names of the
+    saved papers in a why-line (profiles hold neither)."""
     wanted = sorted(set(ids))
     out: dict[str, tuple[str, list[str] | None]] = {}
     for i in range(0, len(wanted), 500):
@@ -221,25 +209,31 @@ def about(conn: Connection, ids) -> dict[str, tuple[str, list[str] | None]]:
     return out
 
 
+def rank(conn: Connection, win: Window, prof: Profile, **options) -> list:
+    """`ranking.rank` of a reader's profile, explained: the titles and key terms of the saved papers
+    its why-lines name read in one query (`about`).  `options` are `ranking.rank`'s."""
+    from paperfeed.recommend import ranking
+
+    recs = ranking.rank(win, prof, explain_now=False, **options)
+    named = about(conn, {n.arxiv_id for r in recs for n in r.closest})
+    return [ranking.explain(r, named) for r in recs]
+
+
 def profile(conn: Connection, user_id: int, win: Window, *, index_dir=None) -> Profile:
     """The reader's profile in `win`'s term space: saved and dismissed papers, follows."""
     return profiles(conn, [user_id], win, index_dir=index_dir)[user_id]
 
 
-def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=None,
-             details: bool = True) -> dict[int, Profile]:
+def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=None) -> dict[int, Profile]:
     """`profile` for many readers: one query per kind of library data for them all, and the
-    vectors and term rows of the union of their papers read once.
-
-    `details=False` leaves out the saved papers' titles and key terms (and reads no papers row):
-    the digest ranks many readers and names few saved papers, whose `about` it reads after.
-    """
+    vectors and term rows of the union of their papers read once.  A profile holds no titles or
+    key terms: `rank`, or the digest's `About`, reads them for the saved papers a why-line names."""
     from paperfeed.search import store
 
     user_ids = list(dict.fromkeys(int(u) for u in user_ids))
     saved_t, dismissed_t, follows_t = SavedPaper.__table__, Dismissal.__table__, Follow.__table__
-    saved = _library(conn, saved_t, user_ids, saved_t.c.saved_at, details)
-    dismissed = _library(conn, dismissed_t, user_ids, dismissed_t.c.created_at, details)
+    saved = _library(conn, saved_t, user_ids, saved_t.c.saved_at)
+    dismissed = _library(conn, dismissed_t, user_ids, dismissed_t.c.created_at)
     follows: dict[int, list] = {}
     for uid, kind, key in conn.execute(select(follows_t.c.user_id, follows_t.c.kind, follows_t.c.key)
                                        .where(follows_t.c.user_id.in_(user_ids))):
@@ -263,21 +257,20 @@ def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=No
                 terms = win.space.rows(_texts(conn, found))
 
     def embedded(rows):
-        """(ids, vectors, term rows, titles, key terms) of those of `rows` the index holds."""
-        held = [r for r in rows if r.arxiv_id in vec_of]
-        at = np.asarray([vec_of[r.arxiv_id] for r in held], np.int64)
-        return ([r.arxiv_id for r in held], vecs[at], terms[at] if terms is not None and len(at) else None,
-                [r.title or "" for r in held] if details else None, [r.key_terms for r in held] if details else None)
+        """(ids, vectors, term rows) of those of `rows` the index holds."""
+        held = [r.arxiv_id for r in rows if r.arxiv_id in vec_of]
+        at = np.asarray([vec_of[a] for a in held], np.int64)
+        return held, vecs[at], terms[at] if terms is not None and len(at) else None
 
     out = {}
     for uid in user_ids:
-        s_ids, s_vecs, s_terms, s_titles, s_keys = embedded(saved.get(uid, []))
+        s_ids, s_vecs, s_terms = embedded(saved.get(uid, []))
         d_rows = dismissed.get(uid, [])
-        d_ids, d_vecs, d_terms, _, _ = embedded(d_rows)
+        d_ids, d_vecs, d_terms = embedded(d_rows)
         follow = follows.get(uid, [])
         out[uid] = Profile.build(
             s_ids, s_vecs if s_ids else np.zeros((0, dim), np.float32),
-            saved_terms=s_terms, saved_titles=s_titles, saved_key_terms=s_keys,
+            saved_terms=s_terms,
             dismissed_ids=[r.arxiv_id for r in d_rows],  # hidden even when not indexed
             dismissed_vectors=d_vecs if d_ids else None, dismissed_terms=d_terms if d_ids else None,
             authors=[k for kind, k in follow if kind == "author"],

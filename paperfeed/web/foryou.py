@@ -65,7 +65,7 @@ def ranked(conn: Connection, user_id: int, start: datetime, *, limit: int, offse
     lists do) and the reader's own votes and saves.
     """
     try:
-        from paperfeed.recommend import rank, source  # numpy: the `search` extra
+        from paperfeed.recommend import source  # numpy: the `search` extra
     except ImportError as exc:
         raise Unavailable(f"For you ranks with the search index, and {missing_extra(exc)}") from None
     try:
@@ -79,7 +79,7 @@ def ranked(conn: Connection, user_id: int, start: datetime, *, limit: int, offse
     limit = max(0, min(limit, DEPTH - offset))
     if limit == 0:
         return Ranked()
-    recs = rank(win, prof, limit=limit + 1, offset=offset, hidden_gems=gems)
+    recs = source.rank(conn, win, prof, limit=limit + 1, offset=offset, hidden_gems=gems)
     more = len(recs) > limit and offset + limit < DEPTH
     recs = recs[:limit]
     found = with_entries(conn, paper_cards(conn, [r.arxiv_id for r in recs], user_id))
