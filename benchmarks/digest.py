@@ -240,31 +240,25 @@ def measure(args, now: datetime) -> dict:
     encoder = bench_encoder()
     spent = {"personal": 0.0, "profiles": 0.0, "ranking": 0.0, "why": 0.0, "readers": 0}
 
-    def timed(name, fn):
+    def timed(fn, *names):
         def run(*a, **kw):
             t = time.perf_counter()
             try:
                 out = fn(*a, **kw)
-                spent["readers"] += len(out) if name == "personal" else 0
+                spent["readers"] += len(out) if fn is readers else 0
                 return out
             finally:
-                spent[name] += time.perf_counter() - t
+                for name in names:
+                    spent[name] += time.perf_counter() - t
         return run
 
     # the personal sections' parts, timed where they are called
-    personal.Personal.readers = timed("personal", personal.Personal.readers)
-    source.profiles = timed("profiles", source.profiles)
-    personal.rank_readers = timed("ranking", personal.rank_readers)
-    lines = timed("why", personal.Why.lines)  # For you's why-lines, named as the digest takes papers
-
-    def why_lines(*a, **kw):
-        t = time.perf_counter()
-        try:
-            return lines(*a, **kw)
-        finally:
-            spent["personal"] += time.perf_counter() - t
-
-    personal.Why.lines = why_lines
+    readers = personal.Personal.readers
+    personal.Personal.readers = timed(readers, "personal")
+    source.profiles = timed(source.profiles, "profiles")
+    personal.rank_readers = timed(personal.rank_readers, "ranking")
+    # For you's why-lines, named as the digest takes papers: part of the personal sections' time
+    personal.Why.lines = timed(personal.Why.lines, "why", "personal")
 
     def search_fn(engine_, text, mode, limit, after, before):
         # compose.search_ids, with the benchmark's encoder (its vectors match the index's)
