@@ -1,11 +1,11 @@
 """
 Fixtures that build real databases.
 
-Every test that takes `engine` runs against a fresh, migrated database: a SQLite
-file in a temporary directory by default, or a fresh PostgreSQL database when
+Every test that takes `engine` (or `db_url`) runs against a fresh database at the
+schema's head: a SQLite file in a temporary directory by default, or a fresh PostgreSQL database when
 `PAPERFEED_TEST_POSTGRES_URL` points at a server (`make test` starts one and runs
 the suite once per database). The PostgreSQL pass runs only the tests that touch
-a database (they take `db_url`, or are marked `database`): the rest would repeat
+a database (they take `db_url` or `empty_db_url`, or are marked `database`): the rest would repeat
 the SQLite pass exactly. `PAPERFEED_TEST_POSTGRES_ALL=1` runs every test there.
 """
 
@@ -32,7 +32,8 @@ def pytest_collection_modifyitems(config, items):
         return
     keep, same_on_sqlite = [], []
     for item in items:
-        touches = "db_url" in getattr(item, "fixturenames", ()) or item.get_closest_marker("database")
+        names = getattr(item, "fixturenames", ())
+        touches = "db_url" in names or "empty_db_url" in names or item.get_closest_marker("database")
         (keep if touches else same_on_sqlite).append(item)
     if same_on_sqlite:
         config.hook.pytest_deselected(items=same_on_sqlite)
@@ -66,6 +67,15 @@ def data_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def db_url(data_dir, monkeypatch):
+    """paperfeed's database for the test, already at the schema's head (from a template)."""
+    with second_database(data_dir, migrated=True) as url:
+        monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
+        yield url
+
+
+@pytest.fixture
+def empty_db_url(data_dir, monkeypatch):
+    """paperfeed's database for the test, empty: for tests of what migrating does."""
     with second_database(data_dir) as url:
         monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
         yield url

@@ -173,12 +173,12 @@ def test_a_second_paperfeed_index_exits_75(engine):
     assert result.exit_code == EXIT_LOCKED, result.output
     assert "another `paperfeed index` is updating" in result.output
 
-def test_processes_starting_together_migrate_once(db_url):
+def test_processes_starting_together_migrate_once(empty_db_url):
     """Web workers and timers starting at once on a fresh database: one migrates, the rest wait."""
-    if db_url.startswith("sqlite"):
+    if empty_db_url.startswith("sqlite"):
         pytest.skip("PostgreSQL: SQLite runs one process")
     code = "from paperfeed import db; db.connect()"
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True) for _ in range(4)]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
-    assert db.connect(db_url)  # at head
+    assert db.connect(empty_db_url)  # at head
