@@ -31,6 +31,12 @@ names while the digest takes its papers) is printed apart, per linked reader,
 and projected to the issue's 20,000 linked readers.  A kept data dir indexed by an older paperfeed
 is brought up to date first (`paperfeed index`: term rows).
 
+The run is composed twice over the same data: once in this process, which is
+where the personal sections' parts are timed, then as `digest send` composes it,
+on `--workers` processes (default `PAPERFEED_DIGEST_WORKERS`: one per core,
+`digest.parallel`), the headline `digest_compose_seconds`; both runs must give
+the same digests' sizes.
+
 Data is kept in `--data-dir` and reused while the sizes match.  Prints
 `name: value` lines at the end.
 """
@@ -232,7 +238,7 @@ def build(args, now: datetime) -> None:
 def measure(args, now: datetime) -> dict:
     from paperfeed import db
     from paperfeed import search as search_pkg
-    from paperfeed.digest import outbox, personal, render
+    from paperfeed.digest import outbox, parallel, personal, render
     from paperfeed.digest.compose import Composer
     from paperfeed.recommend import source
 
@@ -293,8 +299,22 @@ def measure(args, now: datetime) -> dict:
     for d in sample:
         render.digest_message(d, full.papers, "daily", "https://papers.example.org")
     render_ms = (time.perf_counter() - t1) / max(len(sample), 1) * 1000
+    workers = args.workers or parallel.workers()
+    parallel_total = parallel_nonempty = parallel_papers = 0.0
+    if workers > 1:  # what `digest send` does: the same batches composed on worker processes
+        t2 = time.perf_counter()
+        for _, digests in parallel.composed(engine, now, outbox.due_batches(engine, now, now.date()),
+                                            search_mode=args.search_mode, processes=workers):
+            parallel_nonempty += sum(not d.empty for d in digests)
+            parallel_papers += sum(len(d.arxiv_ids) for d in digests)
+        parallel_total = time.perf_counter() - t2
+        assert (parallel_nonempty, parallel_papers) == (nonempty, n_papers), "the workers composed other digests"
     return {
-        "digest_compose_seconds": round(total, 1),
+        # the headline: the run as `digest send` composes it (PAPERFEED_DIGEST_WORKERS, one per core)
+        "digest_compose_seconds": round(parallel_total if workers > 1 else total, 1),
+        "digest_workers": workers,
+        "digest_compose_one_process_seconds": round(total, 1),
+        "digest_workers_speedup": round(total / parallel_total, 2) if workers > 1 else 1.0,
         "digest_linked_readers": spent["readers"],
         "digest_personal_seconds": round(spent["personal"], 1),
         "digest_personal_profile_seconds": round(spent["profiles"], 1),
@@ -321,6 +341,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2_000, help="distinct saved queries in the pool")
     parser.add_argument("--linked", type=int, default=0, help="subscribers linked to an account with a library")
     parser.add_argument("--search-mode", choices=["keyword", "hybrid"], default="hybrid")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes for the measured run (default: PAPERFEED_DIGEST_WORKERS, one per core)")
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/paperfeed-bench-digest"))
     args = parser.parse_args()
 

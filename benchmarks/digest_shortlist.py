@@ -8,8 +8,10 @@ papers), then scored exactly.  This compares, for a sample of the readers of a
 `benchmarks/digest.py --linked N` data dir (libraries of 20-500 random older
 papers: no topic to summarise, the hardest case for prototypes), the top 10
 and top 30 of that ranking with those of the exact one (every paper of the
-window scored), for several shortlist lengths and k-means rounds, with the
-time a profile and a ranking take.
+window scored), for several shortlist lengths, k-means rounds and seedings
+(`--seeding uniform,kmeans++`: the shipped uniform draw of saved papers, or
+k-means++, which this file implements to compare), with the time a profile and
+a ranking take.
 
     python benchmarks/digest_shortlist.py --data-dir /tmp/digest/bench --readers 300
 
@@ -35,6 +37,8 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=300)
     parser.add_argument("--shortlists", default="50,100,200")
     parser.add_argument("--rounds", default="0,1,2,6")
+    parser.add_argument("--seeding", default="uniform",
+                        help="k-means seeds: uniform (shipped, `profile.first_centres`), kmeans++, or both")
     args = parser.parse_args()
     os.environ["PAPERFEED_DATA_DIR"] = str(args.data_dir)
     os.environ.pop("PAPERFEED_DATABASE_URL", None)
@@ -51,7 +55,8 @@ def main() -> None:
     now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # benchmarks/digest.py's clock
     engine = db.connect()
     start = Composer(engine, now).personal_since("daily")
-    shipped_rounds = profile.KMEANS_ROUNDS
+    shipped_rounds, shipped_seeding = profile.KMEANS_ROUNDS, profile.first_centres
+    seedings = {"uniform": shipped_seeding, "kmeans++": kmeans_pp}
     with engine.connect() as conn, threadpool_limits(limits=1, user_api="blas"):
         window = source.window(conn, start)
         uids = sorted({u for (u,) in conn.execute(select(SavedPaper.user_id).distinct())})[: args.readers]
@@ -61,11 +66,12 @@ def main() -> None:
                  for u, p in profiles.items()}
         print(f"window: {len(window)} papers, {len(profiles)} readers, libraries of "
               f"{np.mean([len(p.saved_ids) for p in profiles.values()]):.0f} papers on average")
-        print("| k-means rounds | shortlist | top-10 kept | top-30 kept | profile ms | ranking ms |")
-        print("|---|---|---|---|---|---|")
+        print("| seeding | k-means rounds | shortlist | top-10 kept | top-30 kept | profile ms | ranking ms |")
+        print("|---|---|---|---|---|---|---|")
         headline = {}
-        for rounds in (int(r) for r in args.rounds.split(",")):
-            profile.KMEANS_ROUNDS = rounds
+        runs = [(s, int(r)) for s in args.seeding.split(",") for r in args.rounds.split(",")]
+        for seeding, rounds in runs:
+            profile.KMEANS_ROUNDS, profile.first_centres = rounds, seedings[seeding]
             t = time.perf_counter()
             built = source.profiles(conn, uids, window)
             profile_ms = (time.perf_counter() - t) / len(built) * 1000
@@ -79,12 +85,30 @@ def main() -> None:
                                   for u in built])
                 kept30 = np.mean([len({r.arxiv_id for r in pages[u]} & set(exact[u])) / max(1, len(exact[u]))
                                   for u in built])
-                print(f"| {rounds} | {length} | {kept10:.3f} | {kept30:.3f} | {profile_ms:.2f} | {rank_ms:.2f} |")
-                if rounds == shipped_rounds and length == fit.DIGEST.shortlist:
+                print(f"| {seeding} | {rounds} | {length} | {kept10:.3f} | {kept30:.3f} | {profile_ms:.2f} | {rank_ms:.2f} |")
+                if rounds == shipped_rounds and length == fit.DIGEST.shortlist and seeding == "uniform":
                     headline = {"digest_shortlist_top10_kept": round(float(kept10), 3),
                                 "digest_shortlist_top30_kept": round(float(kept30), 3)}
     for name, value in headline.items():
         print(f"{name}: {value}")
+
+
+def kmeans_pp(vecs, k, rng):
+    """k-means++ seeds (Arthur and Vassilvitskii 2007), drawn as `Generator.choice(p=...)` draws:
+    each next seed with probability proportional to its squared distance from those chosen."""
+    import numpy as np
+
+    n = len(vecs)
+    picks = [int(rng.integers(n))]
+    closest = 1.0 - vecs @ vecs[picks[0]]
+    for _ in range(1, k):
+        p = np.maximum(closest, 0.0).astype(np.float64) ** 2
+        cdf = np.cumsum(p)
+        pick = min(int(np.searchsorted(cdf / cdf[-1], rng.random(), side="right")), n - 1) if cdf[-1] > 0 \
+            else int(rng.integers(n))
+        picks.append(pick)
+        closest = np.minimum(closest, 1.0 - vecs @ vecs[pick])
+    return np.asarray(picks)
 
 
 if __name__ == "__main__":

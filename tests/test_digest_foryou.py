@@ -277,3 +277,37 @@ def test_without_the_search_extra_the_digest_goes_out_without_for_you(data_dir, 
     parts = sections(text_of(mail))
     assert "FOR YOU" not in parts and "NEW FROM AUTHORS YOU FOLLOW" in parts, list(parts)  # follows need no numpy
     assert "in your library" not in text_of(mail)
+
+
+def test_worker_processes_queue_the_digests_one_process_composes_exactly_once(engine, smtp, corpus, monkeypatch):
+    """`digest send` composing on two worker processes (batches of 2 subscribers here) queues and
+    sends what one process composes: the same sections, why-lines included, one mail each."""
+    from paperfeed.digest import parallel
+    from paperfeed.digest.compose import Composer
+    from paperfeed.models import DigestOutbox
+
+    uid = reader(engine, "ada", "ada@example.org")
+    with engine.begin() as conn:
+        follows.follow_author(conn, uid, FOLLOWED)
+    reader(engine, "bob", "bob@example.org", library=False)
+    addresses = ["ada@example.org", "bob@example.org", *(f"plain{i}@example.org" for i in range(3))]
+    for address in addresses:
+        subscribe(engine, address, max_papers=3 if address.startswith("plain1") else 10)
+    now = NOW + timedelta(minutes=5)
+    composer = Composer(engine, now, full=False)
+    want = {d.subscriber_id: d.entries_json()
+            for rows, dues in outbox.due_batches(engine, now, batch=2) for d in composer.compose(rows, dues)}
+    assert len(want) == len(addresses) and any(e["kind"] == "foryou" for es in want.values() for e in es)
+
+    pools, pool = [], parallel.ProcessPoolExecutor
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", lambda n, **kw: pools.append(n) or pool(n, **kw))
+    monkeypatch.setenv("PAPERFEED_DIGEST_WORKERS", "2")
+    report = outbox.run(engine, now=now, batch=2)
+    assert pools == [2]  # 3 batches: composed by two workers
+    assert report.queued == len(addresses) and report.sent == len(addresses) and report.failed == 0, report.line()
+    with engine.connect() as conn:
+        got = {r.subscriber_id: r.entries for r in conn.execute(select(DigestOutbox.__table__))}
+    assert got == want
+    assert sorted(to for m in smtp.handler.messages for to in m.rcpt_tos) == sorted(addresses)
+    assert outbox.run(engine, now=now, batch=2).queued == 0  # nothing composed twice
+    assert len(smtp.handler.messages) == len(addresses)

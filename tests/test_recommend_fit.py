@@ -207,3 +207,31 @@ def test_rank_many_gives_each_reader_the_page_rank_gives(data):
                 assert [r.arxiv_id for r in got] == [r.arxiv_id for r in want] and want
                 assert [r.why() for r in got] == [r.why() for r in want]
                 assert [r.score for r in got] == pytest.approx([r.score for r in want], abs=1e-6)
+
+
+def test_the_digest_picks_and_names_from_the_fit_what_the_page_reads_off_its_recommendations(data):
+    """The digest keeps a reader's `Fit` and makes a `Recommendation` only for a paper it takes:
+    which papers it offers (`personal.fitting`), the saved papers their lines name
+    (`ranking.named_saved`) and each paper's lines (`ranking.recommendation_at`) are the page's."""
+    from paperfeed.digest.personal import MIN_FIT, fitting
+    from paperfeed.recommend import ranking
+
+    ids, vecs, *_ = data
+    window = data[4]
+    readers = [
+        profile(data, ["ssm-0", "ssm-1", "ssm-2"]),
+        profile(data, [i for i in ids if not i.endswith(("-1", "-2"))]),
+        profile(data, ["proteins-0"], authors=["Ada Lovelace"], categories=["cs.CL"]),
+        recommend.Profile.build([], np.zeros((0, 32)), categories=["cs.CL"], authors=["Ada Lovelace"]),
+    ]
+    offered = 0
+    for reader, (same, scored) in zip(readers, ranking.score_many(window, readers, model=fit.DIGEST), strict=True):
+        assert same is reader
+        page = recommend.rank(window, reader, model=fit.DIGEST, limit=30)
+        want = [i for i, r in enumerate(page) if r.fit >= MIN_FIT or (not r.closest and bool(r.authors or r.categories))]
+        assert fitting(scored, 30) == want
+        offered += len(want)
+        assert ranking.named_saved(reader, scored, want) == {n.arxiv_id for i in want for n in page[i].closest}
+        for i in want:
+            assert ranking.explain(ranking.recommendation_at(window, reader, scored, i)).why() == page[i].why()
+    assert offered and fitting(scored, 30)  # some paper offered; the follows-only reader gets the follows

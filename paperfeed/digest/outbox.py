@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import Engine, bindparam, insert, select, update
 
 from paperfeed import locks, settings, siteurl
-from paperfeed.digest import render
+from paperfeed.digest import parallel, render
 from paperfeed.digest.compose import Composer, Digest
 from paperfeed.digest.mail import Mailer, PermanentFailure, ServerRefused, TemporaryFailure
 from paperfeed.digest.schedule import Due, due, latest_due, period_length
@@ -257,12 +257,16 @@ def run(
             cursor = Cursor()
             if not send_queued(engine, mailer, base, report, cursor, resuming=True):
                 return report
-            composer = Composer(engine, clock_for(on_date, now), search_mode=search_mode, full=False)
-            for rows, dues in due_batches(engine, now, on_date, batch):
-                report.due += len(rows)
-                enqueue(engine, composer.compose(rows, dues), base, now, report)
-                if not send_queued(engine, mailer, base, report, cursor):
-                    break
+            batches = parallel.composed(engine, clock_for(on_date, now), due_batches(engine, now, on_date, batch),
+                                        search_mode=search_mode)
+            try:
+                for rows, digests in batches:
+                    report.due += len(rows)
+                    enqueue(engine, digests, base, now, report)
+                    if not send_queued(engine, mailer, base, report, cursor):
+                        break
+            finally:
+                batches.close()  # the workers' batches not queued yet are composed again next run
         finally:
             mailer.close()
     return report

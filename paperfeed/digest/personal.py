@@ -79,17 +79,34 @@ class Reader:
     dismissed: frozenset[str] = frozenset()
 
 
-def rank_readers(window, profiles: dict, limit: int) -> dict[int, list]:
-    """Each reader's best `limit` papers of `window` (`recommend.Recommendation`, shared terms not
-    named yet: `Why`).
+def rank_readers(window, profiles: dict) -> dict[int, tuple]:
+    """Each reader's (profile, `recommend.Fit`) of `window`, scored with `fit.DIGEST`.
 
-    The one place the digest ranks: `recommend.rank_many`, whose shortlists for a batch of
-    readers come from one matrix product of the window with all their prototypes.
+    The one place the digest ranks: `ranking.score_many`, whose shortlists for a batch of
+    readers come from one matrix product of the window with all their prototypes.  The digest
+    shows a third of the papers it considers (`RANK_DEPTH`), so `Why` makes a paper's
+    `Recommendation` (and names its why-lines) only when the digest takes it.
     """
-    from paperfeed import recommend
+    from paperfeed.recommend import fit, ranking
 
-    pages = recommend.rank_many(window, profiles.values(), model=recommend.DIGEST, limit=limit, explain_now=False)
-    return dict(zip(profiles, pages, strict=True))
+    scored = ranking.score_many(window, profiles.values(), model=fit.DIGEST)
+    return {uid: scored_one for uid, scored_one in zip(profiles, scored, strict=True)}
+
+
+def fitting(scored, limit: int):
+    """Positions among the first `limit` of a reader's `Fit` that belong in the digest's For you:
+    they fit the library (`MIN_FIT`), or (for a reader who follows but saved nothing) a follow.
+    A paper by a followed author that fits nothing comes in its own section, without a "close
+    to" line that would claim more than the score says."""
+    import numpy as np
+
+    head = slice(0, min(limit, len(scored.rows)))
+    if scored.saved.shape[1]:
+        close = (scored.saved[head, 0] >= 0) & (scored.contribution[head, 0] > 0)  # a "close to" line
+    else:
+        close = np.zeros(len(scored.rows[head]), bool)
+    followed = scored.author_match[head] | scored.category_match[head]
+    return np.flatnonzero((scored.fit[head] >= MIN_FIT) | (~close & followed)).tolist()
 
 
 class About:
@@ -116,33 +133,30 @@ class About:
 
 class Why:
     """One reader's For you why-lines, named when the digest takes a paper: it ranks three times
-    what it shows, and naming shared terms is the costly part (`ranking.explain`).  The saved
-    papers named by its first `ABOUT_AHEAD` papers are wanted from the batch's `About` at once (a
-    digest takes its papers best first), any later one's when it is taken."""
+    what it shows, and a paper's `Recommendation` and its shared terms (`ranking.explain`, the
+    costly part) are made then, from the `Fit` that ranked it.  The saved papers named by its
+    first `ABOUT_AHEAD` papers are wanted from the batch's `About` at once (a digest takes its
+    papers best first), any later one's when it is taken."""
 
-    def __init__(self, about: About, recs: list):
-        self.about = about
-        self.recs = recs
-        self.at = {r.arxiv_id: i for i, r in enumerate(recs)}
-        about.want(n.arxiv_id for r in recs[:ABOUT_AHEAD] for n in r.closest)
+    def __init__(self, about: About, window, profile, scored, positions: list[int]):
+        from paperfeed.recommend import ranking
+
+        self.about, self.window, self.profile, self.scored = about, window, profile, scored
+        self.at = {window.ids[int(scored.rows[i])]: i for i in positions}
+        about.want(ranking.named_saved(profile, scored, positions[:ABOUT_AHEAD]))
+        self.ahead = set(positions[:ABOUT_AHEAD])
 
     def lines(self, arxiv_id: str) -> list[str]:
         from paperfeed.recommend import ranking
 
-        rec = self.recs[self.at[arxiv_id]]
-        if self.at[arxiv_id] >= ABOUT_AHEAD:
+        i = self.at[arxiv_id]
+        rec = ranking.recommendation_at(self.window, self.profile, self.scored, i)
+        if i not in self.ahead:
             self.about.want(n.arxiv_id for n in rec.closest)
         return ranking.explain(rec, self.about.get()).why()
 
     def entries(self) -> list[tuple[str, Callable[[], list[str]]]]:
         return [(a, partial(self.lines, a)) for a in self.at]
-
-
-def fits(rec) -> bool:
-    """Whether a recommendation belongs in the digest's For you: it fits the library, or (for a
-    reader who follows but saved nothing) a follow.  A paper by a followed author that fits nothing
-    comes in its own section, without a "close to" line that would claim more than the score says."""
-    return rec.fit >= MIN_FIT or (not rec.closest and bool(rec.authors or rec.categories))
 
 
 def author_line(name: str) -> str:
@@ -234,9 +248,10 @@ class Personal:
         # 7 instead of 31 ms a ranking on 2 shared cores (benchmarks/digest.py, RESULTS.md).
         with threadpool_limits(limits=1, user_api="blas"):
             profiles = {uid: p for uid, p in source.profiles(conn, uids, window).items() if not p.empty}
-            ranked = rank_readers(window, profiles, depth) if profiles else {}
+            ranked = rank_readers(window, profiles) if profiles else {}
         about = About(self.engine)
-        return {uid: Why(about, [r for r in recs if fits(r)]).entries() for uid, recs in ranked.items()}
+        return {uid: Why(about, window, profile, scored, fitting(scored, depth)).entries()
+                for uid, (profile, scored) in ranked.items()}
 
     def _window(self, conn: Connection, start: datetime):
         """The recommend window of papers first announced in [start, end), built once per run."""

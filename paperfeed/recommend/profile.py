@@ -7,7 +7,7 @@ categories.  It is derived data: cheap to rebuild, safe to cache per reader
 and to drop whenever the library changes.  `prototypes` stand in for a large
 library when a window is first narrowed down (see `fit.shortlist`): up to
 `MAX_PROTOTYPES` saved papers are their own prototypes; beyond that a few
-k-means iterations (Lloyd 1982, k-means++ seeding) summarise them.  Final
+k-means iterations (Lloyd 1982, seeded with saved papers drawn at random) summarise them.  Final
 scores and why-lines always use every saved paper.
 """
 
@@ -23,7 +23,7 @@ from paperfeed.recommend.follows import author_key, normalise_categories
 from paperfeed.recommend.window import unit_rows
 
 MAX_PROTOTYPES = 32
-KMEANS_ROUNDS = 2  # benchmarks/digest_shortlist.py: 2 rounds keep the shortlist of 6 (0.866 against 0.870 of the exact top 10)
+KMEANS_ROUNDS = 2  # benchmarks/digest_shortlist.py: 2 rounds keep 0.873 of the exact top 10, 3 rounds 0.875
 
 
 @dataclass
@@ -98,27 +98,13 @@ class Profile:
 def prototypes(vecs: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """At most `k` unit rows summarising `vecs`: the rows themselves, or spherical k-means centres.
 
-    k-means++ seeding draws as `Generator.choice(p=...)` does (a uniform number
-    into the cumulative distance weights), and each Lloyd round sums the rows of
-    a cluster with one product by the assignment matrix: ~10x faster than
-    `choice` and `np.add.at` for a library of a few hundred papers.
+    Seeded with `first_centres`, then `KMEANS_ROUNDS` Lloyd rounds, each summing the rows of a
+    cluster with one product by the assignment matrix.
     """
     if len(vecs) <= k:
         return vecs.copy()
     n = len(vecs)
-    rng = np.random.default_rng(seed)
-    picks = [int(rng.integers(n))]
-    closest = 1.0 - vecs @ vecs[picks[0]]
-    for _ in range(1, k):  # k-means++: the next seed far from those chosen
-        p = np.maximum(closest, 0.0).astype(np.float64) ** 2
-        cdf = np.cumsum(p)
-        if cdf[-1] > 0:
-            pick = min(int(np.searchsorted(cdf / cdf[-1], rng.random(), side="right")), n - 1)
-        else:
-            pick = int(rng.integers(n))
-        picks.append(pick)
-        closest = np.minimum(closest, 1.0 - vecs @ vecs[pick])
-    c = vecs[picks].copy()
+    c = vecs[first_centres(vecs, k, np.random.default_rng(seed))]
     members = np.zeros((k, n), np.float32)
     cols = np.arange(n)
     for _ in range(KMEANS_ROUNDS):
@@ -129,3 +115,13 @@ def prototypes(vecs: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
         filled = np.bincount(assign, minlength=k) > 0
         c[filled] = unit_rows(sums[filled])
     return np.ascontiguousarray(c)
+
+
+def first_centres(vecs: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows of `vecs` that seed k-means: `k` distinct ones drawn uniformly (Forgy).
+
+    k-means++ seeding (a pass over the library for each of the 32 seeds, one after the other)
+    took twice as long per profile and kept fewer of the exact top 10 afterwards (0.866 against
+    0.873, `benchmarks/digest_shortlist.py --seeding kmeans++,uniform`).
+    """
+    return np.sort(rng.choice(len(vecs), k, replace=False))

@@ -115,19 +115,30 @@ def rank_many(
 
     The same pages as `rank(window, p, ...)` for every p, why-lines included;
     what differs is that the shortlists of a batch of readers come from one
-    matrix product of the window with all their prototypes (`fit.prescores`),
-    as many readers at a time as keep that product within `batch_cells`
-    numbers.  `profiles` is read a batch at a time, so a digest can stream its
-    readers' profiles instead of holding them all.  `explain_now=False` leaves
-    each page's shared terms to `explain` (see `recommendation`).
+    matrix product of the window with all their prototypes (`score_many`).
+    `explain_now=False` leaves each page's shared terms to `explain` (see `recommendation`).
+    """
+    for profile, fit in score_many(window, profiles, model=model, batch_cells=batch_cells):
+        yield page(window, profile, fit, limit=limit, offset=offset, hidden_gems=hidden_gems,
+                   gem_upvotes=gem_upvotes, gem_pool=gem_pool, explain_now=explain_now)
+
+
+def score_many(window: Window, profiles: Iterable[Profile], *, model: Model = DEFAULT,
+               batch_cells: int = BATCH_CELLS) -> Iterator[tuple[Profile, Fit]]:
+    """(profile, `fit.score` of it) for many readers of one window, in order.
+
+    The shortlists of a batch of readers come from one matrix product of the window with all
+    their prototypes (`fit.prescores`), as many readers at a time as keep that product within
+    `batch_cells` numbers.  `profiles` is read a batch at a time, so a digest can stream its
+    readers' profiles instead of holding them all.  A caller that shows few of the scored
+    papers makes their `Recommendation`s with `recommendation_at` (the digest).
     """
     per = max(1, batch_cells // max(1, len(window) * MAX_PROTOTYPES))
     profiles = iter(profiles)
     while batch := list(islice(profiles, per)):
         pre = prescores(window, batch, model)
         for j, profile in enumerate(batch):
-            yield page(window, profile, score(window, profile, model, pre[:, j]), limit=limit, offset=offset,
-                       hidden_gems=hidden_gems, gem_upvotes=gem_upvotes, gem_pool=gem_pool, explain_now=explain_now)
+            yield profile, score(window, profile, model, pre[:, j])
 
 
 def page(window: Window, profile: Profile, fit: Fit, *, limit: int, offset: int, hidden_gems: bool,
@@ -202,6 +213,22 @@ def recommendation(window: Window, profile: Profile, fit: Fit, i: int, gem: bool
         pending=pending,
     )
     return explain(rec) if explain_now else rec
+
+
+def recommendation_at(window: Window, profile: Profile, fit: Fit, i: int) -> Recommendation:
+    """The i-th scored candidate of `fit` with its reasons, shared terms not named yet (`explain`):
+    what `page` makes of each paper it shows, for one paper."""
+    nearest = tuple(a[i, :MAX_NAMED].tolist() for a in (fit.saved, fit.contribution, fit.sim))
+    return recommendation(window, profile, fit, i, False, False, nearest)
+
+
+def named_saved(profile: Profile, fit: Fit, positions) -> set[str]:
+    """The saved papers the why-lines of these candidates of `fit` name (`recommendation`'s
+    `closest`: up to `MAX_NAMED` with a positive contribution)."""
+    at = np.asarray(positions, np.int64)
+    s, c = fit.saved[at, :MAX_NAMED], fit.contribution[at, :MAX_NAMED]
+    named = np.cumprod((s >= 0) & (c > 0), axis=1).astype(bool)  # up to the first that is not named
+    return {profile.saved_ids[i] for i in s[named].tolist()}
 
 
 def explain(rec: Recommendation, about: Mapping[str, tuple[str, Sequence[str] | None]] | None = None) -> Recommendation:

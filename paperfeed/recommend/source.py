@@ -28,6 +28,8 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 
 import numpy as np
 from sqlalchemy import Connection, func, select
@@ -184,17 +186,13 @@ def _texts(conn: Connection, ids: list[str]) -> list[str]:
     return [found.get(i, "") for i in ids]
 
 
-def _library(conn: Connection, table, user_ids: list[int], at_column) -> dict[int, list]:
-    """user id -> rows (arxiv_id,) of their newest `MAX_LIBRARY` papers in `table`, newest first.
+def _library(conn: Connection, table, user_ids: list[int], at_column) -> dict[int, list[str]]:
+    """user id -> arXiv ids of their newest `MAX_LIBRARY` papers in `table`, newest first.
     Titles and key terms are read for the papers a why-line names (`about`), abstracts only for
     papers without a stored term row (`_texts`)."""
-    out: dict[int, list] = {}
-    for r in conn.execute(select(table.c.user_id, table.c.arxiv_id).where(table.c.user_id.in_(user_ids))
-                          .order_by(table.c.user_id, at_column.desc(), table.c.arxiv_id)).all():
-        mine = out.setdefault(r.user_id, [])
-        if len(mine) < MAX_LIBRARY:
-            mine.append(r)
-    return out
+    rows = conn.execute(select(table.c.user_id, table.c.arxiv_id).where(table.c.user_id.in_(user_ids))
+                        .order_by(table.c.user_id, at_column.desc(), table.c.arxiv_id)).all()
+    return {uid: [aid for _, aid in mine][:MAX_LIBRARY] for uid, mine in groupby(rows, key=itemgetter(0))}
 
 
 def about(conn: Connection, ids) -> dict[str, tuple[str, list[str] | None]]:
@@ -239,15 +237,15 @@ def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=No
                                        .where(follows_t.c.user_id.in_(user_ids))):
         follows.setdefault(uid, []).append((kind, key))
 
-    by_id = {r.arxiv_id: r for rows in (*saved.values(), *dismissed.values()) for r in rows}
+    by_id = list(dict.fromkeys(a for ids in (*saved.values(), *dismissed.values()) for a in ids))
     dim = win.vectors.shape[1]
     vec_of: dict[str, int] = {}
     vecs = np.zeros((0, dim), np.float32)
     terms = None
     if by_id:
         gen = store.current(index_dir)
-        keys = gen.keys_of(list(by_id))
-        found, vecs, _ = _vectors(gen, list(by_id), keys)
+        keys = gen.keys_of(by_id)
+        found, vecs, _ = _vectors(gen, by_id, keys)
         vec_of = {a: i for i, a in enumerate(found)}
         if win.space is not None and found:
             stored = gen.term_rows
@@ -256,22 +254,22 @@ def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=No
             else:  # the window fitted its own space (an index without rows)
                 terms = win.space.rows(_texts(conn, found))
 
-    def embedded(rows):
-        """(ids, vectors, term rows) of those of `rows` the index holds."""
-        held = [r.arxiv_id for r in rows if r.arxiv_id in vec_of]
+    def embedded(ids):
+        """(ids, vectors, term rows) of those of `ids` the index holds."""
+        held = [a for a in ids if a in vec_of]
         at = np.asarray([vec_of[a] for a in held], np.int64)
         return held, vecs[at], terms[at] if terms is not None and len(at) else None
 
     out = {}
     for uid in user_ids:
         s_ids, s_vecs, s_terms = embedded(saved.get(uid, []))
-        d_rows = dismissed.get(uid, [])
-        d_ids, d_vecs, d_terms = embedded(d_rows)
+        d_all = dismissed.get(uid, [])
+        d_ids, d_vecs, d_terms = embedded(d_all)
         follow = follows.get(uid, [])
         out[uid] = Profile.build(
             s_ids, s_vecs if s_ids else np.zeros((0, dim), np.float32),
             saved_terms=s_terms,
-            dismissed_ids=[r.arxiv_id for r in d_rows],  # hidden even when not indexed
+            dismissed_ids=d_all,  # hidden even when not indexed
             dismissed_vectors=d_vecs if d_ids else None, dismissed_terms=d_terms if d_ids else None,
             authors=[k for kind, k in follow if kind == "author"],
             categories=[k for kind, k in follow if kind == "category"],

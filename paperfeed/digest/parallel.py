@@ -1,0 +1,100 @@
+"""
+A run's digests composed on several processes.
+
+`digest send` composes its due subscribers a batch at a time
+(`outbox.due_batches`, 1,000 subscribers).  Batches do not depend on each
+other: a `Composer`'s shared lookups (trending, each saved query's search, the
+For you windows) are caches, and everything per subscriber, the sent history
+included, is read per batch.  So worker processes compose the batches while
+the sending process queues and sends what they return, in the order the
+batches were due; a digest is queued only by the sending process, so the
+outbox's exactly-once rules are those of a run on one process.
+
+Each worker is a fresh interpreter (multiprocessing's "spawn": it inherits the
+environment and nothing else) with its own database connection, search index
+handles and `Composer` for the run's clock, so a shared lookup is made once per
+worker that needs it rather than once per run.  `PAPERFEED_DIGEST_WORKERS`
+(0: one per available core) says how many; a run with fewer than `MIN_BATCHES`
+due batches composes in the sending process, since a worker takes about two
+seconds to start (imports, the query encoder).  On 2 cores two workers compose
+`benchmarks/digest.py`'s run in about half the time (RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from itertools import islice
+
+from sqlalchemy import Engine
+
+from paperfeed import settings
+from paperfeed.digest.compose import Composer, Digest
+
+log = logging.getLogger("paperfeed.digest")
+
+MIN_BATCHES = 2  # due batches from which a run starts workers
+AHEAD = 2  # batches handed to each worker before the first comes back
+
+_composer: Composer | None = None  # a worker's, for the whole run
+
+
+def workers() -> int:
+    """How many processes compose a run: `digest_workers`, 0 meaning one per available core."""
+    return settings.get_int("digest_workers") or len(os.sched_getaffinity(0))
+
+
+def composed(engine: Engine, now: datetime, batches: Iterable[tuple[list, list]], *, search_mode: str = "hybrid",
+             processes: int | None = None) -> Iterator[tuple[list, list[Digest]]]:
+    """(rows, their digests) for each `(rows, dues)` of `batches`, in order.
+
+    On `processes` (default `workers()`) worker processes when there are at least
+    `MIN_BATCHES` batches, else in this process.  Stopping early (closing the generator)
+    cancels the batches not yet composed.
+    """
+    processes = workers() if processes is None else processes
+    batches = iter(batches)
+    first = list(islice(batches, MIN_BATCHES))
+    if processes <= 1 or len(first) < MIN_BATCHES:
+        composer = Composer(engine, now, search_mode=search_mode, full=False)
+        for rows, dues in (*first, *batches):
+            yield rows, composer.compose(rows, dues)
+        return
+    url = engine.url.render_as_string(hide_password=False)
+    threads = max(1, len(os.sched_getaffinity(0)) // processes)
+    level = logging.getLogger("paperfeed").getEffectiveLevel()
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
+                               initargs=(url, now, search_mode, threads, level))
+    pending: deque = deque()
+    try:
+        for rows, dues in (*first, *batches):
+            pending.append((rows, pool.submit(_compose, rows, dues)))
+            if len(pending) >= AHEAD * processes:
+                rows_, future = pending.popleft()
+                yield rows_, future.result()
+        while pending:
+            rows_, future = pending.popleft()
+            yield rows_, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start(url: str, now: datetime, search_mode: str, threads: int, level: int) -> None:
+    """A worker's start: its connection and `Composer`; the query encoder gets its share of the cores."""
+    global _composer
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not int(os.environ.get("PAPERFEED_EMBEDDING_THREADS", "0") or 0):
+        os.environ["PAPERFEED_EMBEDDING_THREADS"] = str(threads)
+    from paperfeed import db
+
+    _composer = Composer(db.connect(url), now, search_mode=search_mode, full=False)
+
+
+def _compose(rows: list, dues: list) -> list[Digest]:
+    assert _composer is not None, "a worker composes after _start"
+    return _composer.compose(rows, dues)
