@@ -89,8 +89,7 @@ def rank_readers(window, profiles: dict) -> dict[int, tuple]:
     """
     from paperfeed.recommend import fit, ranking
 
-    scored = ranking.score_many(window, profiles.values(), model=fit.DIGEST)
-    return {uid: scored_one for uid, scored_one in zip(profiles, scored, strict=True)}
+    return dict(zip(profiles, ranking.score_many(window, profiles.values(), model=fit.DIGEST), strict=True))
 
 
 def fitting(scored, limit: int):
