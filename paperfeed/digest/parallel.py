@@ -15,7 +15,7 @@ environment and nothing else) with its own database connection, search index
 handles and `Composer` for the run's clock, so a shared lookup is made once per
 worker that needs it rather than once per run.  `PAPERFEED_DIGEST_WORKERS`
 (0: one per available core) says how many; a run with fewer than `MIN_BATCHES`
-due batches composes in the sending process, since a worker takes about two
+batches holding a due subscriber composes in the sending process, since a worker takes about two
 seconds to start (imports, the query encoder).  On 2 cores two workers compose
 `benchmarks/digest.py`'s run in about half the time (RESULTS.md).
 """
