@@ -155,7 +155,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("digest_papers", "10", "Papers in a digest unless the subscriber chooses otherwise (they may choose 1 to 50).", Int(min=1, max=50)),
         Setting("digest_hour", "8", "Local hour (0-23) at which new subscribers' digests are due.", Int(min=0, max=23)),
         Setting("digest_timezone", "UTC", "Time zone (IANA name) of new subscribers until they choose theirs.", TimeZone()),
-        Setting("digest_workers", "0", "Processes that compose the digests of one `digest send` run while it sends: 0 means one per available core. A run with fewer than 2,000 subscribers due composes in the sending process.", Int(min=0, max=64)),
+        Setting("digest_workers", "0", "Processes that compose the digests of one `digest send` run while it sends: 0 means one per available core, at most 4. A run whose due subscribers all fall in one batch (1,000 active subscriptions are read at a time) composes in the sending process.", Int(min=0, max=64)),
         Setting("digest_scheduler", "true", "Whether `paperfeed serve` sends due digests itself every few minutes (`false` when cron or a systemd timer runs `paperfeed digest send`).", Bool()),
         Setting("confirm_days", "7", "Days a subscription's (or an account address's) confirmation link stays valid; unconfirmed subscriptions are deleted after twice that.", Int(min=1, max=365, unit="days")),
         Setting("confirm_resend_minutes", "10", "Least minutes between two confirmation emails to the same address.", Int(min=0, unit="minutes")),

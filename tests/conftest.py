@@ -75,8 +75,9 @@ def db_url(data_dir, monkeypatch):
 
 @pytest.fixture
 def empty_db_url(data_dir, monkeypatch):
-    """paperfeed's database for the test, empty: for tests of what migrating does."""
-    with second_database(data_dir) as url:
+    """paperfeed's database for the test, empty: for tests of what migrating does (its own
+    directory on SQLite, apart from `db_url`'s file)."""
+    with second_database(data_dir / "empty") as url:
         monkeypatch.setenv("PAPERFEED_DATABASE_URL", url)
         yield url
 

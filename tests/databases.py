@@ -47,10 +47,10 @@ def _postgres_template(admin) -> str:
         name = f"pftemplate_{uuid.uuid4().hex[:12]}"
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
+        atexit.register(_drop, name)
         url = PG_URL.rsplit("/", 1)[0] + "/" + name
         db.connect(url)
         db.dispose(url)  # a template must have no connections when it is copied
-        atexit.register(_drop, name)
         _templates["postgres"] = name
     return _templates["postgres"]
 

@@ -311,3 +311,23 @@ def test_worker_processes_queue_the_digests_one_process_composes_exactly_once(en
     assert sorted(to for m in smtp.handler.messages for to in m.rcpt_tos) == sorted(addresses)
     assert outbox.run(engine, now=now, batch=2).queued == 0  # nothing composed twice
     assert len(smtp.handler.messages) == len(addresses)
+
+
+def test_a_run_reads_each_batch_when_it_composes_it(engine):
+    """Composing does not read the whole run's subscribers first: a long run composes each batch
+    from rows read just before (a subscriber's changed preferences count), whether on workers or not."""
+    from paperfeed.digest import parallel
+
+    read = []
+
+    def batches():
+        for i in range(5):
+            read.append(i)
+            yield [], []
+
+    run = parallel.composed(engine, NOW, batches(), processes=1)
+    assert next(run) == ([], []) and read == [0, 1]  # the batches that decide whether workers start
+    assert next(run) == ([], []) and read == [0, 1]
+    assert next(run) == ([], []) and read == [0, 1, 2]
+    run.close()
+    assert read == [0, 1, 2]

@@ -14,10 +14,13 @@ Each worker is a fresh interpreter (multiprocessing's "spawn": it inherits the
 environment and nothing else) with its own database connection, search index
 handles and `Composer` for the run's clock, so a shared lookup is made once per
 worker that needs it rather than once per run.  `PAPERFEED_DIGEST_WORKERS`
-(0: one per available core) says how many; a run with fewer than `MIN_BATCHES`
-due batches composes in the sending process, since a worker takes about two
+(0: one per available core, at most 4) says how many; a run with fewer than `MIN_BATCHES`
+batches holding a due subscriber composes in the sending process, since a worker takes about two
 seconds to start (imports, the query encoder).  On 2 cores two workers compose
-`benchmarks/digest.py`'s run in about half the time (RESULTS.md).
+`benchmarks/digest.py`'s full-size run in 175 s against 265 s on one process
+(RESULTS.md): each worker repeats most of the run's searches.  A worker logs
+to stderr at the sending process's level, so a warning said once per run
+(no index, a failing search) may be said once per worker.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
-from itertools import islice
+from itertools import chain, islice
 
 from sqlalchemy import Engine
 
@@ -39,14 +42,17 @@ from paperfeed.digest.compose import Composer, Digest
 log = logging.getLogger("paperfeed.digest")
 
 MIN_BATCHES = 2  # due batches from which a run starts workers
+DEFAULT_MOST = 4  # workers when the setting is 0: one per core, at most this many
 AHEAD = 2  # batches handed to each worker before the first comes back
 
 _composer: Composer | None = None  # a worker's, for the whole run
 
 
 def workers() -> int:
-    """How many processes compose a run: `digest_workers`, 0 meaning one per available core."""
-    return settings.get_int("digest_workers") or len(os.sched_getaffinity(0))
+    """How many processes compose a run: `digest_workers`, 0 meaning one per available core, at
+    most `DEFAULT_MOST` (a container's CPU quota is not in the affinity mask, and each worker
+    holds its own windows and caches)."""
+    return settings.get_int("digest_workers") or min(len(os.sched_getaffinity(0)), DEFAULT_MOST)
 
 
 def composed(engine: Engine, now: datetime, batches: Iterable[tuple[list, list]], *, search_mode: str = "hybrid",
@@ -62,7 +68,7 @@ def composed(engine: Engine, now: datetime, batches: Iterable[tuple[list, list]]
     first = list(islice(batches, MIN_BATCHES))
     if processes <= 1 or len(first) < MIN_BATCHES:
         composer = Composer(engine, now, search_mode=search_mode, full=False)
-        for rows, dues in (*first, *batches):
+        for rows, dues in chain(first, batches):  # read a batch when it is composed, as before
             yield rows, composer.compose(rows, dues)
         return
     url = engine.url.render_as_string(hide_password=False)
@@ -72,7 +78,7 @@ def composed(engine: Engine, now: datetime, batches: Iterable[tuple[list, list]]
                                initargs=(url, now, search_mode, threads, level))
     pending: deque = deque()
     try:
-        for rows, dues in (*first, *batches):
+        for rows, dues in chain(first, batches):
             pending.append((rows, pool.submit(_compose, rows, dues)))
             if len(pending) >= AHEAD * processes:
                 rows_, future = pending.popleft()
