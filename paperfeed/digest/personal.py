@@ -99,11 +99,11 @@ def fitting(scored, limit: int):
     to" line that would claim more than the score says."""
     import numpy as np
 
-    head = slice(0, min(limit, len(scored.rows)))
-    if scored.saved.shape[1]:
-        close = (scored.saved[head, 0] >= 0) & (scored.contribution[head, 0] > 0)  # a "close to" line
-    else:
-        close = np.zeros(len(scored.rows[head]), bool)
+    from paperfeed.recommend import ranking
+
+    head = np.arange(min(limit, len(scored.rows)))
+    lines = ranking.named(scored, head)
+    close = lines[:, 0] if lines.shape[1] else np.zeros(len(head), bool)  # a "close to" line
     followed = scored.author_match[head] | scored.category_match[head]
     return np.flatnonzero((scored.fit[head] >= MIN_FIT) | (~close & followed)).tolist()
 

@@ -222,13 +222,19 @@ def recommendation_at(window: Window, profile: Profile, fit: Fit, i: int) -> Rec
     return recommendation(window, profile, fit, i, False, False, nearest)
 
 
-def named_saved(profile: Profile, fit: Fit, positions) -> set[str]:
-    """The saved papers the why-lines of these candidates of `fit` name (`recommendation`'s
-    `closest`: up to `MAX_NAMED` with a positive contribution)."""
+def named(fit: Fit, positions) -> np.ndarray:
+    """(len(positions), ≤ MAX_NAMED) bool: which of these candidates' nearest saved papers their
+    "Close to" line names (`recommendation`'s `closest`: those before the first without a
+    positive contribution).  Column 0 says whether a candidate has the line at all."""
     at = np.asarray(positions, np.int64)
     s, c = fit.saved[at, :MAX_NAMED], fit.contribution[at, :MAX_NAMED]
-    named = np.cumprod((s >= 0) & (c > 0), axis=1).astype(bool)  # up to the first that is not named
-    return {profile.saved_ids[i] for i in s[named].tolist()}
+    return np.cumprod((s >= 0) & (c > 0), axis=1).astype(bool)
+
+
+def named_saved(profile: Profile, fit: Fit, positions) -> set[str]:
+    """The saved papers the why-lines of these candidates of `fit` name."""
+    at = np.asarray(positions, np.int64)
+    return {profile.saved_ids[i] for i in fit.saved[at, :MAX_NAMED][named(fit, at)].tolist()}
 
 
 def explain(rec: Recommendation, about: Mapping[str, tuple[str, Sequence[str] | None]] | None = None) -> Recommendation:
