@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -27,39 +28,45 @@ from sqlalchemy import create_engine, text
 from paperfeed import db
 
 PG_URL = os.environ.get("PAPERFEED_TEST_POSTGRES_URL", "")
-_templates: dict[str, str] = {}  # "sqlite" -> template file, "postgres" -> template database name
 
 
-def _sqlite_template() -> str:
-    if "sqlite" not in _templates:
-        directory = tempfile.mkdtemp(prefix="paperfeed-template-")
-        atexit.register(shutil.rmtree, directory, True)
-        path = os.path.join(directory, "paperfeed.db")
-        url = f"sqlite:///{path}"
-        db.connect(url)
-        db.dispose(url)  # closed: the file is whole, no journal beside it
-        _templates["sqlite"] = path
-    return _templates["sqlite"]
+def _pg_url(name: str) -> str:
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
 
 
-def _postgres_template(admin) -> str:
-    if "postgres" not in _templates:
-        name = f"pftemplate_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        atexit.register(_drop, name)
-        url = PG_URL.rsplit("/", 1)[0] + "/" + name
-        db.connect(url)
-        db.dispose(url)  # a template must have no connections when it is copied
-        _templates["postgres"] = name
-    return _templates["postgres"]
-
-
-def _drop(name: str) -> None:
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with contextlib.suppress(Exception), admin.connect() as conn:
+def _drop(admin, name: str) -> None:
+    with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+
+
+def _drop_at_exit(admin, name: str) -> None:
+    with contextlib.suppress(Exception):  # the server may be gone already
+        _drop(admin, name)
+
+
+@functools.cache
+def _sqlite_template() -> str:
+    """A SQLite file at the schema's head, made once per test process."""
+    directory = tempfile.mkdtemp(prefix="paperfeed-template-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = os.path.join(directory, "paperfeed.db")
+    db.connect(f"sqlite:///{path}")
+    db.dispose(f"sqlite:///{path}")  # closed: the file is whole, no journal beside it
+    return path
+
+
+@functools.cache
+def _postgres_template() -> str:
+    """The name of a PostgreSQL database at the schema's head, made once per test process and
+    dropped at its exit."""
+    name = f"pftemplate_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    atexit.register(_drop_at_exit, admin, name)
+    db.connect(_pg_url(name))
+    db.dispose(_pg_url(name))  # a template must have no connections when it is copied
+    return name
 
 
 @contextlib.contextmanager
@@ -77,14 +84,13 @@ def second_database(directory: Path, postgres: bool | None = None, *, migrated: 
         return
     name = f"pftest_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    template = f' TEMPLATE "{_postgres_template(admin)}"' if migrated else ""
+    template = f' TEMPLATE "{_postgres_template()}"' if migrated else ""
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"{template}'))
-    url = PG_URL.rsplit("/", 1)[0] + "/" + name
+    url = _pg_url(name)
     try:
         yield url
     finally:
         db.dispose(url)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop(admin, name)
         admin.dispose()
