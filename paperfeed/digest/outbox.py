@@ -26,6 +26,7 @@ run raises `locks.JobLocked` (`paperfeed digest send` exits `locks.EXIT_LOCKED`,
 from __future__ import annotations
 
 import logging
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
@@ -257,16 +258,14 @@ def run(
             cursor = Cursor()
             if not send_queued(engine, mailer, base, report, cursor, resuming=True):
                 return report
-            batches = parallel.composed(engine, clock_for(on_date, now), due_batches(engine, now, on_date, batch),
-                                        search_mode=search_mode)
-            try:
+            # closed on leaving: the workers' batches not queued yet are composed again next run
+            with closing(parallel.composed(engine, clock_for(on_date, now), due_batches(engine, now, on_date, batch),
+                                           search_mode=search_mode)) as batches:
                 for rows, digests in batches:
                     report.due += len(rows)
                     enqueue(engine, digests, base, now, report)
                     if not send_queued(engine, mailer, base, report, cursor):
                         break
-            finally:
-                batches.close()  # the workers' batches not queued yet are composed again next run
         finally:
             mailer.close()
     return report

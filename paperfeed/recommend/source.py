@@ -237,15 +237,15 @@ def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=No
                                        .where(follows_t.c.user_id.in_(user_ids))):
         follows.setdefault(uid, []).append((kind, key))
 
-    by_id = list(dict.fromkeys(a for ids in (*saved.values(), *dismissed.values()) for a in ids))
+    wanted = list(dict.fromkeys(a for ids in (*saved.values(), *dismissed.values()) for a in ids))
     dim = win.vectors.shape[1]
     vec_of: dict[str, int] = {}
     vecs = np.zeros((0, dim), np.float32)
     terms = None
-    if by_id:
+    if wanted:
         gen = store.current(index_dir)
-        keys = gen.keys_of(by_id)
-        found, vecs, _ = _vectors(gen, by_id, keys)
+        keys = gen.keys_of(wanted)
+        found, vecs, _ = _vectors(gen, wanted, keys)
         vec_of = {a: i for i, a in enumerate(found)}
         if win.space is not None and found:
             stored = gen.term_rows
