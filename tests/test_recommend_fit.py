@@ -209,6 +209,27 @@ def test_rank_many_gives_each_reader_the_page_rank_gives(data):
                 assert [r.score for r in got] == pytest.approx([r.score for r in want], abs=1e-6)
 
 
+def test_prescores_are_each_readers_best_query_cosine(data):
+    """`fit.prescores` stacks readers by their number of queries: each column must still be that
+    reader's best cosine with every row, and zero for a reader with nothing saved."""
+    ids, vecs, *_ = data
+    window = data[4]
+    readers = [
+        profile(data, ["ssm-0", "ssm-1", "ssm-2"]),
+        profile(data, [i for i in ids if not i.endswith(("-1", "-2"))]),  # prototypes
+        recommend.Profile.build([], np.zeros((0, 32)), categories=["cs.CL"]),
+        profile(data, ["graphs-0", "speech-4"]),
+        profile(data, ["proteins-0", "proteins-1", "speech-0"]),
+    ]
+    got = fit.prescores(window, readers, Model(top_k=1))
+    assert got.shape == (len(window), len(readers))
+    for j, reader in enumerate(readers):
+        queries = fit.shortlist_queries(reader, Model(top_k=1))
+        want = (window.vectors @ queries.T).max(axis=1) if len(queries) else np.zeros(len(window))
+        assert got[:, j] == pytest.approx(want, abs=1e-6)
+    assert not got[:, 2].any()
+
+
 def test_the_digest_picks_and_names_from_the_fit_what_the_page_reads_off_its_recommendations(data):
     """The digest keeps a reader's `Fit` and makes a `Recommendation` only for a paper it takes:
     which papers it offers (`personal.fitting`), the saved papers their lines name

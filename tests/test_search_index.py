@@ -505,3 +505,19 @@ def test_for_you_vectors_across_updates_and_an_index_without_them(corpus, encode
     update_index(corpus, encoder=encoder)  # the same encoder again: the base's For-you rows carry over
     _, again, _ = source.index_vectors([added.arxiv_id])
     assert float(again[0] @ rebuilt[1]) > 0.9999
+
+
+def test_many_ids_find_the_keys_the_catalogue_queries_find(indexed, monkeypatch):
+    """`keys_of` for many ids at once (a digest batch's libraries) reads the whole catalogue into
+    memory: it must find exactly what the per-500 queries find, unknown and odd ids included."""
+    gen = store.current()
+    known = [a for a, _ in gen.catalog.execute("select arxiv_id, key from docs")]
+    assert len(known) >= 10
+    asked = known[::2] + ["nope", known[0] + "x", known[0][:-1], "", "é/1", known[1]]
+    by_queries = gen.keys_of(asked)
+    assert set(by_queries) == set(known[::2]) | {known[1]}
+    assert "_key_table" not in gen.__dict__  # a few ids: the catalogue queries
+    monkeypatch.setattr(store, "BULK_KEYS", 1)
+    fresh = store.Generation(gen.folder)
+    assert fresh.keys_of(asked) == by_queries
+    assert "_key_table" in fresh.__dict__  # the bulk path answered

@@ -105,21 +105,25 @@ def shortlist_queries(profile: Profile, model: Model) -> np.ndarray:
 
 
 def prescores(window: Window, profiles: list[Profile], model: Model) -> np.ndarray:
-    """(len(window), len(profiles)) embedding-only fit of every row for each reader, from one matrix product.
+    """(len(window), len(profiles)) embedding-only fit of every row for each reader, from one matrix
+    product per number of queries a reader has (at most `MAX_PROTOTYPES`).
 
     `prescore` is this for one reader, so a reader scored alone or in a batch
-    (`ranking.rank_many`) gets the same shortlist.
+    (`ranking.rank_many`) gets the same shortlist.  Readers with k queries are stacked, so the
+    best of each reader's k cosines is a max over a contiguous axis of a (readers, k, rows) array.
     """
     queries = [shortlist_queries(p, model) for p in profiles]
-    sizes = np.asarray([len(q) for q in queries], np.int64)
-    out = np.zeros((len(window), len(profiles)), np.float32)
-    have = sizes > 0
-    if not have.any() or not len(window):
-        return out
-    products = window.vectors @ np.concatenate([q for q in queries if len(q)]).T
-    starts = np.concatenate([[0], np.cumsum(sizes[have])[:-1]])
-    out[:, have] = np.maximum.reduceat(products, starts, axis=1)
-    return out
+    out = np.zeros((len(profiles), len(window)), np.float32)
+    if not len(window):
+        return out.T
+    by_size: dict[int, list[int]] = {}
+    for j, q in enumerate(queries):
+        if len(q):
+            by_size.setdefault(len(q), []).append(j)
+    for k, readers in by_size.items():
+        products = np.concatenate([queries[j] for j in readers]) @ window.vectors.T
+        out[readers] = products.reshape(len(readers), k, len(window)).max(axis=1)
+    return out.T  # a view: each reader's column is contiguous
 
 
 def prescore(window: Window, profile: Profile, model: Model) -> np.ndarray:

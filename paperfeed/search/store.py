@@ -65,6 +65,8 @@ class Allowed:
     def nbytes(self) -> int:
         return self.mask.nbytes + self.keys.nbytes + (self.rows.nbytes if self.rows is not None else 0)
 
+BULK_KEYS = 20_000  # ids from which `Generation.keys_of` reads the whole catalogue into memory
+
 CATALOG_SCHEMA = """
 create table if not exists docs (
     key integer primary key,          -- the usearch and tantivy key
@@ -215,13 +217,28 @@ class Generation:
         return self.keys_of([arxiv_id]).get(arxiv_id)
 
     def keys_of(self, arxiv_ids: list[str]) -> dict[str, int]:
-        """The index keys of those of `arxiv_ids` this generation holds (500 per query)."""
+        """The index keys of those of `arxiv_ids` this generation holds: 500 per catalogue query,
+        or, for `BULK_KEYS` ids or more (a digest batch's libraries), from `_key_table`."""
+        if len(arxiv_ids) >= BULK_KEYS or "_key_table" in self.__dict__:
+            return self._bulk_keys_of(arxiv_ids)
         keys: dict[str, int] = {}
         for start in range(0, len(arxiv_ids), 500):
             part = arxiv_ids[start : start + 500]
             marks = ",".join("?" * len(part))
             keys.update(self.catalog.execute(f"select arxiv_id, key from docs where arxiv_id in ({marks})", part))
         return keys
+
+    @cached_property
+    def _key_table(self) -> dict[str, int]:
+        """Every arXiv id's key: the catalogue in memory, read once (~1.5 s and ~130 MB for
+        1,000,000 papers), for lookups of many ids at once."""
+        return dict(self.catalog.execute("select arxiv_id, key from docs"))
+
+    def _bulk_keys_of(self, arxiv_ids: list[str]) -> dict[str, int]:
+        """`keys_of` from `_key_table`: 260,000 ids in ~0.05 s where the catalogue queries take
+        ~1.4 s (a digest batch's libraries at 1,000,000 papers)."""
+        table = self._key_table
+        return {a: table[a] for a in arxiv_ids if a in table}
 
     def with_archives(self, q: ParsedQuery) -> ParsedQuery:
         """`q` with each category it names spelled out as the indexed categories that
