@@ -221,3 +221,55 @@ def test_a_full_trending_list_is_not_filled(engine):
     row = subscriber(engine, "a@example.org", max_papers=2)
     _, [d] = compose(engine, Recorder(["2611.00001", "2611.00002"], {}), [row])
     assert d.sections[0].title == "Trending" and d.arxiv_ids == ["2611.00001", "2611.00002"]
+
+
+def test_workers_share_saved_searches_through_the_runs_file(engine, tmp_path):
+    """Two composers (two workers of a run) with one `digest.shared` file: what one searched, the
+    other adopts without searching; a search claimed elsewhere but never published (a worker that
+    stopped) is run here, and a failed one is never passed on.  The digests are those of a
+    composer alone."""
+    from paperfeed.digest.shared import Shared
+
+    papers(engine, "2611.00001", "2611.00002", "2611.00003", "2611.00004")
+    results = {"a": ["2611.00002"], "b": ["2611.00003", "2611.00002"], "c": ["2611.00004"], "bad": ["2611.00001"]}
+    rows = [subscriber(engine, f"s{i}@example.org", searches=[["a", "b"], ["b", "c"], ["bad", "a"]][i % 3])
+            for i in range(6)]
+    dues = [due(r, NOW) for r in rows]
+    alone = Composer(engine, NOW, trending_fn=Recorder([], {}).trend, search_fn=Recorder([], results).search)
+    want = [d.entries_json() for d in alone.compose(rows, dues)]
+
+    class Failing(Recorder):
+        def search(self, engine, text, mode, limit, after, before):
+            if text == "bad":
+                raise RuntimeError("index gone")
+            return super().search(engine, text, mode, limit, after, before)
+
+    path = tmp_path / "searches.sqlite"
+    stopped = Shared(path, owner=1)  # claims "c" and dies before searching it
+    first, second = Failing([], results), Recorder([], results)
+    one = Composer(engine, NOW, trending_fn=first.trend, search_fn=first.search, shared=Shared(path, owner=2))
+    [c_key] = [one.search_key("c", *k[1:]) for k in alone._searches if k[0] == "c"]
+    assert stopped.claim([c_key]) == {c_key} and stopped.claim([c_key]) == set()
+    one.compose(rows[:3], dues[:3])
+    # "c" was claimed but is still unpublished: run here rather than waited for ("bad" failed)
+    assert sorted(t for t, *_ in first.search_calls) == ["a", "b", "c"] and one.search_calls == 4
+    two = Composer(engine, NOW, trending_fn=second.trend, search_fn=second.search, shared=Shared(path, owner=3))
+    got = [d.entries_json() for d in two.compose(rows, dues)]
+    assert [t for t, *_ in second.search_calls] == ["bad"]  # a failure is not passed on
+    assert two.searches_adopted == 3
+    assert got == want
+
+
+def test_the_shared_searches_file_keeps_the_first_claim_and_the_first_results(tmp_path):
+    from datetime import date
+
+    from paperfeed.digest.shared import Shared
+
+    k1, k2 = ("ssm", date(2026, 11, 17), date(2026, 11, 21)), ("ssm", date(2026, 11, 5), date(2026, 11, 21))
+    a, b = Shared(tmp_path / "s.sqlite", owner=1), Shared(tmp_path / "s.sqlite", owner=2)
+    assert a.claim([k1]) == {k1}
+    assert b.claim([k1, k2]) == {k2}  # the same query over another window is another search
+    assert a.published([k1, k2]) == {}
+    b.publish({k1: ["2611.00002", "2611.00001"], k2: []})  # b ran a's search meanwhile
+    a.publish({k1: ["2611.00009"]})
+    assert a.published([k1, k2]) == b.published([k1, k2]) == {k1: ["2611.00002", "2611.00001"], k2: []}

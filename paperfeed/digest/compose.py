@@ -35,6 +35,7 @@ The sent-papers record keeps the overlap from repeating anything.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -45,6 +46,7 @@ from paperfeed import settings
 from paperfeed.categories import prefixes
 from paperfeed.digest.personal import Personal, Reader, hour_after, period_start
 from paperfeed.digest.schedule import Due
+from paperfeed.digest.shared import Key, Shared
 from paperfeed.models import DigestSentPaper, Paper
 
 log = logging.getLogger("paperfeed.digest")
@@ -59,6 +61,7 @@ CHUNK = 500  # ids per IN (...) list
 # (subscriptions.MAX_SEARCHES) = 2,000 queries, inside the search package's
 # 4,096-vector query cache, so none is evicted before its own search runs.
 ENCODE_ROWS = 200
+SHARE_CHUNK = 32  # searches run between two looks at what other workers published (`digest.shared`)
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ class Composer:
     `paperfeed.search.encode_queries` with the default `search_fn`, else to nothing;
     `listed_fn(engine, first, last, limit)` ((arxiv_id, day), in list order) to
     `paperfeed.trending.daily_list`.  `personal=False` leaves out the personal sections.
+    `shared` (`digest.shared`) shares the saved searches with the other processes composing the run.
     """
 
     def __init__(
@@ -189,6 +193,7 @@ class Composer:
         encode_fn: Callable | None = None,
         listed_fn: Callable | None = None,
         personal: bool = True,
+        shared: Shared | None = None,
     ):
         self.engine = engine
         self.now = now
@@ -205,8 +210,10 @@ class Composer:
         self._encoded: set[str] = set()
         self._windows: dict[tuple[str, date, date], list[str]] = {}
         self.search_calls = 0
+        self.searches_adopted = 0  # run by another worker (`shared`)
         self.search_errors: set[str] = set()
         self.personal = Personal(engine, hour_after(now)) if personal else None
+        self.shared = shared
 
     # -- shared lookups ------------------------------------------------------------
 
@@ -248,19 +255,81 @@ class Composer:
     def search_ids(self, text: str, after: date, before: date) -> list[str]:
         key = (text, after, before)
         if key not in self._searches:
-            self.search_calls += 1
-            try:
-                ids = (self._search_fn or search_ids)(
-                    self.engine, text, mode=self.search_mode, limit=SEARCH_DEPTH, after=after, before=before
-                )
-            except Exception as e:  # no index yet, a model mismatch: the trending part still goes out
-                if type(e).__name__ not in self.search_errors:
-                    log.warning("digest: saved search failed (%s: %s); sending without it", type(e).__name__, e)
-                self.search_errors.add(type(e).__name__)
-                ids = []
-            self.load_papers(ids)
-            self._searches[key] = [a for a in ids if a in self.papers]
+            self._searches[key] = self._search(key) or []
         return self._searches[key]
+
+    def _search(self, key: Key) -> list[str] | None:
+        """One search's hits that the database holds, best first; None when it failed."""
+        text, after, before = key
+        self.search_calls += 1
+        try:
+            ids = (self._search_fn or search_ids)(
+                self.engine, text, mode=self.search_mode, limit=SEARCH_DEPTH, after=after, before=before
+            )
+        except Exception as e:  # no index yet, a model mismatch: the trending part still goes out
+            if type(e).__name__ not in self.search_errors:
+                log.warning("digest: saved search failed (%s: %s); sending without it", type(e).__name__, e)
+            self.search_errors.add(type(e).__name__)
+            return None
+        self.load_papers(ids)
+        return [a for a in ids if a in self.papers]
+
+    def search_key(self, text: str, after: date, before: date) -> Key:
+        """The search that `window_ids(text, after, before)` keeps hits of (see there)."""
+        for days in (2, 15):
+            edge = (self.now - timedelta(days=days) - ANNOUNCE_LAG).date()
+            if after >= edge:
+                return text, edge, before
+        return text, after, before
+
+    def share_searches(self, keys: set[Key]) -> None:
+        """Run or adopt the searches `keys` with the other workers of the run (`digest.shared`):
+        this worker's own first, a chunk at a time, then the ones claimed elsewhere and not yet
+        published, from the end.  Without a shared file, or when it fails, searches run when a
+        subscriber needs them, as on one process."""
+        todo = sorted(keys - self._searches.keys())
+        if self.shared is None or not todo:
+            return
+        ran, adopted = self.search_calls, self.searches_adopted
+        try:
+            mine = self.shared.claim(todo)
+            own = [k for k in todo if k in mine]
+            for start in range(0, len(own), SHARE_CHUNK):
+                part = own[start : start + SHARE_CHUNK]
+                self._adopt(self.shared.published(part))  # run by another worker meanwhile
+                self._search_and_publish([k for k in part if k not in self._searches])
+            others = [k for k in todo if k not in mine]
+            while others:
+                self._adopt(self.shared.published(others))
+                others = [k for k in others if k not in self._searches]
+                self._search_and_publish(others[: -SHARE_CHUNK - 1 : -1])
+                others = others[:-SHARE_CHUNK]
+        except sqlite3.Error as e:
+            log.warning("digest: searches not shared with the other workers (%s: %s); searching alone",
+                        type(e).__name__, e)
+            self.shared = None
+        log.debug("digest: %d of a batch's %d new searches run here, %d by other workers", self.search_calls - ran,
+                  len(todo), self.searches_adopted - adopted)
+
+    def _search_and_publish(self, keys: list[Key]) -> None:
+        if not keys:
+            return
+        self._encode_queries({text for text, _, _ in keys})
+        found = {}
+        for key in keys:
+            ids = self._search(key)
+            self._searches[key] = ids or []
+            if ids is not None:  # a failure is not shared: another worker tries for itself
+                found[key] = ids
+        self.shared.publish(found)
+
+    def _adopt(self, results: dict[Key, list[str]]) -> None:
+        """Searches another worker ran, as if run here."""
+        results = {k: ids for k, ids in results.items() if k not in self._searches}
+        self.load_papers(a for ids in results.values() for a in ids)
+        for key, ids in results.items():
+            self._searches[key] = [a for a in ids if a in self.papers]
+        self.searches_adopted += len(results)
 
     def window_ids(self, text: str, after: date, before: date) -> list[str]:
         """Hits of `text` published on or after `after`, from a search shared with others.
@@ -272,13 +341,7 @@ class Composer:
         """
         key = (text, after, before)
         if key not in self._windows:
-            shared = after
-            for days in (2, 15):
-                edge = (self.now - timedelta(days=days) - ANNOUNCE_LAG).date()
-                if after >= edge:
-                    shared = edge
-                    break
-            ids = self.search_ids(text, shared, before)
+            ids = self.search_ids(*self.search_key(text, after, before))
             papers = self.papers
             self._windows[key] = [
                 a for a in ids if papers[a].published is None or papers[a].published.date() >= after
@@ -328,10 +391,13 @@ class Composer:
         candidates: set[str] = set()
         readers = self.personal.readers(rows, self.personal_since) if self.personal else {}
         self.load_papers(a for r in readers.values() for a, _ in [*r.foryou, *r.followed])
-        for i, (row, due) in enumerate(zip(rows, dues, strict=True)):
-            if i % ENCODE_ROWS == 0:
-                self._encode_queries({q for r in rows[i : i + ENCODE_ROWS] for q in (r.searches or [])})
-            start = row.last_window_end or (due.due_at - due.length)
+        starts = [row.last_window_end or (due.due_at - due.length) for row, due in zip(rows, dues, strict=True)]
+        keys = [[self.search_key(q, *search_window(start, self.now)) for q in (row.searches or [])]
+                for row, start in zip(rows, starts, strict=True)]
+        self.share_searches({k for ks in keys for k in ks})
+        for i, (row, due, start) in enumerate(zip(rows, dues, starts, strict=True)):
+            if i % ENCODE_ROWS == 0:  # the queries still to search
+                self._encode_queries({k[0] for ks in keys[i : i + ENCODE_ROWS] for k in ks if k not in self._searches})
             after, before = search_window(start, self.now)
             trending = self.trending_ids(row.frequency)
             listed = self.listed_ids(row.frequency)

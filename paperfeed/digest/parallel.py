@@ -13,7 +13,9 @@ outbox's exactly-once rules are those of a run on one process.
 Each worker is a fresh interpreter (multiprocessing's "spawn": it inherits the
 environment and nothing else) with its own database connection, search index
 handles and `Composer` for the run's clock, so a shared lookup is made once per
-worker that needs it rather than once per run.  `PAPERFEED_DIGEST_WORKERS`
+worker that needs it rather than once per run; the saved searches, most of a
+plain digest's work, are shared through a scratch file instead (`digest.shared`,
+in a temporary directory removed after the run), so each runs about once per run.  `PAPERFEED_DIGEST_WORKERS`
 (0: one per available core, at most 4) says how many; a run with fewer than `MIN_BATCHES`
 batches holding a due subscriber composes in the sending process, since a worker takes about two
 seconds to start (imports, the query encoder).  On 2 cores two workers compose
@@ -28,16 +30,20 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sqlite3
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from itertools import chain, islice
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 from sqlalchemy import Engine
 
 from paperfeed import settings
 from paperfeed.digest.compose import Composer, Digest
+from paperfeed.digest.shared import Shared
 
 log = logging.getLogger("paperfeed.digest")
 
@@ -74,8 +80,16 @@ def composed(engine: Engine, now: datetime, batches: Iterable[tuple[list, list]]
     url = engine.url.render_as_string(hide_password=False)
     threads = max(1, len(os.sched_getaffinity(0)) // processes)
     level = logging.getLogger("paperfeed").getEffectiveLevel()
+    scratch, shared = None, None
+    try:
+        scratch = TemporaryDirectory(prefix="paperfeed-digest-")
+        shared = str(Path(scratch.name) / "searches.sqlite")
+        Shared(shared).close()  # the file and its table, before any worker claims a search
+    except (OSError, sqlite3.Error) as e:
+        log.warning("digest: workers search alone (no shared searches file: %s: %s)", type(e).__name__, e)
+        shared = None
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-                               initargs=(url, now, search_mode, threads, level))
+                               initargs=(url, now, search_mode, threads, level, shared))
     pending: deque = deque()
     try:
         for rows, dues in chain(first, batches):
@@ -88,17 +102,26 @@ def composed(engine: Engine, now: datetime, batches: Iterable[tuple[list, list]]
             yield rows_, future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if scratch is not None:
+            scratch.cleanup()
 
 
-def _start(url: str, now: datetime, search_mode: str, threads: int, level: int) -> None:
-    """A worker's start: its connection and `Composer`; the query encoder gets its share of the cores."""
+def _start(url: str, now: datetime, search_mode: str, threads: int, level: int, shared: str | None) -> None:
+    """A worker's start: its connection, its handle on the run's shared searches and `Composer`;
+    the query encoder gets its share of the cores."""
     global _composer
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if not int(os.environ.get("PAPERFEED_EMBEDDING_THREADS", "0") or 0):
         os.environ["PAPERFEED_EMBEDDING_THREADS"] = str(threads)
     from paperfeed import db
 
-    _composer = Composer(db.connect(url), now, search_mode=search_mode, full=False)
+    handle = None
+    if shared:
+        try:
+            handle = Shared(shared)
+        except sqlite3.Error as e:
+            log.warning("digest: a worker searches alone (%s: %s)", type(e).__name__, e)
+    _composer = Composer(db.connect(url), now, search_mode=search_mode, full=False, shared=handle)
 
 
 def _compose(rows: list, dues: list) -> list[Digest]:
