@@ -13,14 +13,16 @@ outbox's exactly-once rules are those of a run on one process.
 Each worker is a fresh interpreter (multiprocessing's "spawn": it inherits the
 environment and nothing else) with its own database connection, search index
 handles and `Composer` for the run's clock, so a shared lookup is made once per
-worker that needs it rather than once per run; the saved searches, most of a
-plain digest's work, are shared through a scratch file instead (`digest.shared`,
-in a temporary directory removed after the run), so each runs about once per run.  `PAPERFEED_DIGEST_WORKERS`
-(0: one per available core, at most 4) says how many; a run with fewer than `MIN_BATCHES`
-batches holding a due subscriber composes in the sending process, since a worker takes about two
-seconds to start (imports, the query encoder).  On 2 cores two workers compose
-`benchmarks/digest.py`'s full-size run in 175 s against 265 s on one process
-(RESULTS.md): each worker repeats most of the run's searches.  A worker logs
+worker that needs it rather than once per run.  The saved searches, most of a
+plain digest's work, are the exception: the workers share them through a
+scratch file (`digest.shared`, in a temporary directory removed after the run),
+so each runs about once per run (4,003 searches for 3,979 distinct ones in
+`benchmarks/digest.py`'s full-size run, where each worker used to run ~3,900).
+`PAPERFEED_DIGEST_WORKERS` (0: one per available core, at most 4) says how many;
+a run with fewer than `MIN_BATCHES` batches holding a due subscriber composes in
+the sending process, since a worker takes about two seconds to start (imports,
+the query encoder).  On 2 cores two workers compose the full-size run in about
+half of one process's time (0.45-0.62 in RESULTS.md's runs).  A worker logs
 to stderr at the sending process's level, so a warning said once per run
 (no index, a failing search) may be said once per worker.
 """
