@@ -35,7 +35,8 @@ The run is composed twice over the same data: once in this process, which is
 where the personal sections' parts are timed, then as `digest send` composes it,
 on `--workers` processes (default `PAPERFEED_DIGEST_WORKERS`: one per core,
 `digest.parallel`), the headline `digest_compose_seconds`; both runs must give
-the same digests' sizes.
+the same digests' sizes.  `--parallel-only` runs only the second (the workers' wall
+and CPU time, for A/B runs on a noisy machine).
 
 Data is kept in `--data-dir` and reused while the sizes match.  Prints
 `name: value` lines at the end.
@@ -334,6 +335,30 @@ def measure(args, now: datetime) -> dict:
     }
 
 
+def measure_parallel(args, now: datetime) -> dict:
+    """The run composed as `digest send` does it, alone: wall time and the workers' CPU time."""
+    from paperfeed import db
+    from paperfeed.digest import outbox, parallel
+
+    engine = db.connect()
+    workers = args.workers or parallel.workers()
+    t = time.perf_counter()
+    digests = nonempty = 0
+    for _, batch in parallel.composed(engine, now, outbox.due_batches(engine, now, now.date()),
+                                      search_mode=args.search_mode, processes=workers):
+        digests += len(batch)
+        nonempty += sum(not d.empty for d in batch)
+    wall = time.perf_counter() - t
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "digest_compose_seconds": round(wall, 1),
+        "digest_workers": workers,
+        "digest_workers_cpu_seconds": round(children.ru_utime + children.ru_stime, 1),
+        "digest_subscribers": digests,
+        "digest_nonempty": nonempty,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--papers", type=int, default=1_000_000)
@@ -344,6 +369,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0,
                         help="processes for the measured run (default: PAPERFEED_DIGEST_WORKERS, one per core)")
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/paperfeed-bench-digest"))
+    parser.add_argument("--parallel-only", action="store_true",
+                        help="measure only the run composed on worker processes")
     args = parser.parse_args()
 
     # a fixed clock: the corpus is dated relative to it, so a kept data dir stays valid
@@ -368,7 +395,7 @@ def main() -> None:
         report = search.update_index(db.connect(), encoder=bench_encoder(), chunk_size=50_000)
         if report.generation and report.seconds > 1:
             print(f"search index updated in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    results = measure(args, now)
+    results = measure_parallel(args, now) if args.parallel_only else measure(args, now)
     print(f"corpus: {args.papers} papers, {args.subscribers} subscribers ({args.linked} linked to a library), "
           f"{args.queries} distinct queries, search mode {args.search_mode}")
     for name, value in results.items():
