@@ -301,15 +301,12 @@ def measure(args, now: datetime) -> dict:
         render.digest_message(d, full.papers, "daily", "https://papers.example.org")
     render_ms = (time.perf_counter() - t1) / max(len(sample), 1) * 1000
     workers = args.workers or parallel.workers()
-    parallel_total = parallel_nonempty = parallel_papers = 0.0
+    parallel_total = 0.0
     if workers > 1:  # what `digest send` does: the same batches composed on worker processes
-        t2 = time.perf_counter()
-        for _, digests in parallel.composed(engine, now, outbox.due_batches(engine, now, now.date()),
-                                            search_mode=args.search_mode, processes=workers):
-            parallel_nonempty += sum(not d.empty for d in digests)
-            parallel_papers += sum(len(d.arxiv_ids) for d in digests)
-        parallel_total = time.perf_counter() - t2
-        assert (parallel_nonempty, parallel_papers) == (nonempty, n_papers), "the workers composed other digests"
+        on_workers = measure_parallel(args, now)
+        parallel_total = on_workers["digest_compose_seconds"]
+        assert (on_workers["digest_nonempty"], on_workers["digest_papers"]) == (nonempty, n_papers), \
+            "the workers composed other digests"
     return {
         # the headline: the run as `digest send` composes it (PAPERFEED_DIGEST_WORKERS, one per core)
         "digest_compose_seconds": round(parallel_total if workers > 1 else total, 1),
@@ -343,11 +340,12 @@ def measure_parallel(args, now: datetime) -> dict:
     engine = db.connect()
     workers = args.workers or parallel.workers()
     t = time.perf_counter()
-    digests = nonempty = 0
+    digests = nonempty = n_papers = 0
     for _, batch in parallel.composed(engine, now, outbox.due_batches(engine, now, now.date()),
                                       search_mode=args.search_mode, processes=workers):
         digests += len(batch)
         nonempty += sum(not d.empty for d in batch)
+        n_papers += sum(len(d.arxiv_ids) for d in batch)
     wall = time.perf_counter() - t
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
@@ -356,6 +354,7 @@ def measure_parallel(args, now: datetime) -> dict:
         "digest_workers_cpu_seconds": round(children.ru_utime + children.ru_stime, 1),
         "digest_subscribers": digests,
         "digest_nonempty": nonempty,
+        "digest_papers": n_papers,
     }
 
 

@@ -392,13 +392,13 @@ class Composer:
         readers = self.personal.readers(rows, self.personal_since) if self.personal else {}
         self.load_papers(a for r in readers.values() for a, _ in [*r.foryou, *r.followed])
         starts = [row.last_window_end or (due.due_at - due.length) for row, due in zip(rows, dues, strict=True)]
-        keys = [[self.search_key(q, *search_window(start, self.now)) for q in (row.searches or [])]
-                for row, start in zip(rows, starts, strict=True)]
+        windows = [search_window(start, self.now) for start in starts]
+        keys = [[self.search_key(q, *window) for q in (row.searches or [])]
+                for row, window in zip(rows, windows, strict=True)]
         self.share_searches({k for ks in keys for k in ks})
-        for i, (row, due, start) in enumerate(zip(rows, dues, starts, strict=True)):
+        for i, (row, due, start, (after, before)) in enumerate(zip(rows, dues, starts, windows, strict=True)):
             if i % ENCODE_ROWS == 0:  # the queries still to search
                 self._encode_queries({k[0] for ks in keys[i : i + ENCODE_ROWS] for k in ks if k not in self._searches})
-            after, before = search_window(start, self.now)
             trending = self.trending_ids(row.frequency)
             listed = self.listed_ids(row.frequency)
             searched = [(q, self.window_ids(q, after, before)) for q in (row.searches or [])]

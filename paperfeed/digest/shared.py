@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -50,9 +49,8 @@ class Shared:
     """One worker's handle on a run's shared searches file at `path` (created if absent)."""
 
     def __init__(self, path: Path | str, owner: int | None = None):
-        self.path = Path(path)
         self.owner = os.getpid() if owner is None else owner
-        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect(path, timeout=60, check_same_thread=False)  # `with self.db`: one transaction
         self.db.execute("pragma journal_mode=wal")
         self.db.execute("pragma synchronous=off")  # a run's scratch file: a crash loses nothing that matters
         self.db.execute(SCHEMA)
@@ -63,7 +61,7 @@ class Shared:
     def claim(self, keys: Iterable[Key]) -> set[Key]:
         """Those of `keys` nobody had claimed, now this worker's to search."""
         mine: set[Key] = set()
-        with self._transaction():
+        with self.db:
             for key in keys:
                 cur = self.db.execute("insert or ignore into searches (text, after, before, owner) values (?, ?, ?, ?)",
                                       (*_row(key), self.owner))
@@ -76,7 +74,7 @@ class Shared:
         already keeps its first results."""
         if not results:
             return
-        with self._transaction():
+        with self.db:
             self.db.executemany(
                 "insert into searches (text, after, before, owner, ids) values (?, ?, ?, ?, ?)"
                 " on conflict (text, after, before) do update set ids = excluded.ids where searches.ids is null",
@@ -92,13 +90,3 @@ class Shared:
             if got is not None:
                 out[key] = got[0].split("\n") if got[0] else []
         return out
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.db.execute("begin immediate")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("rollback")
-            raise
-        self.db.execute("commit")
