@@ -82,3 +82,21 @@ def test_a_worker_rarely_walks_its_long_lived_objects_and_still_frees_cycles():
     assert worker_full < plain_full, (worker_full, plain_full)
     # the young collections still free the cycles: at most one threshold's worth is left
     assert worker_alive <= parallel.GC_THRESHOLDS[0], worker_alive
+
+
+def test_the_sending_process_collects_less_only_while_workers_compose(engine):
+    import gc
+    from datetime import UTC, datetime
+
+    before = gc.get_threshold()
+    assert before != parallel.GC_THRESHOLDS
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    during = [gc.get_threshold() for _ in parallel.composed(engine, now, [([], [])] * 3, processes=2)]
+    assert during == [parallel.GC_THRESHOLDS] * 3  # it unpickles every digest the workers send
+    assert gc.get_threshold() == before
+    run = parallel.composed(engine, now, [([], [])] * 3, processes=2)
+    next(run)
+    run.close()  # a run stopped early (the mail server down) restores them too
+    assert gc.get_threshold() == before
+    # composing in this process leaves them alone
+    assert [gc.get_threshold() for _ in parallel.composed(engine, now, [([], [])] * 3, processes=1)] == [before] * 3

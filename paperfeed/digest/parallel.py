@@ -84,6 +84,17 @@ def composed(engine: Engine, now: datetime, batches: Iterable[tuple[list, list]]
         for rows, dues in chain(first, batches):  # read a batch when it is composed, as before
             yield rows, composer.compose(rows, dues)
         return
+    thresholds = gc.get_threshold()
+    collect_less()  # this process unpickles every digest the workers send back
+    try:
+        yield from _on_workers(engine, now, chain(first, batches), search_mode, processes)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _on_workers(engine: Engine, now: datetime, batches: Iterator[tuple[list, list]], search_mode: str,
+                processes: int) -> Iterator[tuple[list, list[Digest]]]:
+    """`composed` on `processes` worker processes."""
     url = engine.url.render_as_string(hide_password=False)
     threads = max(1, len(os.sched_getaffinity(0)) // processes)
     level = logging.getLogger("paperfeed").getEffectiveLevel()
@@ -99,7 +110,7 @@ def composed(engine: Engine, now: datetime, batches: Iterable[tuple[list, list]]
                                initargs=(url, now, search_mode, threads, level, shared))
     pending: deque = deque()
     try:
-        for rows, dues in chain(first, batches):
+        for rows, dues in batches:
             pending.append((rows, pool.submit(_compose, rows, dues)))
             if len(pending) >= AHEAD * processes:
                 rows_, future = pending.popleft()
@@ -114,8 +125,9 @@ def composed(engine: Engine, now: datetime, batches: Iterable[tuple[list, list]]
 
 
 def _start(url: str, now: datetime, search_mode: str, threads: int, level: int, shared: str | None) -> None:
-    """A worker's start: its connection, its handle on the run's shared searches and `Composer`;
-    the query encoder gets its share of the cores."""
+    """A worker's start: its memory and collector settings (`keep_freed_memory`, `collect_less`),
+    its connection, its handle on the run's shared searches and `Composer`; the query encoder gets
+    its share of the cores."""
     global _composer
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     keep_freed_memory()
@@ -160,7 +172,9 @@ def collect_less() -> None:
     which walks all of them, came every few hundred thousand allocations: 35 of them in 30
     batches, 0.18 s each, a tenth of the worker's time.  With these thresholds the young
     collections, which free the cycles a digest leaves (its closures), come every 50,000
-    allocations and a full one hardly ever in a run (benchmarks/RESULTS.md)."""
+    allocations and a full one hardly ever in a run (benchmarks/RESULTS.md).  The sending process
+    runs so while workers compose (`composed`): unpickling a batch's digests took 60-90 ms with
+    the default thresholds and 6 ms with these."""
     gc.set_threshold(*GC_THRESHOLDS)
 
 
