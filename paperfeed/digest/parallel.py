@@ -22,7 +22,8 @@ so each runs about once per run (4,003 searches for 3,979 distinct ones in
 a run with fewer than `MIN_BATCHES` batches holding a due subscriber composes in
 the sending process, since a worker takes about two seconds to start (imports,
 the query encoder).  On 2 cores two workers compose the full-size run in about
-half of one process's time (0.45-0.62 in RESULTS.md's runs).  A worker logs
+half of one process's time (0.45-0.62 in RESULTS.md's runs), with their memory and collector
+settings (`keep_freed_memory`, `collect_less`) a sixth faster than without.  A worker logs
 to stderr at the sending process's level, so a warning said once per run
 (no index, a failing search) may be said once per worker.
 """
