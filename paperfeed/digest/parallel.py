@@ -153,9 +153,9 @@ def keep_freed_memory() -> bool:
     A worker's batches each allocate the same large arrays (a batch's library vectors and term
     rows, its prescores: tens of MB each).  glibc gives blocks that large their own mappings and
     unmaps them when they are freed, so every batch faulted them in again and the kernel zeroed
-    them again (about 9,000 page faults per 300 MB).  With those mappings off (`M_MMAP_MAX` 0) and
-    the heap trimmed only above 2 GB of free memory, a worker reuses its own memory: its peak size
-    stays the same, and the full-size run spends a third of the system time it did
+    them again (739,000 page faults in the full-size run).  With those mappings off (`M_MMAP_MAX`
+    0) and the heap trimmed only above 2 GB of free memory, a worker reuses its own memory: its
+    peak size stays the same, and the full-size run spends a quarter of the system time it did
     (benchmarks/RESULTS.md).  Elsewhere (musl, macOS) it does nothing."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
