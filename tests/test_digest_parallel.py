@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 
@@ -85,9 +87,6 @@ def test_a_worker_rarely_walks_its_long_lived_objects_and_still_frees_cycles():
 
 
 def test_the_sending_process_collects_less_only_while_workers_compose(engine):
-    import gc
-    from datetime import UTC, datetime
-
     before = gc.get_threshold()
     assert before != parallel.GC_THRESHOLDS
     now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

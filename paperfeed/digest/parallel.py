@@ -85,17 +85,6 @@ def composed(engine: Engine, now: datetime, batches: Iterable[tuple[list, list]]
         for rows, dues in chain(first, batches):  # read a batch when it is composed, as before
             yield rows, composer.compose(rows, dues)
         return
-    thresholds = gc.get_threshold()
-    collect_less()  # this process unpickles every digest the workers send back
-    try:
-        yield from _on_workers(engine, now, chain(first, batches), search_mode, processes)
-    finally:
-        gc.set_threshold(*thresholds)
-
-
-def _on_workers(engine: Engine, now: datetime, batches: Iterator[tuple[list, list]], search_mode: str,
-                processes: int) -> Iterator[tuple[list, list[Digest]]]:
-    """`composed` on `processes` worker processes."""
     url = engine.url.render_as_string(hide_password=False)
     threads = max(1, len(os.sched_getaffinity(0)) // processes)
     level = logging.getLogger("paperfeed").getEffectiveLevel()
@@ -110,8 +99,9 @@ def _on_workers(engine: Engine, now: datetime, batches: Iterator[tuple[list, lis
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
                                initargs=(url, now, search_mode, threads, level, shared))
     pending: deque = deque()
+    thresholds = collect_less()  # this process unpickles every digest the workers send back
     try:
-        for rows, dues in batches:
+        for rows, dues in chain(first, batches):
             pending.append((rows, pool.submit(_compose, rows, dues)))
             if len(pending) >= AHEAD * processes:
                 rows_, future = pending.popleft()
@@ -120,6 +110,7 @@ def _on_workers(engine: Engine, now: datetime, batches: Iterator[tuple[list, lis
             rows_, future = pending.popleft()
             yield rows_, future.result()
     finally:
+        gc.set_threshold(*thresholds)
         pool.shutdown(wait=True, cancel_futures=True)
         if scratch is not None:
             scratch.cleanup()
@@ -165,8 +156,9 @@ def keep_freed_memory() -> bool:
     return mallopt(M_MMAP_MAX, 0) == 1 and mallopt(M_TRIM_THRESHOLD, 2**31 - 1) == 1
 
 
-def collect_less() -> None:
-    """Run the cyclic garbage collector less often in this process (`GC_THRESHOLDS`).
+def collect_less() -> tuple[int, int, int]:
+    """Run the cyclic garbage collector less often in this process (`GC_THRESHOLDS`); returns the
+    thresholds it replaced.
 
     A worker holds half a million long-lived objects (the catalogue's million keys, its For you
     windows, the papers it has read), and with Python's default thresholds a full collection,
@@ -176,7 +168,9 @@ def collect_less() -> None:
     allocations and a full one hardly ever in a run (benchmarks/RESULTS.md).  The sending process
     runs so while workers compose (`composed`): unpickling a batch's digests took 60-90 ms with
     the default thresholds and 6 ms with these."""
+    previous = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
+    return previous
 
 
 def _compose(rows: list, dues: list) -> list[Digest]:
