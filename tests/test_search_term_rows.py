@@ -88,21 +88,70 @@ def test_stored_rows_rank_as_rows_made_from_text(engine, reader):
 
 
 def test_digest_batch_profiles_equal_one_reader_profiles(engine, reader):
-    other = add_user(engine, "bob")
-    with engine.begin() as conn:
-        from paperfeed.library import saved
+    """Readers read together (their papers in one go, each a slice of it) get the profiles they get
+    read alone: a paper two of them saved, dismissed papers, one not indexed, a reader with none."""
+    from datetime import UTC, datetime
 
-        saved.save(conn, other, SAVED[0][0])
+    from sqlalchemy import insert
+
+    from paperfeed.library import saved
+    from paperfeed.models import Dismissal
+
+    other, third = add_user(engine, "bob"), add_user(engine, "cy")
+    off = [a for a, *_ in OFF_TOPIC]
+    add_paper(engine, "2612.09999", "Added after the index was built")
+    with engine.begin() as conn:
+        saved.save(conn, other, SAVED[0][0])  # ada saved it too
+        saved.save(conn, third, off[0])
+        conn.execute(insert(Dismissal.__table__), [
+            {"user_id": u, "arxiv_id": a, "created_at": datetime.now(UTC)}
+            for u, a in ((other, off[1]), (other, "2612.09999"), (reader, off[2]))])
     with engine.connect() as conn:
         win = source.window(conn, NOW - timedelta(days=7))
-        batch = source.profiles(conn, [reader, other, 999_999], win)
-        one = {u: source.profile(conn, u, win) for u in (reader, other)}
+        batch = source.profiles(conn, [reader, other, 999_999, third], win)
+        one = {u: source.profile(conn, u, win) for u in (reader, other, third)}
     assert batch[999_999].empty
-    for u in (reader, other):
-        assert batch[u].saved_ids == one[u].saved_ids
-        assert np.array_equal(batch[u].vectors, one[u].vectors)
-        assert np.array_equal(dense(batch[u].terms), dense(one[u].terms))
-    assert batch[other].saved_ids == [SAVED[0][0]]
+    for u in (reader, other, third):
+        b, o = batch[u], one[u]
+        assert b.saved_ids == o.saved_ids and b.dismissed_ids == o.dismissed_ids
+        assert np.array_equal(b.vectors, o.vectors) and np.array_equal(b.dismissed_vectors, o.dismissed_vectors)
+        assert np.array_equal(dense(b.terms), dense(o.terms))
+        assert np.array_equal(dense(b.terms_all), dense(o.terms_all))
+        assert np.array_equal(dense(b.terms), dense(stored_rows(store.current(), b.saved_ids)))
+    assert batch[other].saved_ids == [SAVED[0][0]] and batch[third].saved_ids == [off[0]]
+    assert batch[other].dismissed_ids == {off[1], "2612.09999"}  # hidden even when not indexed
+    assert len(batch[other].dismissed_vectors) == 1 and len(batch[reader].dismissed_vectors) == 1
+    assert np.array_equal(dense(batch[other].dismissed_terms), dense(stored_rows(store.current(), [off[1]])))
+
+
+def test_vectors_keep_the_order_asked_when_some_come_from_the_graph():
+    """An index whose matrix lacks some papers reads those from the graph; every place asked for
+    (an id may be asked twice) gets its own row, in the order asked."""
+
+    class Matrix:
+        def have(self, keys):
+            return np.asarray(keys) % 2 == 0  # odd keys only in the graph
+
+        def get(self, keys):
+            return np.asarray(keys, np.float32)[:, None] * np.ones((1, 3), np.float32)
+
+    class Graph:
+        def contains(self, key):
+            return key != 7
+
+        def get(self, key, dtype):
+            return np.full(3, key, dtype)
+
+    class Gen:
+        meta = type("Meta", (), {"dim": 3})()
+        foryou_matrix, matrix, vectors, id = Matrix(), None, Graph(), "g"
+
+    ids = ["a", "b", "x", "c", "b", "d", "e"]
+    keys = {"a": 2, "b": 3, "c": 4, "d": 7, "e": 5}  # x: not indexed; d: in neither
+    at, vecs = source._vectors_at(Gen(), ids, keys)
+    assert at.tolist() == [0, 1, 3, 4, 6]
+    assert vecs[:, 0].tolist() == [2, 3, 4, 3, 5]
+    assert source._vectors(Gen(), ids, keys)[0] == ["a", "b", "c", "b", "e"]
 
 
 def test_a_profile_from_the_database_explains_later_as_one_with_titles_explains_now(engine, reader):

@@ -70,31 +70,34 @@ def index_vectors(arxiv_ids: list[str], index_dir=None) -> tuple[list[str], np.n
 
 def _vectors(gen, arxiv_ids: list[str], keys: dict[str, int]) -> tuple[list[str], np.ndarray, str]:
     """`index_vectors` in generation `gen`, with the ids' catalogue keys read before."""
+    at, got = _vectors_at(gen, arxiv_ids, keys)
+    return [arxiv_ids[i] for i in at.tolist()], got, gen.id
+
+
+def _vectors_at(gen, arxiv_ids: list[str], keys: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(positions in `arxiv_ids` of the ids `gen` holds a vector of, ascending; their float32
+    vectors, in that order).  `arxiv_ids` may repeat an id (each place gets its row)."""
     from paperfeed.search import vectors
 
-    found = [a for a in arxiv_ids if a in keys]
     dim = gen.meta.dim
-    if not found:
-        return [], np.zeros((0, dim), np.float32), gen.id
+    ks = np.fromiter((keys.get(a, -1) for a in arxiv_ids), np.int64, len(arxiv_ids))
+    known = np.flatnonzero(ks >= 0)
     matrix = gen.foryou_matrix or gen.matrix
-    out_ids, got = [], np.zeros((0, dim), np.float32)
-    missing = found
-    if matrix is not None:
-        ks = np.asarray([keys[a] for a in found], np.int64)
-        have = matrix.have(ks)
-        if have.any():
-            got = matrix.get(ks[have])  # one float32 array: the common case needs no copy
-        out_ids = [a for a, h in zip(found, have.tolist(), strict=True) if h]
-        missing = [a for a, h in zip(found, have.tolist(), strict=True) if not h]
-    extra = []
-    for a in missing:  # indexes built before the matrix format: read from the graph
-        vec = vectors.vector_of(gen.vectors, keys[a])
-        if vec is not None:
-            out_ids.append(a)
-            extra.append(vec)
+    at, got = np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
+    missing = known
+    if matrix is not None and len(known):
+        have = matrix.have(ks[known])
+        at, missing = known[have], known[~have]
+        if len(at):
+            got = matrix.get(ks[at])  # one float32 array: the common case needs no copy
+    extra = [(i, v) for i in missing.tolist()  # indexes built before the matrix format: the graph
+             if (v := vectors.vector_of(gen.vectors, int(ks[i]))) is not None]
     if extra:
-        got = np.vstack([got, np.stack(extra)]).astype(np.float32)
-    return out_ids, got, gen.id
+        at = np.concatenate([at, np.asarray([i for i, _ in extra], np.int64)])
+        got = np.vstack([got, np.stack([v for _, v in extra])]).astype(np.float32)
+        order = np.argsort(at, kind="stable")
+        at, got = at[order], got[order]
+    return at, got
 
 
 def _upvotes(conn: Connection, start: datetime, end: datetime | None) -> dict[str, int]:
@@ -176,6 +179,15 @@ def _term_rows(stored, ids: list[str], keys: dict[str, int], texts_of):
     return sparse.vstack(out, format="csr", dtype=np.float32)
 
 
+def _rows(m, a: int, b: int):
+    """Rows [a, b) of CSR matrix `m`, sharing its arrays (scipy's slice copies them)."""
+    from scipy import sparse
+
+    ptr = m.indptr[a : b + 1]
+    lo, hi = int(ptr[0]), int(ptr[-1])
+    return sparse.csr_matrix((m.data[lo:hi], m.indices[lo:hi], ptr - lo), shape=(b - a, m.shape[1]), copy=False)
+
+
 def _texts(conn: Connection, ids: list[str]) -> list[str]:
     """The term-row texts (title and abstract) of `ids`, in order."""
     found: dict[str, str] = {}
@@ -224,7 +236,7 @@ def profile(conn: Connection, user_id: int, win: Window, *, index_dir=None) -> P
 
 def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=None) -> dict[int, Profile]:
     """`profile` for many readers: one query per kind of library data for them all, and the
-    vectors and term rows of the union of their papers read once.  A profile holds no titles or
+    vectors and term rows of all their papers read in one go, each reader's a slice of them.  A profile holds no titles or
     key terms: `rank`, or the digest's `About`, reads them for the saved papers a why-line names."""
     from paperfeed.search import store
 
@@ -237,39 +249,43 @@ def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=No
                                        .where(follows_t.c.user_id.in_(user_ids))):
         follows.setdefault(uid, []).append((kind, key))
 
-    wanted = list(dict.fromkeys(a for ids in (*saved.values(), *dismissed.values()) for a in ids))
+    # every reader's saved then dismissed ids, one after another: read at once, and each reader's
+    # held rows are then one contiguous range of the vectors and term rows (views, no copies)
+    lists = [saved.get(uid, []) for uid in user_ids] + [dismissed.get(uid, []) for uid in user_ids]
+    flat = [a for ids in lists for a in ids]
+    bounds = np.cumsum([0] + [len(ids) for ids in lists])
     dim = win.vectors.shape[1]
-    vec_of: dict[str, int] = {}
-    vecs = np.zeros((0, dim), np.float32)
-    terms = None
-    if wanted:
+    at, vecs, terms = np.zeros(0, np.int64), np.zeros((0, dim), np.float32), None
+    if flat:
         gen = store.current(index_dir)
-        keys = gen.keys_of(wanted)
-        found, vecs, _ = _vectors(gen, wanted, keys)
-        vec_of = {a: i for i, a in enumerate(found)}
-        if win.space is not None and found:
+        keys = gen.keys_of(list(dict.fromkeys(flat)))
+        at, vecs = _vectors_at(gen, flat, keys)
+        if win.space is not None and len(at):
+            held_ids = [flat[i] for i in at.tolist()]
             stored = gen.term_rows
             if stored is not None and stored.space is win.space:
-                terms = _term_rows(stored, found, keys, lambda some: _texts(conn, some))
+                terms = _term_rows(stored, held_ids, keys, lambda some: _texts(conn, some))
             else:  # the window fitted its own space (an index without rows)
-                terms = win.space.rows(_texts(conn, found))
+                terms = win.space.rows(_texts(conn, held_ids))
+    # held[i]: how many of the ids before list i are held, so list i's rows are held[i]:held[i + 1]
+    held = np.searchsorted(at, bounds).tolist()
+    at = at.tolist()
 
-    def embedded(ids):
-        """(ids, vectors, term rows) of those of `ids` the index holds."""
-        held = [a for a in ids if a in vec_of]
-        at = np.asarray([vec_of[a] for a in held], np.int64)
-        return held, vecs[at], terms[at] if terms is not None and len(at) else None
+    def embedded(i: int):
+        """(ids, vectors, term rows) of those of list i the index holds."""
+        a, b = held[i], held[i + 1]
+        return [flat[j] for j in at[a:b]], vecs[a:b], _rows(terms, a, b) if terms is not None and b > a else None
 
     out = {}
-    for uid in user_ids:
-        s_ids, s_vecs, s_terms = embedded(saved.get(uid, []))
-        d_all = dismissed.get(uid, [])
-        d_ids, d_vecs, d_terms = embedded(d_all)
+    n = len(user_ids)
+    for i, uid in enumerate(user_ids):
+        s_ids, s_vecs, s_terms = embedded(i)
+        d_ids, d_vecs, d_terms = embedded(n + i)
         follow = follows.get(uid, [])
         out[uid] = Profile.build(
             s_ids, s_vecs if s_ids else np.zeros((0, dim), np.float32),
             saved_terms=s_terms,
-            dismissed_ids=d_all,  # hidden even when not indexed
+            dismissed_ids=dismissed.get(uid, []),  # hidden even when not indexed
             dismissed_vectors=d_vecs if d_ids else None, dismissed_terms=d_terms if d_ids else None,
             authors=[k for kind, k in follow if kind == "author"],
             categories=[k for kind, k in follow if kind == "category"],
