@@ -513,11 +513,14 @@ def test_many_ids_find_the_keys_the_catalogue_queries_find(indexed, monkeypatch)
     gen = store.current()
     known = [a for a, _ in gen.catalog.execute("select arxiv_id, key from docs")]
     assert len(known) >= 10
-    asked = known[::2] + ["nope", known[0] + "x", known[0][:-1], "", "é/1", known[1]]
+    asked = known[::2] + ["nope", known[0] + "x", known[0][:-1], "", "é/1", known[1], known[0]]
     by_queries = gen.keys_of(asked)
     assert set(by_queries) == set(known[::2]) | {known[1]}
+    expected = [by_queries.get(a, -1) for a in asked]  # in order, repeats kept, -1: not held
+    assert gen.key_array(asked).tolist() == expected
     assert "_key_table" not in gen.__dict__  # a few ids: the catalogue queries
     monkeypatch.setattr(store, "BULK_KEYS", 1)
     fresh = store.Generation(gen.folder)
+    assert fresh.key_array(asked).tolist() == expected
     assert fresh.keys_of(asked) == by_queries
     assert "_key_table" in fresh.__dict__  # the bulk path answered

@@ -148,7 +148,7 @@ def test_vectors_keep_the_order_asked_when_some_come_from_the_graph():
 
     ids = ["a", "b", "x", "c", "b", "d", "e"]
     keys = {"a": 2, "b": 3, "c": 4, "d": 7, "e": 5}  # x: not indexed; d: in neither
-    at, vecs = source._vectors_at(Gen(), ids, keys)
+    at, vecs = source._vectors_at(Gen(), np.asarray([keys.get(a, -1) for a in ids], np.int64))
     assert at.tolist() == [0, 1, 3, 4, 6]
     assert vecs[:, 0].tolist() == [2, 3, 4, 3, 5]
     assert source._vectors(Gen(), ids, keys)[0] == ["a", "b", "c", "b", "e"]
@@ -297,7 +297,7 @@ def test_papers_without_a_stored_row_get_one_made_in_the_same_space(tmp_path):
         asked.extend(ids)
         return [texts[int(i)] for i in ids]
 
-    got = source._term_rows(stored, ["2", "1", "0"], {"0": 0, "1": 1, "2": 2}, texts_of)
+    got = source._term_rows(stored, ["2", "1", "0"], np.asarray([2, 1, 0]), texts_of)
     assert asked == ["1"]  # only the paper without a row is read and tokenised
     assert np.allclose(dense(got), dense(stored.space.rows([texts[2], texts[1], texts[0]])), atol=1e-6)
 

@@ -70,17 +70,16 @@ def index_vectors(arxiv_ids: list[str], index_dir=None) -> tuple[list[str], np.n
 
 def _vectors(gen, arxiv_ids: list[str], keys: dict[str, int]) -> tuple[list[str], np.ndarray, str]:
     """`index_vectors` in generation `gen`, with the ids' catalogue keys read before."""
-    at, got = _vectors_at(gen, arxiv_ids, keys)
+    at, got = _vectors_at(gen, np.fromiter((keys.get(a, -1) for a in arxiv_ids), np.int64, len(arxiv_ids)))
     return [arxiv_ids[i] for i in at.tolist()], got, gen.id
 
 
-def _vectors_at(gen, arxiv_ids: list[str], keys: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(positions in `arxiv_ids` of the ids `gen` holds a vector of, ascending; their float32
-    vectors, in that order).  `arxiv_ids` may repeat an id (each place gets its row)."""
+def _vectors_at(gen, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions in `ks` (index keys, -1: not indexed) of the papers `gen` holds a vector of,
+    ascending; their float32 vectors, in that order).  A key may repeat (each place gets its row)."""
     from paperfeed.search import vectors
 
     dim = gen.meta.dim
-    ks = np.fromiter((keys.get(a, -1) for a in arxiv_ids), np.int64, len(arxiv_ids))
     known = np.flatnonzero(ks >= 0)
     matrix = gen.foryou_matrix or gen.matrix
     at, got = np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
@@ -141,8 +140,9 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
     stored = gen.term_rows
     if stored is not None:
         space = stored.space
-        terms = _term_rows(stored, ids, keys, lambda some: [paper_text(by_id[i].title, by_id[i].abstract)
-                                                            for i in some]) if ids else None
+        k = np.asarray([keys[i] for i in ids], np.int64)
+        terms = _term_rows(stored, ids, k, lambda some: [paper_text(by_id[i].title, by_id[i].abstract)
+                                                         for i in some]) if ids else None
     else:  # an index built before term rows were kept: fit on the window
         texts = [paper_text(by_id[i].title, by_id[i].abstract) for i in ids]
         space = TermSpace.fit(texts, **FOR_YOU) if texts else None
@@ -159,12 +159,11 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
     return built
 
 
-def _term_rows(stored, ids: list[str], keys: dict[str, int], texts_of):
-    """CSR rows of `ids` in the index's term space: read where stored, else made from
-    `texts_of(those ids)` (their texts, in order)."""
+def _term_rows(stored, ids: list[str], k: np.ndarray, texts_of):
+    """CSR rows of `ids` (index keys `k`) in the index's term space: read where stored, else made
+    from `texts_of(those ids)` (their texts, in order)."""
     from scipy import sparse
 
-    k = np.asarray([keys[i] for i in ids], np.int64)
     have = stored.have(k)
     if have.all():
         return stored.get(k)
@@ -258,13 +257,13 @@ def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=No
     at, vecs, terms = np.zeros(0, np.int64), np.zeros((0, dim), np.float32), None
     if flat:
         gen = store.current(index_dir)
-        keys = gen.keys_of(list(dict.fromkeys(flat)))
-        at, vecs = _vectors_at(gen, flat, keys)
+        ks = gen.key_array(flat)
+        at, vecs = _vectors_at(gen, ks)
         if win.space is not None and len(at):
             held_ids = [flat[i] for i in at.tolist()]
             stored = gen.term_rows
             if stored is not None and stored.space is win.space:
-                terms = _term_rows(stored, held_ids, keys, lambda some: _texts(conn, some))
+                terms = _term_rows(stored, held_ids, ks[at], lambda some: _texts(conn, some))
             else:  # the window fitted its own space (an index without rows)
                 terms = win.space.rows(_texts(conn, held_ids))
     # held[i]: how many of the ids before list i are held, so list i's rows are held[i]:held[i + 1]
