@@ -121,6 +121,24 @@ def insert_rows(conn, table, columns: tuple[str, ...], rows: list[tuple], json_t
         cursor.close()
 
 
+def plain_rows(conn, stmt) -> list[tuple]:
+    """The rows of a SELECT as the driver's own tuples, without SQLAlchemy's row objects: for a
+    large read of integer and text columns (a digest batch's libraries, ~50,000 rows: 0.40
+    against 0.75 ms a reader).  Its parameters must be integers (else TypeError), which are
+    written into the SQL, so the driver gets no parameters on either database."""
+    values = [v for p in stmt.compile(dialect=conn.dialect).params.values()
+              for v in (p if isinstance(p, list | tuple) else [p])]
+    if any(type(v) is not int for v in values):
+        raise TypeError("plain_rows takes integer parameters only")
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.cursor()  # the DBAPI cursor, inside `conn`'s transaction
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def _sqlite_datetime(value):
     """UTCDateTime's SQLite form: naive UTC, "2007-04-02 19:18:42.000000"."""
     if value is None:

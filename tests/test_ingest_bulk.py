@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
+import pytest
 from sqlalchemy import select
 
 from paperfeed import db
@@ -46,6 +47,29 @@ def test_insert_rows_stores_what_sqlalchemy_stores(engine):
         raw = {r[0]: r[1:] for r in conn.exec_driver_sql(f"SELECT {', '.join(columns)} FROM papers")}
     for r in rows:
         assert raw["fast-" + r["arxiv_id"]] == raw["plain-" + r["arxiv_id"]]
+
+
+def test_plain_rows_reads_what_sqlalchemy_reads(engine):
+    """`db.plain_rows` (the driver's tuples, integers written into the SQL) returns the rows a
+    plain `execute` returns, in its order, and refuses parameters that are not integers."""
+    from paperfeed.models import SavedPaper
+    from tests.library_support import add_user
+
+    users = [add_user(engine, name) for name in ("ada", "bob", "cy")]
+    with engine.begin() as conn:
+        conn.execute(papers.insert(), [row(f"2611.0000{i}") for i in range(4)])
+        saved = SavedPaper.__table__
+        conn.execute(saved.insert(), [{"user_id": u, "arxiv_id": f"2611.0000{i}", "note": "",
+                                       "saved_at": datetime(2026, 11, 1 + i, tzinfo=UTC)}
+                                      for u in users for i in range(4) if (u + i) % 3])
+    stmt = (select(saved.c.user_id, saved.c.arxiv_id).where(saved.c.user_id.in_(users[:2] + [999]))
+            .order_by(saved.c.user_id, saved.c.saved_at.desc(), saved.c.arxiv_id))
+    with engine.connect() as conn:
+        plain = db.plain_rows(conn, stmt)
+        assert plain == [tuple(r) for r in conn.execute(stmt)]
+        assert len(plain) > 3 and {u for u, _ in plain} == set(users[:2])
+        with pytest.raises(TypeError):
+            db.plain_rows(conn, select(saved.c.user_id).where(saved.c.arxiv_id == "2611.00001"))
 
 
 def messy_file(path) -> None:

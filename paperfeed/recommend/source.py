@@ -34,6 +34,7 @@ from operator import itemgetter
 import numpy as np
 from sqlalchemy import Connection, func, select
 
+from paperfeed import db
 from paperfeed.models import DailyEntry, Dismissal, Follow, Paper, SavedPaper, Vote
 from paperfeed.recommend.profile import Profile
 from paperfeed.recommend.spans import WINDOWS, since
@@ -201,8 +202,8 @@ def _library(conn: Connection, table, user_ids: list[int], at_column) -> dict[in
     """user id -> arXiv ids of their newest `MAX_LIBRARY` papers in `table`, newest first.
     Titles and key terms are read for the papers a why-line names (`about`), abstracts only for
     papers without a stored term row (`_texts`)."""
-    rows = conn.execute(select(table.c.user_id, table.c.arxiv_id).where(table.c.user_id.in_(user_ids))
-                        .order_by(table.c.user_id, at_column.desc(), table.c.arxiv_id)).all()
+    rows = db.plain_rows(conn, select(table.c.user_id, table.c.arxiv_id).where(table.c.user_id.in_(user_ids))
+                         .order_by(table.c.user_id, at_column.desc(), table.c.arxiv_id))
     return {uid: [aid for _, aid in mine][:MAX_LIBRARY] for uid, mine in groupby(rows, key=itemgetter(0))}
 
 
