@@ -256,3 +256,17 @@ def test_the_digest_picks_and_names_from_the_fit_what_the_page_reads_off_its_rec
         for i in want:
             assert ranking.explain(ranking.recommendation_at(window, reader, scored, i)).why() == page[i].why()
     assert offered and fitting(scored, 30)  # some paper offered; the follows-only reader gets the follows
+
+
+@pytest.mark.parametrize("top_k", [1, 2, 3, fit.FEW_PASSES, fit.FEW_PASSES + 1, 11, 12, None])
+def test_top_contributions_are_the_largest_similarities_in_order(top_k):
+    """Both ways of picking a row's top k (argmax passes for a few, a sort beyond) give the
+    k largest pair similarities, largest first, equal ones by lower saved index, as a full sort says."""
+    rng = np.random.default_rng(top_k or 0)
+    sim = rng.integers(0, 6, (40, 12)).astype(np.float32) / 5  # many ties
+    idx, contribution, pair = fit.top_contributions(sim, top_k)
+    k = 12 if top_k is None else min(top_k, 12)
+    expected = np.stack([np.lexsort((np.arange(12), -row))[:k] for row in sim])
+    assert np.array_equal(idx, expected)
+    assert np.array_equal(pair, np.take_along_axis(sim, expected, axis=1))
+    assert np.allclose(contribution.sum(axis=1), np.sort(sim, axis=1)[:, ::-1][:, :k].sum(axis=1) / k)

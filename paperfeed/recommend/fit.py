@@ -47,6 +47,7 @@ class Model:
 
 
 DEFAULT = Model()
+FEW_PASSES = 8  # top_k up to which `top_contributions` finds them by argmax passes
 # The digest shows ~10 papers a reader: a shorter shortlist keeps 20,000 readers
 # within its time budget (benchmarks/recommend_scale.py --digest).
 DIGEST = Model(shortlist=100)
@@ -167,16 +168,24 @@ def pair_similarity(window: Window, rows: np.ndarray, profile: Profile,
 
 def top_contributions(sim: np.ndarray, top_k: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(saved index, contribution, pair similarity) of the top_k largest pair similarities per row,
-    largest first; contributions are sim / k and add up to the row's fit."""
+    largest first (ties: the lower saved index first); contributions are sim / k and add up to the
+    row's fit.
+
+    A few (`FEW_PASSES`) are found by that many row-wise argmax passes, each masking what it
+    found: for the default top 2 of 100 x 260 similarities 45 µs where a partition of every row
+    and a sort of its head took 730 µs (benchmarks/RESULTS.md).  More are read off a stable sort."""
     n = sim.shape[1]
     k = n if top_k is None else max(1, min(top_k, n))
-    if k < n:
-        idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-    else:
-        idx = np.broadcast_to(np.arange(n), sim.shape).copy()
+    if k < n and k <= FEW_PASSES:
+        work, rows = sim.copy(), np.arange(len(sim))
+        idx = np.empty((len(sim), k), np.int64)
+        for j in range(k):
+            idx[:, j] = np.argmax(work, axis=1)  # the first of equal values: the lower index
+            work[rows, idx[:, j]] = -np.inf
+        part = np.take_along_axis(sim, idx, axis=1)
+        return idx, part / k, part
+    idx = np.argsort(-sim, axis=1, kind="stable")[:, :k]
     part = np.take_along_axis(sim, idx, axis=1)
-    order = np.argsort(-part, axis=1, kind="stable")
-    idx, part = np.take_along_axis(idx, order, axis=1), np.take_along_axis(part, order, axis=1)
     return idx, part / k, part
 
 
