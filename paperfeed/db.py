@@ -124,16 +124,19 @@ def insert_rows(conn, table, columns: tuple[str, ...], rows: list[tuple], json_t
 def plain_rows(conn, stmt) -> list[tuple]:
     """The rows of a SELECT as the driver's own tuples, without SQLAlchemy's row objects: for a
     large read of integer and text columns (a digest batch's libraries, ~50,000 rows: 0.40
-    against 0.75 ms a reader).  Its parameters must be integers (else TypeError), which are
-    written into the SQL, so the driver gets no parameters on either database."""
+    against 0.75 ms a reader, benchmarks/RESULTS.md).  Its parameters must be integers (else
+    TypeError; not bools), which are written into the SQL, so the driver gets none on either
+    database.  Runs in `conn`'s transaction, begun here if none is (as `execute` would)."""
     values = [v for p in stmt.compile(dialect=conn.dialect).params.values()
               for v in (p if isinstance(p, list | tuple) else [p])]
     if any(type(v) is not int for v in values):
         raise TypeError("plain_rows takes integer parameters only")
     sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    cursor = conn.connection.cursor()  # the DBAPI cursor, inside `conn`'s transaction
+    if not conn.in_transaction():
+        conn.begin()  # SQLite's BEGIN is SQLAlchemy's to send (`_sqlite_begin`), not the driver's
+    cursor = conn.connection.cursor()
     try:
-        cursor.execute(sql)
+        cursor.execute(sql, ())  # (): psycopg reads the SQL's %% as the % SQLAlchemy escaped
         return cursor.fetchall()
     finally:
         cursor.close()

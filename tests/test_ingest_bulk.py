@@ -68,8 +68,12 @@ def test_plain_rows_reads_what_sqlalchemy_reads(engine):
         plain = db.plain_rows(conn, stmt)
         assert plain == [tuple(r) for r in conn.execute(stmt)]
         assert len(plain) > 3 and {u for u, _ in plain} == set(users[:2])
-        with pytest.raises(TypeError):
-            db.plain_rows(conn, select(saved.c.user_id).where(saved.c.arxiv_id == "2611.00001"))
+        odd = select(saved.c.user_id, saved.c.user_id % 2).order_by(saved.c.user_id, saved.c.arxiv_id)
+        assert db.plain_rows(conn, odd) == [tuple(r) for r in conn.execute(odd)]  # % on PostgreSQL too
+        assert db.plain_rows(conn, select(saved.c.arxiv_id).where(saved.c.user_id.in_([]))) == []
+        for bad in (saved.c.arxiv_id == "2611.00001", saved.c.user_id.in_([users[0], True])):
+            with pytest.raises(TypeError):
+                db.plain_rows(conn, select(saved.c.user_id).where(bad))
 
 
 def messy_file(path) -> None:

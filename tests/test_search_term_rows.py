@@ -97,27 +97,33 @@ def test_digest_batch_profiles_equal_one_reader_profiles(engine, reader):
     from paperfeed.library import saved
     from paperfeed.models import Dismissal
 
-    other, third = add_user(engine, "bob"), add_user(engine, "cy")
+    other, third, dismisser, unindexed = (add_user(engine, n) for n in ("bob", "cy", "di", "ed"))
     off = [a for a, *_ in OFF_TOPIC]
     add_paper(engine, "2612.09999", "Added after the index was built")
+    add_paper(engine, "2612.09998", "Also added after the index was built")
     with engine.begin() as conn:
         saved.save(conn, other, SAVED[0][0])  # ada saved it too
         saved.save(conn, third, off[0])
+        saved.save(conn, unindexed, "2612.09998")
         conn.execute(insert(Dismissal.__table__), [
             {"user_id": u, "arxiv_id": a, "created_at": datetime.now(UTC)}
-            for u, a in ((other, off[1]), (other, "2612.09999"), (reader, off[2]))])
+            for u, a in ((other, off[1]), (other, "2612.09999"), (reader, off[2]), (dismisser, off[3]))])
+    everyone = (reader, other, third, dismisser, unindexed)
     with engine.connect() as conn:
         win = source.window(conn, NOW - timedelta(days=7))
-        batch = source.profiles(conn, [reader, other, 999_999, third], win)
-        one = {u: source.profile(conn, u, win) for u in (reader, other, third)}
+        batch = source.profiles(conn, [reader, other, 999_999, third, dismisser, unindexed], win)
+        one = {u: source.profile(conn, u, win) for u in everyone}
     assert batch[999_999].empty
-    for u in (reader, other, third):
+    assert batch[dismisser].saved_ids == [] and len(batch[dismisser].dismissed_vectors) == 1
+    assert batch[unindexed].saved_ids == [] and batch[unindexed].terms is None  # held nowhere in the index
+    for u in everyone:
         b, o = batch[u], one[u]
         assert b.saved_ids == o.saved_ids and b.dismissed_ids == o.dismissed_ids
         assert np.array_equal(b.vectors, o.vectors) and np.array_equal(b.dismissed_vectors, o.dismissed_vectors)
-        assert np.array_equal(dense(b.terms), dense(o.terms))
-        assert np.array_equal(dense(b.terms_all), dense(o.terms_all))
-        assert np.array_equal(dense(b.terms), dense(stored_rows(store.current(), b.saved_ids)))
+        for got, alone in ((b.terms, o.terms), (b.terms_all, o.terms_all)):
+            assert (got is None) == (alone is None) and (got is None or np.array_equal(dense(got), dense(alone)))
+        if b.saved_ids:
+            assert np.array_equal(dense(b.terms), dense(stored_rows(store.current(), b.saved_ids)))
     assert batch[other].saved_ids == [SAVED[0][0]] and batch[third].saved_ids == [off[0]]
     assert batch[other].dismissed_ids == {off[1], "2612.09999"}  # hidden even when not indexed
     assert len(batch[other].dismissed_vectors) == 1 and len(batch[reader].dismissed_vectors) == 1
@@ -152,6 +158,12 @@ def test_vectors_keep_the_order_asked_when_some_come_from_the_graph():
     assert at.tolist() == [0, 1, 3, 4, 6]
     assert vecs[:, 0].tolist() == [2, 3, 4, 3, 5]
     assert source._vectors(Gen(), ids, keys)[0] == ["a", "b", "c", "b", "e"]
+
+    class GraphOnly(Gen):  # an index built before the matrix format
+        foryou_matrix = None
+
+    at, vecs = source._vectors_at(GraphOnly(), np.asarray([keys.get(a, -1) for a in ids], np.int64))
+    assert at.tolist() == [0, 1, 3, 4, 6] and vecs[:, 0].tolist() == [2, 3, 4, 3, 5]
 
 
 def test_a_profile_from_the_database_explains_later_as_one_with_titles_explains_now(engine, reader):

@@ -89,7 +89,7 @@ def _vectors_at(gen, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         have = matrix.have(ks[known])
         at, missing = known[have], known[~have]
         if len(at):
-            got = matrix.get(ks[at])  # one float32 array: the common case needs no copy
+            got = matrix.get(ks[at])  # one float32 array for all of them
     extra = [(i, v) for i in missing.tolist()  # indexes built before the matrix format: the graph
              if (v := vectors.vector_of(gen.vectors, int(ks[i]))) is not None]
     if extra:
@@ -236,8 +236,9 @@ def profile(conn: Connection, user_id: int, win: Window, *, index_dir=None) -> P
 
 def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=None) -> dict[int, Profile]:
     """`profile` for many readers: one query per kind of library data for them all, and the
-    vectors and term rows of all their papers read in one go, each reader's a slice of them.  A profile holds no titles or
-    key terms: `rank`, or the digest's `About`, reads them for the saved papers a why-line names."""
+    vectors and term rows of all their papers read in one go, each reader's a slice of them.  A
+    profile holds no titles or key terms: `rank`, or the digest's `About`, reads them for the
+    saved papers a why-line names."""
     from paperfeed.search import store
 
     user_ids = list(dict.fromkeys(int(u) for u in user_ids))

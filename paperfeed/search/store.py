@@ -236,7 +236,8 @@ class Generation:
 
     def key_array(self, arxiv_ids: list[str]) -> np.ndarray:
         """int64 index key of each of `arxiv_ids`, in order, -1 where this generation holds none
-        (an id may repeat): `keys_of` without the dict, for a digest batch's libraries."""
+        (an id may repeat, and repeats count towards `BULK_KEYS`): `keys_of` without the dict,
+        for a digest batch's libraries."""
         if len(arxiv_ids) >= BULK_KEYS or "_key_table" in self.__dict__:
             table = self._key_table
         else:
