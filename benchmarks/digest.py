@@ -36,7 +36,8 @@ where the personal sections' parts are timed, then as `digest send` composes it,
 on `--workers` processes (default `PAPERFEED_DIGEST_WORKERS`: one per core,
 `digest.parallel`), the headline `digest_compose_seconds`; both runs must give
 the same digests' sizes.  `--parallel-only` runs only the second (the workers' wall
-and CPU time, for A/B runs on a noisy machine).
+and CPU time, for A/B runs on a noisy machine); `--steps N` only times the personal sections'
+parts (profiles, ranking, why-lines) for N linked readers, step by step in this process.
 
 Data is kept in `--data-dir` and reused while the sizes match.  Prints
 `name: value` lines at the end.
@@ -73,6 +74,8 @@ TOPICS = (
 ).split()
 CATEGORIES = ["cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML", "math.OC", "quant-ph", "astro-ph.CO",
               "hep-ph", "cond-mat.str-el", "physics.flu-dyn", "q-bio.BM", "cs.RO", "econ.TH", "math.PR"]
+STEP_BATCH = 200  # readers a `--steps` batch reads together
+STEP_LINES = 5  # For you papers a `--steps` reader's why-lines are named for (half a 10-paper digest)
 ZONES = ["UTC", "Europe/Paris", "Europe/London", "America/New_York", "America/Los_Angeles",
          "Asia/Tokyo", "Asia/Kolkata", "Australia/Sydney"]
 
@@ -358,6 +361,52 @@ def measure_parallel(args, now: datetime) -> dict:
     }
 
 
+def measure_steps(args, now: datetime) -> dict:
+    """The personal sections' parts for `--steps` linked readers, 200 at a time in this process with
+    a worker's memory and collector settings: ms a reader for their profiles (`source.profiles`),
+    ranking (`personal.rank_readers`) and the why-lines of their first `STEP_LINES` For you papers."""
+    from sqlalchemy import select
+    from threadpoolctl import threadpool_limits
+
+    from paperfeed import db
+    from paperfeed.digest import parallel, personal
+    from paperfeed.models import SavedPaper
+    from paperfeed.recommend import source
+
+    parallel.keep_freed_memory()
+    parallel.collect_less()
+    engine = db.connect()
+    saved = SavedPaper.__table__
+    with engine.connect() as conn:
+        uids = [u for (u,) in conn.execute(select(saved.c.user_id).distinct().order_by(saved.c.user_id)
+                                           .limit(args.steps + STEP_BATCH))]
+        win = personal.Personal(engine, personal.hour_after(now))._window(
+            conn, personal.period_start(now, timedelta(days=1)))
+    spent = {"profiles": 0.0, "ranking": 0.0, "why": 0.0}
+    readers = 0
+    with threadpool_limits(limits=1, user_api="blas"), engine.connect() as conn:
+        source.profiles(conn, uids[:STEP_BATCH], win)  # the first batch warms the catalogue: not timed
+        for i in range(STEP_BATCH, len(uids), STEP_BATCH):
+            batch = uids[i : i + STEP_BATCH]
+            readers += len(batch)
+            t = time.perf_counter()
+            profiles = {u: p for u, p in source.profiles(conn, batch, win).items() if not p.empty}
+            t1 = time.perf_counter()
+            ranked = personal.rank_readers(win, profiles)
+            t2 = time.perf_counter()
+            about = personal.About(engine)
+            for profile, scored in ranked.values():
+                why = personal.Why(about, win, profile, scored, personal.fitting(scored, 3 * STEP_LINES))
+                for arxiv_id in list(why.at)[:STEP_LINES]:
+                    why.lines(arxiv_id)
+            t3 = time.perf_counter()
+            for name, seconds in (("profiles", t1 - t), ("ranking", t2 - t1), ("why", t3 - t2)):
+                spent[name] += seconds
+    return {"digest_steps_readers": readers, "digest_steps_window_papers": len(win)} | {
+        f"digest_steps_{name}_ms_per_reader": round(seconds / max(readers, 1) * 1000, 3)
+        for name, seconds in spent.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--papers", type=int, default=1_000_000)
@@ -370,6 +419,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/paperfeed-bench-digest"))
     parser.add_argument("--parallel-only", action="store_true",
                         help="measure only the run composed on worker processes")
+    parser.add_argument("--steps", type=int, default=0, metavar="N",
+                        help="measure only the personal sections' parts for N linked readers, one step at a time")
     args = parser.parse_args()
 
     # a fixed clock: the corpus is dated relative to it, so a kept data dir stays valid
@@ -394,7 +445,10 @@ def main() -> None:
         report = search.update_index(db.connect(), encoder=bench_encoder(), chunk_size=50_000)
         if report.generation and report.seconds > 1:
             print(f"search index updated in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    results = measure_parallel(args, now) if args.parallel_only else measure(args, now)
+    if args.steps:
+        results = measure_steps(args, now)
+    else:
+        results = measure_parallel(args, now) if args.parallel_only else measure(args, now)
     print(f"corpus: {args.papers} papers, {args.subscribers} subscribers ({args.linked} linked to a library), "
           f"{args.queries} distinct queries, search mode {args.search_mode}")
     for name, value in results.items():
