@@ -394,9 +394,10 @@ def measure_steps(args, now: datetime) -> dict:
             t1 = time.perf_counter()
             ranked = personal.rank_readers(win, profiles)
             t2 = time.perf_counter()
-            about = personal.About(engine)
-            for profile, scored in ranked.values():
-                why = personal.Why(about, win, profile, scored, personal.fitting(scored, 3 * STEP_LINES))
+            about = personal.About(engine)  # every reader's Why first, as `Personal._ranked` makes them
+            whys = [personal.Why(about, win, profile, scored, personal.fitting(scored, 3 * STEP_LINES))
+                    for profile, scored in ranked.values()]
+            for why in whys:
                 for arxiv_id in list(why.at)[:STEP_LINES]:
                     why.lines(arxiv_id)
             t3 = time.perf_counter()
