@@ -125,18 +125,18 @@ def plain_rows(conn, stmt) -> list[tuple]:
     """The rows of a SELECT as the driver's own tuples, without SQLAlchemy's row objects: for a
     large read of integer and text columns (a digest batch's libraries, ~50,000 rows: 0.40
     against 0.75 ms a reader, benchmarks/RESULTS.md).  Its parameters must be integers (else
-    TypeError; not bools), which are written into the SQL, so the driver gets none on either
-    database.  Runs in `conn`'s transaction, begun here if none is (as `execute` would)."""
-    values = [v for p in stmt.compile(dialect=conn.dialect).params.values()
-              for v in (p if isinstance(p, list | tuple) else [p])]
-    if any(type(v) is not int for v in values):
+    TypeError; not bools), which need no conversion, so they go to the driver as they are, an IN
+    list expanded in the SQL.  Runs in `conn`'s transaction, begun here if none is (as `execute` would)."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    if any(type(v) is not int for v in params.values()):
         raise TypeError("plain_rows takes integer parameters only")
-    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    args = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
     if not conn.in_transaction():
         conn.begin()  # SQLite's BEGIN is SQLAlchemy's to send (`_sqlite_begin`), not the driver's
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(sql, ())  # (): psycopg reads the SQL's %% as the % SQLAlchemy escaped
+        cursor.execute(str(compiled), args)
         return cursor.fetchall()
     finally:
         cursor.close()

@@ -157,7 +157,7 @@ def test_vectors_keep_the_order_asked_when_some_come_from_the_graph():
     at, vecs = source._vectors_at(Gen(), np.asarray([keys.get(a, -1) for a in ids], np.int64))
     assert at.tolist() == [0, 1, 3, 4, 6]
     assert vecs[:, 0].tolist() == [2, 3, 4, 3, 5]
-    assert source._vectors(Gen(), ids, keys)[0] == ["a", "b", "c", "b", "e"]
+    assert [ids[i] for i in at.tolist()] == ["a", "b", "c", "b", "e"]
 
     class GraphOnly(Gen):  # an index built before the matrix format
         foryou_matrix = None

@@ -172,8 +172,9 @@ def top_contributions(sim: np.ndarray, top_k: int | None) -> tuple[np.ndarray, n
     row's fit.
 
     A few (`FEW_PASSES`) are found by that many row-wise argmax passes, each masking what it
-    found with -inf (similarities are finite: cosines): for the default top 2 of 100 x 260 similarities 45 µs where a partition of every row
-    and a sort of its head took 730 µs (benchmarks/RESULTS.md).  More are read off a stable sort."""
+    found with -inf (similarities are finite: cosines): for the default top 2 of 100 x 260
+    similarities 45 µs, where a partition of every row and a sort of its head took 730 µs
+    (benchmarks/RESULTS.md).  More are read off a stable sort."""
     n = sim.shape[1]
     k = n if top_k is None else max(1, min(top_k, n))
     if k < n and k <= FEW_PASSES:

@@ -66,12 +66,7 @@ def index_vectors(arxiv_ids: list[str], index_dir=None) -> tuple[list[str], np.n
     from paperfeed.search import store
 
     gen = store.current(index_dir)
-    return _vectors(gen, arxiv_ids, gen.keys_of(arxiv_ids))
-
-
-def _vectors(gen, arxiv_ids: list[str], keys: dict[str, int]) -> tuple[list[str], np.ndarray, str]:
-    """`index_vectors` in generation `gen`, with the ids' catalogue keys read before."""
-    at, got = _vectors_at(gen, np.fromiter((keys.get(a, -1) for a in arxiv_ids), np.int64, len(arxiv_ids)))
+    at, got = _vectors_at(gen, gen.key_array(arxiv_ids))
     return [arxiv_ids[i] for i in at.tolist()], got, gen.id
 
 
@@ -135,15 +130,16 @@ def window(conn: Connection, start: datetime, end: datetime | None = None, *, in
         .where(*where).order_by(papers.c.published.desc()).limit(MAX_WINDOW)
     ).all()
     by_id = {r.arxiv_id: r for r in rows}
-    keys = gen.keys_of(list(by_id))
-    ids, vecs, _ = _vectors(gen, list(by_id), keys)
+    listed = list(by_id)
+    ks = gen.key_array(listed)
+    at, vecs = _vectors_at(gen, ks)
+    ids = [listed[i] for i in at.tolist()]
     votes = _upvotes(conn, start, end) if ids else {}
     stored = gen.term_rows
     if stored is not None:
         space = stored.space
-        k = np.asarray([keys[i] for i in ids], np.int64)
-        terms = _term_rows(stored, ids, k, lambda some: [paper_text(by_id[i].title, by_id[i].abstract)
-                                                         for i in some]) if ids else None
+        terms = _term_rows(stored, ids, ks[at], lambda some: [paper_text(by_id[i].title, by_id[i].abstract)
+                                                              for i in some]) if ids else None
     else:  # an index built before term rows were kept: fit on the window
         texts = [paper_text(by_id[i].title, by_id[i].abstract) for i in ids]
         space = TermSpace.fit(texts, **FOR_YOU) if texts else None
@@ -257,12 +253,13 @@ def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=No
     bounds = np.cumsum([0] + [len(ids) for ids in lists])
     dim = win.vectors.shape[1]
     at, vecs, terms = np.zeros(0, np.int64), np.zeros((0, dim), np.float32), None
+    held_ids: list[str] = []
     if flat:
         gen = store.current(index_dir)
         ks = gen.key_array(flat)
         at, vecs = _vectors_at(gen, ks)
-        if win.space is not None and len(at):
-            held_ids = [flat[i] for i in at.tolist()]
+        held_ids = [flat[i] for i in at.tolist()]
+        if win.space is not None and held_ids:
             stored = gen.term_rows
             if stored is not None and stored.space is win.space:
                 terms = _term_rows(stored, held_ids, ks[at], lambda some: _texts(conn, some))
@@ -270,12 +267,11 @@ def profiles(conn: Connection, user_ids: list[int], win: Window, *, index_dir=No
                 terms = win.space.rows(_texts(conn, held_ids))
     # held[i]: how many of the ids before list i are held, so list i's rows are held[i]:held[i + 1]
     held = np.searchsorted(at, bounds).tolist()
-    at = at.tolist()
 
     def embedded(i: int):
         """(ids, vectors, term rows) of those of list i the index holds."""
         a, b = held[i], held[i + 1]
-        return [flat[j] for j in at[a:b]], vecs[a:b], _rows(terms, a, b) if terms is not None and b > a else None
+        return held_ids[a:b], vecs[a:b], _rows(terms, a, b) if terms is not None and b > a else None
 
     out = {}
     n = len(user_ids)
