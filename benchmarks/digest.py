@@ -380,8 +380,7 @@ def measure_steps(args, now: datetime) -> dict:
     with engine.connect() as conn:
         uids = [u for (u,) in conn.execute(select(saved.c.user_id).distinct().order_by(saved.c.user_id)
                                            .limit(args.steps + STEP_BATCH))]
-        win = personal.Personal(engine, personal.hour_after(now))._window(
-            conn, personal.period_start(now, timedelta(days=1)))
+        win = source.window(conn, personal.period_start(now, timedelta(days=1)), personal.hour_after(now))
     spent = {"profiles": 0.0, "ranking": 0.0, "why": 0.0}
     readers = 0
     with threadpool_limits(limits=1, user_api="blas"), engine.connect() as conn:
