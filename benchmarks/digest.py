@@ -369,7 +369,7 @@ def measure_steps(args, now: datetime) -> dict:
     from threadpoolctl import threadpool_limits
 
     from paperfeed import db
-    from paperfeed.digest import parallel, personal
+    from paperfeed.digest import compose, parallel, personal
     from paperfeed.models import SavedPaper
     from paperfeed.recommend import source
 
@@ -380,7 +380,10 @@ def measure_steps(args, now: datetime) -> dict:
     with engine.connect() as conn:
         uids = [u for (u,) in conn.execute(select(saved.c.user_id).distinct().order_by(saved.c.user_id)
                                            .limit(args.steps + STEP_BATCH))]
-        win = source.window(conn, personal.period_start(now, timedelta(days=1)), personal.hour_after(now))
+        # the daily readers' window, as the digest builds it (`Composer.personal_since`: a day and
+        # `compose.ANNOUNCE_LAG`, ~4,000 papers here)
+        start = compose.Composer(engine, now, personal=False).personal_since("daily")
+        win = source.window(conn, start, personal.hour_after(now))
     spent = {"profiles": 0.0, "ranking": 0.0, "why": 0.0}
     readers = 0
     with threadpool_limits(limits=1, user_api="blas"), engine.connect() as conn:

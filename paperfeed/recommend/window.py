@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from paperfeed.categories import prefixes
 from paperfeed.recommend.follows import author_key
+from paperfeed.recommend.int8 import Int8Rows
 from paperfeed.recommend.terms import TermSpace
 
 
@@ -114,6 +116,11 @@ class Window:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @cached_property
+    def int8(self) -> Int8Rows:
+        """The unit rows quantised to int8 for shortlisting (`fit.prescores`), made on first use."""
+        return Int8Rows(self.vectors)
 
     def rows_of(self, ids) -> np.ndarray:
         """Rows of those ids that are in the window."""
