@@ -478,7 +478,9 @@ def test_for_you_vectors_across_updates_and_an_index_without_them(corpus, encode
     gen = store.current()
     assert gen.meta.foryou_model_id is None and gen.foryou_matrix is None
     _, before, _ = source.index_vectors([old.arxiv_id])
-    assert np.allclose(before, gen.matrix.get(np.array([gen.key_of(old.arxiv_id)])), atol=1e-6)  # search vectors
+    assert np.allclose(before, gen.matrix.get(np.array([gen.key_of(old.arxiv_id)]), unit=True), atol=1e-6)  # search vectors
+    raw = gen.matrix.get(np.array([gen.key_of(old.arxiv_id)]))  # the stored row, its length ~1 but not exactly
+    assert np.allclose(before, raw / np.linalg.norm(raw), atol=1e-6) and abs(np.linalg.norm(before) - 1) < 1e-6
     old_short = short.encode_documents([document_text(old.title, old.abstract)])[0]
     assert float(before[0] @ old_short) < 0.99
 
@@ -491,7 +493,7 @@ def test_for_you_vectors_across_updates_and_an_index_without_them(corpus, encode
     assert gen.meta.foryou_model_id is None and gen.foryou_matrix is None  # never two encoders in one matrix
     _, both, _ = source.index_vectors([old.arxiv_id, added.arxiv_id])
     assert float(both[0] @ before[0]) > 0.99  # both papers keep their search vectors until a rebuild
-    assert np.allclose(both[1], gen.matrix.get(np.array([gen.key_of(added.arxiv_id)]))[0], atol=1e-6)
+    assert np.allclose(both[1], gen.matrix.get(np.array([gen.key_of(added.arxiv_id)]), unit=True)[0], atol=1e-6)
     added_short = short.encode_documents([document_text(added.title, added.abstract)])[0]
     assert float(both[1] @ added_short) < 0.99
 

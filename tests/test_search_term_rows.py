@@ -134,19 +134,25 @@ def test_vectors_keep_the_order_asked_when_some_come_from_the_graph():
     """An index whose matrix lacks some papers reads those from the graph; every place asked for
     (an id may be asked twice) gets its own row, in the order asked."""
 
+    def row(key):  # a unit row that says its key: its angle
+        return np.asarray([np.cos(key / 10), np.sin(key / 10), 0.0], np.float32)
+
+    def key_of(vecs):
+        return np.rint(np.arctan2(vecs[:, 1], vecs[:, 0]) * 10).astype(int).tolist()
+
     class Matrix:
         def have(self, keys):
             return np.asarray(keys) % 2 == 0  # odd keys only in the graph
 
-        def get(self, keys):
-            return np.asarray(keys, np.float32)[:, None] * np.ones((1, 3), np.float32)
+        def get(self, keys, unit=False):
+            return np.stack([row(k) for k in keys])
 
     class Graph:
         def contains(self, key):
             return key != 7
 
         def get(self, key, dtype):
-            return np.full(3, key, dtype)
+            return (row(key) * 3).astype(dtype)  # not unit: the graph's rows are scaled to length 1
 
     class Gen:
         meta = type("Meta", (), {"dim": 3})()
@@ -156,14 +162,14 @@ def test_vectors_keep_the_order_asked_when_some_come_from_the_graph():
     keys = {"a": 2, "b": 3, "c": 4, "d": 7, "e": 5}  # x: not indexed; d: in neither
     at, vecs = source._vectors_at(Gen(), np.asarray([keys.get(a, -1) for a in ids], np.int64))
     assert at.tolist() == [0, 1, 3, 4, 6]
-    assert vecs[:, 0].tolist() == [2, 3, 4, 3, 5]
+    assert key_of(vecs) == [2, 3, 4, 3, 5] and np.allclose(np.linalg.norm(vecs, axis=1), 1)
     assert [ids[i] for i in at.tolist()] == ["a", "b", "c", "b", "e"]
 
     class GraphOnly(Gen):  # an index built before the matrix format
         foryou_matrix = None
 
     at, vecs = source._vectors_at(GraphOnly(), np.asarray([keys.get(a, -1) for a in ids], np.int64))
-    assert at.tolist() == [0, 1, 3, 4, 6] and vecs[:, 0].tolist() == [2, 3, 4, 3, 5]
+    assert at.tolist() == [0, 1, 3, 4, 6] and key_of(vecs) == [2, 3, 4, 3, 5]
 
 
 def test_a_profile_from_the_database_explains_later_as_one_with_titles_explains_now(engine, reader):

@@ -39,7 +39,7 @@ from paperfeed.models import DailyEntry, Dismissal, Follow, Paper, SavedPaper, V
 from paperfeed.recommend.profile import Profile
 from paperfeed.recommend.spans import WINDOWS, since
 from paperfeed.recommend.terms import FOR_YOU, TermSpace, paper_text
-from paperfeed.recommend.window import Window
+from paperfeed.recommend.window import Window, unit_rows
 from paperfeed.search.store import IndexNotBuilt
 
 __all__ = ["IndexNotBuilt", "MAX_WINDOW", "WINDOWS", "about", "index_vectors", "profile", "profiles", "rank", "since",
@@ -56,7 +56,7 @@ papers = Paper.__table__
 
 
 def index_vectors(arxiv_ids: list[str], index_dir=None) -> tuple[list[str], np.ndarray, str]:
-    """(ids found, their float32 vectors, index generation id) from the served search index.
+    """(ids found, their float32 unit vectors, index generation id) from the served search index.
 
     Reads the generation's catalogue (arXiv id -> key) and its For-you matrix
     (each paper embedded as `PAPERFEED_FORYOU_VARIANT` says, `store.Generation.foryou_matrix`),
@@ -72,7 +72,7 @@ def index_vectors(arxiv_ids: list[str], index_dir=None) -> tuple[list[str], np.n
 
 def _vectors_at(gen, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(positions in `ks` (index keys, -1: not indexed) of the papers `gen` holds a vector of,
-    ascending; their float32 vectors, in that order).  A key may repeat (each place gets its row)."""
+    ascending; their float32 unit vectors, in that order).  A key may repeat (each place gets its row)."""
     from paperfeed.search import vectors
 
     dim = gen.meta.dim
@@ -84,12 +84,12 @@ def _vectors_at(gen, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         have = matrix.have(ks[known])
         at, missing = known[have], known[~have]
         if len(at):
-            got = matrix.get(ks[at])  # one float32 array for all of them
+            got = matrix.get(ks[at], unit=True)  # one float32 array for all of them
     extra = [(i, v) for i in missing.tolist()  # indexes built before the matrix format: the graph
              if (v := vectors.vector_of(gen.vectors, int(ks[i]))) is not None]
     if extra:
         at = np.concatenate([at, np.asarray([i for i, _ in extra], np.int64)])
-        got = np.vstack([got, np.stack([v for _, v in extra])]).astype(np.float32)
+        got = np.vstack([got, unit_rows(np.stack([v for _, v in extra]))]).astype(np.float32)
         order = np.argsort(at, kind="stable")
         at, got = at[order], got[order]
     return at, got

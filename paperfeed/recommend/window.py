@@ -23,15 +23,21 @@ from paperfeed.recommend.follows import author_key
 from paperfeed.recommend.int8 import Int8Rows
 from paperfeed.recommend.terms import TermSpace
 
+UNIT = 1e-5  # rows whose length is this close to 1 (or 0) are unit already
+
 
 def unit_rows(vectors, dim: int | None = None) -> np.ndarray:
-    """float32 C-contiguous copy of `vectors` with every non-zero row scaled to length 1."""
-    m = np.array(vectors, dtype=np.float32, ndmin=2, copy=True)
+    """float32 C-contiguous `vectors` with every non-zero row scaled to length 1: `vectors` itself
+    when it is that already (rows read from the index, `source`), else a copy.  Callers only read it."""
+    m = np.asarray(vectors, dtype=np.float32)
+    if m.ndim < 2:
+        m = m.reshape(1, -1) if m.size else m.reshape(0, 0)
     if m.size == 0:
         return np.zeros((0, dim or (m.shape[1] if m.ndim == 2 else 0)), np.float32)
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
-    m /= np.where(norms > 0, norms, 1.0)
-    return np.ascontiguousarray(m)
+    norms = np.sqrt(np.einsum("ij,ij->i", m, m))
+    if m.flags.c_contiguous and np.all((np.abs(norms - 1.0) <= UNIT) | (norms == 0)):
+        return m
+    return np.ascontiguousarray(m * np.divide(1.0, norms, out=np.ones_like(norms), where=norms > 0)[:, None])
 
 
 @dataclass
