@@ -21,7 +21,7 @@ search index already holds (`paperfeed.search`), nothing is re-encoded.
 
 Modules: `spans` (window lengths, no numpy), `window` (candidates), `profile` (reader), `fit` (the default model:
 pair similarity of embeddings and tf-idf, max over saved papers, follow
-bonuses, dismissals), `ranking` (pages, hidden gems, why-lines), `terms` (tf-idf,
+bonuses, dismissals), `int8` (the shortlist's int8 products), `ranking` (pages, hidden gems, why-lines), `terms` (tf-idf,
 shared terms), `follows` (author keys, categories), `baselines` (the other
 models measured in benchmarks/recommend_eval.py, arxiv-sanity-lite's included).
 numpy and scikit-learn load on first use: importing this package is free.
