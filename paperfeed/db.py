@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 7_046_931_802_174_204  # pg_advisory_xact_lock key held while migrating
 # The newest migration's revision (tests/test_migrations.py checks it is Alembic's head): a
 # database already there is recognised without loading Alembic and its scripts (~0.3 s per process).
-HEAD = "0009"
+HEAD = "0010"
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -269,6 +269,11 @@ class SavedPaper(Base):
     saved_at: Mapped[datetime] = mapped_column()
 
 
+# a reader's library newest first, read from the index alone: the library page, and the digest's
+# For you reading 200 readers' libraries at a time (`recommend.source`)
+Index("ix_saved_papers_user_saved", SavedPaper.user_id, SavedPaper.saved_at.desc(), SavedPaper.arxiv_id)
+
+
 class CollectionPaper(Base):
     """Which saved paper is in which collection (a paper may be in several)."""
 
