@@ -62,3 +62,20 @@ def test_zero_rows_and_no_readers():
     got = int8.best_products([np.eye(8, dtype=np.float32)[2:4]], packed)
     assert got[0].tolist() == pytest.approx([0.0, 1.0, 0.0])
     assert int8.best_products([], packed).shape == (0, 3)
+
+
+def test_the_kept_model_is_the_one_onnx_builds():
+    """`int8.MATMUL_INTEGER` is MatMulInteger(uint8 a, int8 b, zero point 128) as `onnx.helper`
+    makes it: kept as bytes so that ranking imports no onnx."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["a", "b", "zero"], ["y"])], "int8_products",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [None, None]),
+         helper.make_tensor_value_info("b", TensorProto.INT8, [None, None])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [None, None])],
+        initializer=[helper.make_tensor("zero", TensorProto.UINT8, [], [128])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    assert int8.MATMUL_INTEGER == model.SerializeToString()

@@ -22,6 +22,7 @@ up to 1,040 dimensions): the same numbers, slower.
 
 from __future__ import annotations
 
+import base64
 import logging
 from functools import cache
 
@@ -29,16 +30,23 @@ import numpy as np
 
 log = logging.getLogger("paperfeed.recommend")
 
+# MatMulInteger(a: uint8 with zero point 128, b: int8) -> int32, opset 13, as `onnx.helper` serialises
+# it (tests/test_recommend_int8.py builds it and compares): kept as bytes, so no process imports the
+# onnx package (~0.9 s) to rank
+MATMUL_INTEGER = base64.b64decode(
+    "CAg6cAoeCgFhCgFiCgR6ZXJvEgF5Ig1NYXRNdWxJbnRlZ2VyEg1pbnQ4X3Byb2R1Y3RzKgwQAioCgAFCBHplcm9aDwoBYRIKCggIAhIE"
+    "CgAKAFoPCgFiEgoKCAgDEgQKAAoAYg8KAXkSCgoICAYSBAoACgBCBAoAEA0=")
+
 
 class Int8Rows:
-    """Unit rows quantised to int8, one scale a row, kept transposed (dim, n) for products."""
+    """Unit rows quantised to int8 as the search index stores them (`vectors.quantise`: one scale
+    a row), kept transposed (dim, n) for products."""
 
     def __init__(self, rows: np.ndarray):
-        rows = np.asarray(rows, np.float32)
-        scale = np.abs(rows).max(axis=1) / 127 if rows.size else np.zeros(len(rows), np.float32)
-        scale[scale == 0] = 1.0
-        self.columns = np.ascontiguousarray(np.rint(rows / scale[:, None]).astype(np.int8).T)
-        self.scale = scale.astype(np.float32)
+        from paperfeed.search.vectors import quantise
+
+        ints, self.scale = quantise(rows)
+        self.columns = np.ascontiguousarray(ints.T)
 
     def __len__(self) -> int:
         return self.columns.shape[1]
@@ -77,29 +85,19 @@ def _integer_products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @cache
 def _session():
-    """A one-thread onnxruntime session of MatMulInteger(uint8 a - 128, int8 b), or None without
-    onnxruntime (the search extra).  Digest workers run one per core: one thread each.  Two
-    threads asking at once may each build one: harmless."""
+    """A one-thread onnxruntime session of `MATMUL_INTEGER`, or None without onnxruntime (the
+    search extra).  Digest workers run one per core: one thread each.  Two threads asking at
+    once may each build one: harmless."""
     try:
         # `paperfeed.search.vectors` imports onnxruntime before usearch: the other order segfaults
         import onnxruntime as ort
-        from onnx import TensorProto, helper
     except ImportError:
         return None
-    graph = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["a", "b", "zero"], ["y"])], "int8_products",
-        [helper.make_tensor_value_info("a", TensorProto.UINT8, [None, None]),
-         helper.make_tensor_value_info("b", TensorProto.INT8, [None, None])],
-        [helper.make_tensor_value_info("y", TensorProto.INT32, [None, None])],
-        initializer=[helper.make_tensor("zero", TensorProto.UINT8, [], [128])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(MATMUL_INTEGER, options, providers=["CPUExecutionProvider"])
     except Exception as e:  # an onnxruntime without the kernel: the same numbers in float32
         log.warning("int8 shortlist products in float32: onnxruntime refused MatMulInteger (%s: %s)",
                     type(e).__name__, e)

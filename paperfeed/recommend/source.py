@@ -89,7 +89,7 @@ def _vectors_at(gen, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
              if (v := vectors.vector_of(gen.vectors, int(ks[i]))) is not None]
     if extra:
         at = np.concatenate([at, np.asarray([i for i, _ in extra], np.int64)])
-        got = np.vstack([got, unit_rows(np.stack([v for _, v in extra]))]).astype(np.float32)
+        got = np.vstack([got, unit_rows(np.stack([v for _, v in extra]))])
         order = np.argsort(at, kind="stable")
         at, got = at[order], got[order]
     return at, got

@@ -34,10 +34,12 @@ def unit_rows(vectors, dim: int | None = None) -> np.ndarray:
         m = m.reshape(1, -1) if m.size else m.reshape(0, 0)
     if m.size == 0:
         return np.zeros((0, dim or (m.shape[1] if m.ndim == 2 else 0)), np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", m, m))
+    from paperfeed.search.vectors import lengths, to_unit
+
+    norms = lengths(m)
     if m.flags.c_contiguous and np.all((np.abs(norms - 1.0) <= UNIT) | (norms == 0)):
         return m
-    return np.ascontiguousarray(m * np.divide(1.0, norms, out=np.ones_like(norms), where=norms > 0)[:, None])
+    return to_unit(np.array(m, order="C"), norms)
 
 
 @dataclass

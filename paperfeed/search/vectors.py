@@ -160,10 +160,20 @@ class Matrix:
         keys = np.asarray(keys, np.int64)
         if not unit:
             return np.asarray(self.rows[keys], np.float32) * np.asarray(self.scales[keys], np.float32)[:, None]
-        out = np.asarray(self.rows[keys]).astype(np.float32)
-        norms = np.sqrt(np.einsum("ij,ij->i", out, out))
-        out *= np.divide(1.0, norms, out=np.ones_like(norms), where=norms > 0)[:, None]
-        return out
+        return to_unit(np.asarray(self.rows[keys]).astype(np.float32))
+
+
+def lengths(m: np.ndarray) -> np.ndarray:
+    """The length of each row of a float32 matrix."""
+    return np.sqrt(np.einsum("ij,ij->i", m, m))
+
+
+def to_unit(m: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
+    """`m` (float32, written in place) with every non-zero row scaled to length 1; `norms`: its
+    `lengths` when the caller has them."""
+    norms = lengths(m) if norms is None else norms
+    m *= np.divide(1.0, norms, out=np.ones_like(norms), where=norms > 0)[:, None]
+    return m
 
 
 def quantise(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
